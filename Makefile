@@ -1,0 +1,93 @@
+# chainsleuth developer tasks.
+#
+#   make venv       create/refresh .venv from uv.lock (cheap when up to date)
+#   make test-deps  install the Debian packages the tests need (PostgreSQL server, Chromium)
+#   make lint       ruff + mypy
+#   make test       everything above, then the test suite
+#   make demo       migrate, seed demo data and serve on http://127.0.0.1:8000
+#   make clean      remove the virtualenv and caches
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+VENV := .venv
+VENV_STAMP := $(VENV)/.synced
+BIN := $(VENV)/bin
+
+CHAINSLEUTH_DATA_DIR ?= data
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 8000
+
+# Debian packages the test suite needs, and the files that tell they are installed.
+CHROMIUM := /usr/bin/chromium
+TEST_APT_CHROMIUM := chromium fonts-dejavu-core
+TEST_APT_POSTGRES := postgresql
+
+.PHONY: help venv test-deps lint test demo clean
+
+help:
+	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml uv.lock
+	@if command -v uv >/dev/null 2>&1; then \
+	    uv=uv; \
+	else \
+	    echo "uv not found: installing uv==$(UV_VERSION) with pip"; \
+	    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+	        "uv==$(UV_VERSION)" \
+	    || python3 -m pip install --quiet --disable-pip-version-check \
+	        --root-user-action=ignore --break-system-packages "uv==$(UV_VERSION)"; \
+	    if command -v uv >/dev/null 2>&1; then uv=uv; else uv="python3 -m uv"; fi; \
+	fi; \
+	echo "+ $$uv sync --frozen"; \
+	UV_PYTHON_DOWNLOADS=never $$uv sync --frozen
+	@touch $@
+
+test-deps:
+	@missing=""; \
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	    missing="$$missing $(TEST_APT_POSTGRES)"; \
+	fi; \
+	if [ ! -x "$(CHROMIUM)" ]; then \
+	    missing="$$missing $(TEST_APT_CHROMIUM)"; \
+	fi; \
+	if [ -z "$$missing" ]; then \
+	    echo "test-deps: PostgreSQL server and Chromium already installed"; \
+	    exit 0; \
+	fi; \
+	sudo=""; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	    if command -v sudo >/dev/null 2>&1; then \
+	        sudo="sudo"; \
+	    else \
+	        echo "test-deps: need root or sudo to install:$$missing" >&2; \
+	        exit 1; \
+	    fi; \
+	fi; \
+	echo "test-deps: installing:$$missing"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q update; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends \
+	    $$missing
+
+lint: venv
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+test: venv test-deps
+	@$(MAKE) --no-print-directory lint
+	$(BIN)/pytest
+
+demo: export CHAINSLEUTH_DATA_DIR := $(CHAINSLEUTH_DATA_DIR)
+demo: export CHAINSLEUTH_DEMO := 1
+demo: venv
+	$(BIN)/chainsleuth db upgrade
+	$(BIN)/chainsleuth demo seed
+	$(BIN)/chainsleuth serve --host $(DEMO_HOST) --port $(DEMO_PORT)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

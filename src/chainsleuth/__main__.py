@@ -1,0 +1,3 @@
+from chainsleuth.cli import main
+
+main()

@@ -1,0 +1,27 @@
+"""Mounts every domain's routers: the JSON API under /api/v1 and the HTML pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from chainsleuth.audit import pages as audit_pages
+from chainsleuth.audit import views as audit_views
+from chainsleuth.auth import pages as auth_pages
+from chainsleuth.auth import views as auth_views
+from chainsleuth.orgs import pages as org_pages
+from chainsleuth.orgs import views as org_views
+from chainsleuth.web import views as web_views
+
+API_PREFIX = "/api/v1"
+
+
+def mount_routers(app: FastAPI) -> None:
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(web_views.router)
+    api.include_router(auth_views.router)
+    api.include_router(org_views.router)
+    api.include_router(audit_views.router)
+    app.include_router(api)
+
+    for pages in (auth_pages.router, org_pages.router, audit_pages.router):
+        app.include_router(pages, include_in_schema=False)

@@ -1,0 +1,58 @@
+"""The ASGI application: ``create_app()`` builds it; start-up work runs in ``lifespan``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from chainsleuth import __version__
+from chainsleuth.api import mount_routers
+from chainsleuth.core.config import Settings, load_settings
+from chainsleuth.core.db import Database
+from chainsleuth.web import errors
+from chainsleuth.web.csrf import csrf_protect
+from chainsleuth.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from chainsleuth.web.templating import STATIC_DIR
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app. Nothing touches the database until the lifespan starts."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database.from_settings(settings)
+        db.check_migrated()  # refuses to serve an unmigrated database
+        _ = settings.secret  # create the development secret before the first request
+        app.state.db = db
+        log.info("chainsleuth %s serving %s", __version__, settings.env)
+        try:
+            yield
+        finally:
+            if database is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="chainsleuth",
+        version=__version__,
+        description="Investigations platform: REST API. Authenticate with "
+        "`Authorization: Bearer <personal API token>`.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    mount_routers(app)
+    return app

@@ -1,0 +1,248 @@
+"""Recording and verifying the audit log.
+
+Every entry holds the SHA-256 of the previous entry and of its own canonical content, so
+that an edited, inserted or deleted row breaks the chain. ``record`` is the one helper that
+every domain calls, inside the same transaction as the change it records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
+
+from chainsleuth.audit.enums import Channel, Outcome
+from chainsleuth.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from chainsleuth.core.models import utcnow
+
+HEAD_ID = 1
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something, and from where."""
+
+    user_id: int | None
+    name: str
+    channel: Channel = Channel.WEB
+    ip: str | None = None
+
+    @classmethod
+    def system(cls, name: str = "system") -> Actor:
+        return cls(user_id=None, name=name, channel=Channel.SYSTEM)
+
+    @classmethod
+    def anonymous(cls, *, ip: str | None, channel: Channel = Channel.WEB) -> Actor:
+        return cls(user_id=None, name="anonymous", channel=channel, ip=ip)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _content(
+    *,
+    seq: int,
+    ts: datetime,
+    actor_id: int | None,
+    actor: str,
+    channel: str,
+    action: str,
+    object_type: str | None,
+    object_id: str | None,
+    ip: str | None,
+    outcome: str,
+    details: str,
+    prev_hash: str,
+) -> str:
+    return canonical_json(
+        {
+            "seq": seq,
+            "ts": ts.isoformat(timespec="microseconds"),
+            "actor_id": actor_id,
+            "actor": actor,
+            "channel": channel,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "ip": ip,
+            "outcome": outcome,
+            "details": json.loads(details),
+            "prev_hash": prev_hash,
+        }
+    )
+
+
+def entry_hash(event: Any) -> str:
+    """The hash of an entry (an ``AuditEvent`` or a row with the same columns)."""
+    content = _content(
+        seq=event.seq,
+        ts=event.ts,
+        actor_id=event.actor_id,
+        actor=event.actor,
+        channel=event.channel,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        ip=event.ip,
+        outcome=event.outcome,
+        details=event.details,
+        prev_hash=event.prev_hash,
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    outcome: Outcome = Outcome.SUCCESS,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one entry in the caller's transaction (the caller commits)."""
+    # Taking the head row first serialises writers on every backend: PostgreSQL locks the
+    # row and re-reads it after a concurrent commit; SQLite holds its write lock.
+    seq, prev_hash = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == HEAD_ID)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.hash)
+    ).one()
+    event = AuditEvent(
+        seq=seq,
+        ts=utcnow(),
+        actor_id=actor.user_id,
+        actor=actor.name,
+        channel=str(actor.channel),
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        ip=actor.ip,
+        outcome=str(outcome),
+        details=canonical_json(details or {}),
+        prev_hash=prev_hash,
+    )
+    event.hash = entry_hash(event)
+    session.add(event)
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=event.hash))
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    broken_seq: int | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "broken_seq": self.broken_seq,
+            "reason": self.reason,
+        }
+
+
+def verify(session: Session, *, batch: int = 5000) -> VerifyResult:
+    """Walk the whole chain and report the first broken entry."""
+    head = session.get(AuditHead, HEAD_ID)
+    if head is None:
+        return VerifyResult(False, 0, 0, "", 0, "the audit head row is missing")
+
+    def broken(checked: int, seq: int, reason: str) -> VerifyResult:
+        return VerifyResult(False, checked, head.seq, head.hash, seq, reason)
+
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    last_seq = 0
+    while True:
+        # plain rows, not ORM objects: the walk must not fill the caller's identity map
+        rows = session.execute(
+            select(AuditEvent.__table__)
+            .where(AuditEvent.seq > last_seq)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for event in rows:
+            if event.seq != expected_seq:
+                return broken(checked, expected_seq, f"entry {expected_seq} is missing (deleted)")
+            if event.prev_hash != prev_hash:
+                return broken(checked, event.seq, "its link to the previous entry does not match")
+            if entry_hash(event) != event.hash:
+                return broken(checked, event.seq, "its content was altered after it was written")
+            prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+            last_seq = event.seq
+    if last_seq != head.seq or prev_hash != head.hash:
+        return broken(
+            checked,
+            last_seq + 1,
+            f"the chain ends at entry {last_seq} but its head says {head.seq}: "
+            "entries at the end were deleted",
+        )
+    return VerifyResult(True, checked, head.seq, head.hash)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    outcome: Outcome | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    actor_id: int | None = None
+
+
+def _filtered(stmt: Select[Any], flt: AuditFilter) -> Select[Any]:
+    if flt.actor:
+        stmt = stmt.where(AuditEvent.actor == flt.actor)
+    if flt.actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == flt.actor_id)
+    if flt.action:
+        # a prefix ("auth.") or a whole action ("auth.login")
+        stmt = stmt.where(AuditEvent.action.startswith(flt.action, autoescape=True))
+    if flt.outcome:
+        stmt = stmt.where(AuditEvent.outcome == str(flt.outcome))
+    if flt.object_type:
+        stmt = stmt.where(AuditEvent.object_type == flt.object_type)
+    if flt.object_id:
+        stmt = stmt.where(AuditEvent.object_id == flt.object_id)
+    if flt.since:
+        stmt = stmt.where(AuditEvent.ts >= flt.since)
+    if flt.until:
+        stmt = stmt.where(AuditEvent.ts < flt.until)
+    return stmt
+
+
+def search(
+    session: Session, *, flt: AuditFilter, limit: int = 50, before_seq: int | None = None
+) -> Sequence[AuditEvent]:
+    """Newest first, keyset-paged on ``seq``."""
+    stmt = _filtered(select(AuditEvent), flt)
+    if before_seq is not None:
+        stmt = stmt.where(AuditEvent.seq < before_seq)
+    return session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(limit)).all()
+
+
+def count(session: Session, *, flt: AuditFilter) -> int:
+    return int(session.scalar(_filtered(select(func.count()).select_from(AuditEvent), flt)) or 0)
+
+
+def actions(session: Session) -> list[str]:
+    return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))

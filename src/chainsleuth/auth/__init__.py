@@ -1,0 +1,1 @@
+"""Users, roles and permissions, sessions, MFA and API tokens."""

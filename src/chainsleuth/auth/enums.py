@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    INVESTIGATOR = "investigator"
+    LEGAL_REVIEWER = "legal_reviewer"
+    COMPLIANCE_ANALYST = "compliance_analyst"
+    LE_OFFICER = "le_officer"
+    PARTNER = "partner"
+    TRAINEE = "trainee"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def is_internal(self) -> bool:
+        """Staff of the exchange itself: not confined to one agency or organisation."""
+        return self in INTERNAL_ROLES
+
+
+_LABELS = {
+    Role.ADMIN: "Administrator",
+    Role.INVESTIGATOR: "Investigator",
+    Role.LEGAL_REVIEWER: "Legal reviewer",
+    Role.COMPLIANCE_ANALYST: "Compliance analyst",
+    Role.LE_OFFICER: "Law-enforcement officer",
+    Role.PARTNER: "Partner analyst",
+    Role.TRAINEE: "Trainee",
+}
+
+INTERNAL_ROLES = frozenset(
+    {Role.ADMIN, Role.INVESTIGATOR, Role.LEGAL_REVIEWER, Role.COMPLIANCE_ANALYST}
+)
+
+
+class Permission(StrEnum):
+    """What a route requires. API tokens carry a subset of their owner's permissions."""
+
+    PROFILE_READ = "profile:read"
+    USERS_READ = "users:read"
+    USERS_MANAGE = "users:manage"
+    ORGS_READ = "orgs:read"
+    ORGS_MANAGE = "orgs:manage"
+    AUDIT_READ = "audit:read"
+    AUDIT_VERIFY = "audit:verify"
+
+
+_EVERYONE = {Permission.PROFILE_READ, Permission.USERS_READ}
+_AUDITORS = {Permission.AUDIT_READ, Permission.AUDIT_VERIFY}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.INVESTIGATOR: frozenset(_EVERYONE | {Permission.ORGS_READ}),
+    Role.LEGAL_REVIEWER: frozenset(_EVERYONE | _AUDITORS | {Permission.ORGS_READ}),
+    Role.COMPLIANCE_ANALYST: frozenset(_EVERYONE | _AUDITORS | {Permission.ORGS_READ}),
+    Role.LE_OFFICER: frozenset(_EVERYONE),
+    Role.PARTNER: frozenset(_EVERYONE),
+    Role.TRAINEE: frozenset({Permission.PROFILE_READ}),
+}

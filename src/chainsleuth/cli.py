@@ -1,0 +1,42 @@
+"""The ``chainsleuth`` command: one Typer app that mounts every domain's sub-app."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from chainsleuth.audit.cli import app as audit_app
+from chainsleuth.auth.cli import app as users_app
+from chainsleuth.core.cli import app as db_app
+from chainsleuth.core.cli import serve
+from chainsleuth.core.errors import ChainsleuthError
+from chainsleuth.demo.cli import app as demo_app
+from chainsleuth.orgs.cli import agencies_app, orgs_app
+
+app = typer.Typer(
+    name="chainsleuth",
+    help="chainsleuth: investigations platform for exchange financial-crime teams.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(agencies_app, name="agencies")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(audit_app, name="audit")
+app.add_typer(demo_app, name="demo")
+app.command()(serve)
+
+err = Console(stderr=True)
+
+
+def main() -> None:
+    """Entry point: domain errors are one line on stderr and exit code 2, never a traceback."""
+    try:
+        app()
+    except ChainsleuthError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,105 @@
+"""Settings: one typed object, read from the environment (prefix ``CHAINSLEUTH_``).
+
+Secrets are never defaulted outside development: in production a missing, short or
+well-known secret key stops the start with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chainsleuth.core.errors import ConfigurationError
+
+_WEAK_SECRETS = {"", "changeme", "changethis", "secret", "default", "development", "dev"}
+_MIN_SECRET_LEN = 32
+SECRET_FILE = "secret_key"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHAINSLEUTH_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    #: The demo world: demo logins are allowed and MFA is optional for them.
+    demo: bool = False
+
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_max_hours: int = Field(default=12, ge=1)
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    api_token_days: int = Field(default=90, ge=1)
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            if self.demo:
+                raise ConfigurationError("CHAINSLEUTH_DEMO cannot be set in production")
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if key.lower() in _WEAK_SECRETS or len(key) < _MIN_SECRET_LEN:
+                raise ConfigurationError(
+                    "CHAINSLEUTH_SECRET_KEY must be set to a random value of at least "
+                    f"{_MIN_SECRET_LEN} characters in production"
+                )
+            if not self.database_url:
+                raise ConfigurationError("CHAINSLEUTH_DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def mfa_enforced(self) -> bool:
+        """MFA is required for every role but trainee, except in the demo world."""
+        return not self.demo
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chainsleuth.db').resolve()}"
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The secret key; in development it is generated once and kept in the data folder."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value().encode()
+        if self.is_production:  # pragma: no cover - the validator refuses this earlier
+            raise ConfigurationError("CHAINSLEUTH_SECRET_KEY is required in production")
+        path = self.data_dir / SECRET_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment; errors become one clear message."""
+    try:
+        return Settings()
+    except ConfigurationError:
+        raise
+    except ValueError as exc:  # pydantic's ValidationError
+        raise ConfigurationError(f"invalid settings: {exc}") from exc

@@ -1,0 +1,114 @@
+"""Engines and sessions. Nothing here runs at import: ``Database`` is built at start-up.
+
+SQLite (the embedded default) runs in WAL mode and every transaction begins with
+``BEGIN IMMEDIATE`` so that writers queue instead of failing; PostgreSQL is used as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from chainsleuth.core.config import Settings
+from chainsleuth.core.errors import ConfigurationError, DatabaseNotReady
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"invalid database URL: {url!r}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    raise ConfigurationError(f"unsupported database {backend!r}: use sqlite or postgresql")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let us emit BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+class Database:
+    """The operational database: an engine and a session factory."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(settings.sqlalchemy_url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    def upgrade(self, revision: str = "head") -> None:
+        cfg = alembic_config(self.url)
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def current_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except OperationalError as exc:
+            raise DatabaseNotReady(f"cannot reach the database: {exc.orig}") from exc
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
+
+    def check_migrated(self) -> None:
+        current, head = self.current_revision(), self.head_revision()
+        if current is None:
+            raise DatabaseNotReady(
+                "the database has no chainsleuth tables: run `chainsleuth db upgrade` first"
+            )
+        if current != head:
+            raise DatabaseNotReady(
+                f"the database is at revision {current}, this version needs {head}: "
+                "run `chainsleuth db upgrade`"
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()

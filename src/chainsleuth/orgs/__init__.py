@@ -1,0 +1,1 @@
+"""Agencies (law enforcement, FIUs) and partner organisations: the tenants of chainsleuth."""

@@ -1,0 +1,1 @@
+"""The web shell: app factory, dependencies, errors, CSRF, templates and static files."""

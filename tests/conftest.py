@@ -1,0 +1,127 @@
+"""Fixtures: every database test runs on SQLite and on a real PostgreSQL, each test on its
+own fresh, migrated database (copied from a template migrated once per run)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from harness import PostgresServer
+from sqlalchemy.orm import Session
+
+from chainsleuth.app import create_app
+from chainsleuth.core.config import Environment, Settings
+from chainsleuth.core.db import Database
+
+BACKENDS = ["sqlite", "postgresql"]
+TEST_SECRET = "test-secret-key-" + "x" * 40
+TEMPLATE_DB = "chainsleuth_template"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the test, never from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("CHAINSLEUTH_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    pg_server.create_database(TEMPLATE_DB)
+    db = Database(pg_server.url(TEMPLATE_DB))
+    db.upgrade()
+    db.dispose()
+    return TEMPLATE_DB
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    db.dispose()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database for this test alone."""
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "chainsleuth.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = "t_" + uuid.uuid4().hex[:16]
+    server.create_database(name, template=request.getfixturevalue("pg_template"))
+    yield server.url(name)
+    server.drop_database(name)
+
+
+def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": Environment.TEST,
+        "data_dir": tmp_path / "data",
+        "database_url": db_url,
+        "secret_key": TEST_SECRET,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return make_settings(tmp_path, db_url)
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    db = Database.from_settings(settings)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[Session]:
+    with database.session() as s:
+        yield s
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> FastAPI:
+    return create_app(settings, database)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)

@@ -1,0 +1,138 @@
+"""Factories for test objects, built through the services (so that audit entries exist)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
+from httpx2 import Response
+from sqlalchemy.orm import Session
+
+from chainsleuth.audit.service import Actor
+from chainsleuth.auth import mfa
+from chainsleuth.auth import service as user_service
+from chainsleuth.auth.enums import Role
+from chainsleuth.auth.models import User
+from chainsleuth.auth.schemas import UserCreate
+from chainsleuth.core.config import Settings
+from chainsleuth.orgs import service as org_service
+from chainsleuth.orgs.models import Agency, Organisation
+from chainsleuth.orgs.schemas import AgencyCreate, OrganisationCreate
+
+PASSWORD = "correct-horse-battery-staple"
+_seq = itertools.count(1)
+SYSTEM = Actor.system("test")
+
+
+@dataclass
+class Account:
+    user: User
+    password: str
+    totp_secret: str | None
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    def code(self, *, at: float | None = None) -> str:
+        assert self.totp_secret, "this account has no second factor"
+        return mfa.current_code(self.totp_secret, at=at)
+
+
+def make_agency(session: Session, name: str | None = None, country: str = "GB") -> Agency:
+    n = next(_seq)
+    return org_service.create_agency(
+        session,
+        actor=SYSTEM,
+        data=AgencyCreate(
+            name=name or f"Agency {n}", country=country, email_domains=[f"agency{n}.example"]
+        ),
+    )
+
+
+def make_organisation(session: Session, name: str | None = None) -> Organisation:
+    return org_service.create_organisation(
+        session,
+        actor=SYSTEM,
+        data=OrganisationCreate(name=name or f"Organisation {next(_seq)}", kind="analytics_firm"),
+    )
+
+
+def make_user(
+    session: Session,
+    settings: Settings,
+    *,
+    role: Role = Role.INVESTIGATOR,
+    username: str | None = None,
+    agency: Agency | None = None,
+    organisation: Organisation | None = None,
+    with_mfa: bool = True,
+    password: str = PASSWORD,
+) -> Account:
+    """A user; with_mfa enrols a TOTP second factor whose secret the test knows."""
+    if role is Role.LE_OFFICER and agency is None:
+        agency = make_agency(session)
+    if role is Role.PARTNER and organisation is None:
+        organisation = make_organisation(session)
+    name = username or f"{role.value.replace('_', '')}{next(_seq)}"
+    user = user_service.create_user(
+        session,
+        actor=SYSTEM,
+        data=UserCreate(
+            username=name,
+            email=f"{name}@example.org",
+            full_name=f"Test {name.title()}",
+            role=role,
+            password=password,
+            agency_id=agency.id if agency else None,
+            organisation_id=organisation.id if organisation else None,
+        ),
+    )
+    secret = None
+    if with_mfa:
+        secret = user_service.start_mfa_enrolment(session, settings=settings, user=user)
+        assert _enrol(session, settings, user, secret)
+    return Account(user=user, password=password, totp_secret=secret)
+
+
+def _enrol(session: Session, settings: Settings, user: User, secret: str) -> bool:
+    ok = user_service.confirm_mfa_enrolment(
+        session, settings=settings, actor=SYSTEM, user=user, code=mfa.current_code(secret)
+    )
+    # The enrolment used the current step; clear it so that the test's first login may use it.
+    user.mfa_last_step = None
+    session.commit()
+    return ok
+
+
+def login(client: TestClient, account: Account, *, next_path: str = "/") -> Response:
+    """Sign in through the real pages (password, then TOTP when the account has one)."""
+    from conftest import csrf_from
+
+    page = client.get("/login")
+    token = csrf_from(page.text)
+    response = client.post(
+        "/login",
+        data={
+            "username": account.username,
+            "password": account.password,
+            "csrf_token": token,
+            "next": next_path,
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    if response.headers["location"].startswith("/mfa"):
+        mfa_page = client.get(response.headers["location"])
+        response = client.post(
+            "/mfa",
+            data={"code": account.code(), "csrf_token": csrf_from(mfa_page.text), "next": next_path},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+    return response
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
