@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from harness import PostgresServer
 from sqlalchemy.orm import Session
 
 from chainsleuth.app import create_app
 from chainsleuth.core.config import Environment, Settings
 from chainsleuth.core.db import Database
+from harness import PostgresServer
 
 BACKENDS = ["sqlite", "postgresql"]
 TEST_SECRET = "test-secret-key-" + "x" * 40
@@ -74,6 +74,19 @@ def db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iter
     server: PostgresServer = request.getfixturevalue("pg_server")
     name = "t_" + uuid.uuid4().hex[:16]
     server.create_database(name, template=request.getfixturevalue("pg_template"))
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def empty_db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
+    """A database that exists but was never migrated (no tables at all)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = "e_" + uuid.uuid4().hex[:16]
+    server.create_database(name)
     yield server.url(name)
     server.drop_database(name)
 

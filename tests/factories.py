@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit.service import Actor
@@ -127,7 +128,11 @@ def login(client: TestClient, account: Account, *, next_path: str = "/") -> Resp
         mfa_page = client.get(response.headers["location"])
         response = client.post(
             "/mfa",
-            data={"code": account.code(), "csrf_token": csrf_from(mfa_page.text), "next": next_path},
+            data={
+                "code": account.code(),
+                "csrf_token": csrf_from(mfa_page.text),
+                "next": next_path,
+            },
             follow_redirects=False,
         )
         assert response.status_code == 303, response.text
@@ -136,3 +141,16 @@ def login(client: TestClient, account: Account, *, next_path: str = "/") -> Resp
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def unprotect_audit_log(engine: Engine) -> None:
+    """What someone with direct database access does first: lift the append-only triggers.
+
+    SQLite: drop them; PostgreSQL: disable the table's user triggers (as its owner may).
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
+            conn.exec_driver_sql("DROP TRIGGER audit_events_no_delete")

@@ -28,11 +28,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or Database.from_settings(settings)
-        db.check_migrated()  # refuses to serve an unmigrated database
-        _ = settings.secret  # create the development secret before the first request
-        app.state.db = db
-        log.info("chainsleuth %s serving %s", __version__, settings.env)
-        try:
+        try:  # a refused start, too, closes the connections it opened
+            db.check_migrated()  # refuses to serve an unmigrated database
+            _ = settings.secret  # create the development secret before the first request
+            app.state.db = db
+            log.info("chainsleuth %s serving %s", __version__, settings.env)
             yield
         finally:
             if database is None:
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="Investigations platform: REST API. Authenticate with "
         "`Authorization: Bearer <personal API token>`.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served by web.views from vendored Swagger UI (CSP: no CDN)
         redoc_url=None,
         lifespan=lifespan,
         dependencies=[Depends(csrf_protect)],

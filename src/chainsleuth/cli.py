@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sys
+from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from chainsleuth.audit.cli import app as audit_app
 from chainsleuth.auth.cli import app as users_app
@@ -14,8 +15,28 @@ from chainsleuth.core.cli import serve
 from chainsleuth.core.errors import ChainsleuthError
 from chainsleuth.demo.cli import app as demo_app
 from chainsleuth.orgs.cli import agencies_app, orgs_app
+from chainsleuth.world.cli import app as world_app
+
+err = Console(stderr=True)
+
+
+class RootGroup(TyperGroup):
+    """The root command: a domain error becomes one line on stderr and exit code 2.
+
+    Done here rather than around ``app()`` so that every way of running the app (the
+    installed command, ``python -m chainsleuth``, Typer's ``CliRunner``) behaves the same.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # Typer's vendored click.Context
+        try:
+            return super().invoke(ctx)
+        except ChainsleuthError as exc:
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from exc
+
 
 app = typer.Typer(
+    cls=RootGroup,
     name="chainsleuth",
     help="chainsleuth: investigations platform for exchange financial-crime teams.",
     no_args_is_help=True,
@@ -28,15 +49,10 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
+app.add_typer(world_app, name="world")
 app.command()(serve)
-
-err = Console(stderr=True)
 
 
 def main() -> None:
-    """Entry point: domain errors are one line on stderr and exit code 2, never a traceback."""
-    try:
-        app()
-    except ChainsleuthError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+    """Entry point: domain errors are one line on stderr and exit code 2 (see RootGroup)."""
+    app()

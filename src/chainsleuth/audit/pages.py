@@ -11,6 +11,7 @@ from chainsleuth.audit import service as audit
 from chainsleuth.audit.enums import Outcome
 from chainsleuth.audit.views import FilterDep
 from chainsleuth.auth.enums import Permission
+from chainsleuth.core.models import MAX_ROW_ID
 from chainsleuth.web.deps import Principal, SessionDep, requires
 from chainsleuth.web.templating import render
 
@@ -26,7 +27,7 @@ def audit_page(
     principal: CanRead,
     db: SessionDep,
     flt: FilterDep,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     events = audit.search(db, flt=flt, limit=PAGE, before_seq=before)
     context = {
@@ -38,8 +39,11 @@ def audit_page(
         "next_url": _older_url(request, events[-1].seq) if len(events) == PAGE else None,
         "can_verify": principal.can(Permission.AUDIT_VERIFY),
     }
-    template = "audit/_events.html" if request.headers.get("hx-request") else "audit/list.html"
-    return render(request, template, context)
+    # htmx swaps the table in place; a history restore (the back button) needs the whole page
+    partial = request.headers.get("hx-request") and not request.headers.get(
+        "hx-history-restore-request"
+    )
+    return render(request, "audit/_events.html" if partial else "audit/list.html", context)
 
 
 def _older_url(request: Request, before: int) -> str:

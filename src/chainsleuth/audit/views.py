@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BeforeValidator
 
 from chainsleuth.audit import service as audit
 from chainsleuth.audit.enums import Outcome
 from chainsleuth.audit.schemas import AuditEventRead, AuditPage, VerifyRead
 from chainsleuth.auth.enums import Permission
-from chainsleuth.core.models import as_utc
+from chainsleuth.core.models import MAX_ROW_ID, as_utc
 from chainsleuth.web.deps import Principal, SessionDep, requires
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -20,14 +21,22 @@ CanRead = Annotated[Principal, Depends(requires(Permission.AUDIT_READ))]
 CanVerify = Annotated[Principal, Depends(requires(Permission.AUDIT_VERIFY))]
 
 
+def _blank_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+#: An HTML filter form sends every field, the empty ones as "": those mean "any".
+BlankIsNone = BeforeValidator(_blank_is_none)
+
+
 def audit_filter(
     actor: Annotated[str | None, Query(max_length=128)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    outcome: Outcome | None = None,
+    outcome: Annotated[Outcome | None, BlankIsNone] = None,
     object_type: Annotated[str | None, Query(max_length=64)] = None,
     object_id: Annotated[str | None, Query(max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[datetime | None, BlankIsNone] = None,
+    until: Annotated[datetime | None, BlankIsNone] = None,
 ) -> audit.AuditFilter:
     return audit.AuditFilter(
         actor=actor or None,
@@ -49,7 +58,7 @@ def list_events(
     db: SessionDep,
     flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> AuditPage:
     events = audit.search(db, flt=flt, limit=limit, before_seq=before)
     return AuditPage(

@@ -21,8 +21,11 @@ def provisioning_uri(secret: str, *, username: str) -> str:
 
 
 def qr_svg(uri: str) -> str:
+    """An inline SVG with a viewBox and no fixed size: the page's CSS sizes it whole."""
     buf = io.BytesIO()
-    segno.make(uri, error="m").save(buf, kind="svg", scale=5, border=2, xmldecl=False)
+    segno.make(uri, error="m").save(
+        buf, kind="svg", scale=5, border=2, xmldecl=False, omitsize=True
+    )
     return buf.getvalue().decode()
 
 

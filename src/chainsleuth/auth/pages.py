@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
 
 from chainsleuth.audit import service as audit
 from chainsleuth.audit.enums import Outcome
@@ -23,6 +23,7 @@ from chainsleuth.core.errors import (
     InvalidInput,
     NotAuthenticated,
 )
+from chainsleuth.core.models import RowId
 from chainsleuth.orgs import service as org_service
 from chainsleuth.web.deps import (
     SESSION_COOKIE,
@@ -47,6 +48,11 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
+
+
+def _next_query(target: str | None) -> str:
+    """``next=...`` for a redirect URL, encoded so that its own query string survives."""
+    return "next=" + quote(safe_next(target), safe="/")
 
 
 def _with_session_cookie(response: Response, token: str, *, secure: bool, max_age: int) -> Response:
@@ -119,7 +125,7 @@ def login_submit(
     if new.record.mfa_passed:
         return _signed_in(request, new, next)
     target = "/mfa" if new.record.user.mfa_enabled else "/mfa/enrol"
-    return _signed_in(request, new, f"{target}?next={safe_next(next)}")
+    return _signed_in(request, new, f"{target}?{_next_query(next)}")
 
 
 def pending_session(web_session: WebSessionDep) -> WebSession:
@@ -136,7 +142,7 @@ def mfa_page(request: Request, web_session: PendingSession, next: str = "/") -> 
     if web_session.mfa_passed:
         return RedirectResponse(safe_next(next), status_code=303)
     if not web_session.user.mfa_enabled:
-        return RedirectResponse(f"/mfa/enrol?next={safe_next(next)}", status_code=303)
+        return RedirectResponse(f"/mfa/enrol?{_next_query(next)}", status_code=303)
     return render(request, "auth/mfa.html", {"next": safe_next(next)})
 
 
@@ -181,7 +187,7 @@ def mfa_enrol_page(
 ) -> Response:
     user = web_session.user
     if user.mfa_enabled and not web_session.mfa_passed:
-        return RedirectResponse(f"/mfa?next={safe_next(next)}", status_code=303)
+        return RedirectResponse(f"/mfa?{_next_query(next)}", status_code=303)
     if user.mfa_enabled:
         return RedirectResponse("/account", status_code=303)
     return _enrol_page(request, db, settings, user, next=next)
@@ -255,18 +261,10 @@ def home(request: Request, principal: CurrentPrincipal, db: SessionDep) -> Respo
         "permissions": sorted(str(p) for p in principal.permissions),
     }
     if principal.can(Permission.USERS_MANAGE):
-        by_role: dict[Role, int] = {
-            role: n for role, n in db.execute(select(User.role, func.count()).group_by(User.role))
-        }
+        by_role = user_service.role_counts(db)
         context["users_by_role"] = [(role, by_role.get(role, 0)) for role in Role]
-        context["locked_users"] = [
-            u for u in user_service.list_visible(db, viewer=user) if user_service.is_locked(u)
-        ]
-        context["no_mfa"] = db.scalar(
-            select(func.count())
-            .select_from(User)
-            .where(User.mfa_secret.is_(None), User.is_active.is_(True), User.role != Role.TRAINEE)
-        )
+        context["locked_users"] = user_service.locked_users(db)
+        context["no_mfa"] = user_service.count_missing_mfa(db)
     if principal.can(Permission.AUDIT_READ):
         events = [
             ev
@@ -359,7 +357,7 @@ def create_token(
 
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(
-    request: Request, token_id: int, principal: CurrentPrincipal, db: SessionDep
+    request: Request, token_id: RowId, principal: CurrentPrincipal, db: SessionDep
 ) -> Response:
     token_service.revoke(db, actor=principal.actor(), user=principal.user, token_id=token_id)
     return _account_page(request, principal, db, notice="The token has been revoked.")
@@ -455,7 +453,7 @@ USER_ACTIONS = ("disable", "enable", "unlock", "reset-mfa")
 
 @router.post("/admin/users/{user_id}/{action}")
 def users_action(
-    request: Request, user_id: int, action: str, principal: CanManageUsers, db: SessionDep
+    request: Request, user_id: RowId, action: str, principal: CanManageUsers, db: SessionDep
 ) -> Response:
     user = user_service.get_visible(db, viewer=principal.user, user_id=user_id)
     actor = principal.actor()

@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from chainsleuth.auth.enums import Permission, Role
+from chainsleuth.core.models import RowId
 
 Username = Annotated[
     str,
@@ -29,8 +30,8 @@ class UserCreate(BaseModel):
     ]
     role: Role
     password: Annotated[str, Field(min_length=1, max_length=256)]
-    agency_id: int | None = None
-    organisation_id: int | None = None
+    agency_id: RowId | None = None
+    organisation_id: RowId | None = None
 
 
 class UserRead(BaseModel):

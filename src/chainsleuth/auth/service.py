@@ -68,6 +68,28 @@ def list_visible(
     return session.scalars(stmt.order_by(User.username)).all()
 
 
+def role_counts(session: Session) -> dict[Role, int]:
+    rows = session.execute(select(User.role, func.count()).group_by(User.role))
+    return {role: int(n) for role, n in rows}
+
+
+def locked_users(session: Session) -> Sequence[User]:
+    now = utcnow()
+    return session.scalars(
+        select(User).where(User.locked_until.is_not(None), User.locked_until > now)
+    ).all()
+
+
+def count_missing_mfa(session: Session) -> int:
+    """Active accounts that need a second factor and have none yet."""
+    stmt = (
+        select(func.count())
+        .select_from(User)
+        .where(User.mfa_secret.is_(None), User.is_active.is_(True), User.role != Role.TRAINEE)
+    )
+    return int(session.scalar(stmt) or 0)
+
+
 def create_user(session: Session, *, actor: Actor, data: UserCreate) -> User:
     check_policy(data.password, username=data.username)
     if data.role is Role.LE_OFFICER and data.agency_id is None:

@@ -13,6 +13,7 @@ from chainsleuth.auth.enums import Permission, Role
 from chainsleuth.auth.models import User
 from chainsleuth.auth.schemas import TokenCreate, TokenCreated, TokenRead, UserCreate, UserRead
 from chainsleuth.core.errors import PermissionDenied
+from chainsleuth.core.models import RowId
 from chainsleuth.web.deps import CurrentPrincipal, Principal, SessionDep, requires
 
 router = APIRouter(tags=["users"])
@@ -27,7 +28,7 @@ class Me(UserRead):
     via: str
 
 
-def visible_user(user_id: int, principal: CanReadUsers, db: SessionDep) -> User:
+def visible_user(user_id: RowId, principal: CanReadUsers, db: SessionDep) -> User:
     """The user in the path, or 404 when it does not exist or is another tenant's."""
     return user_service.get_visible(db, viewer=principal.user, user_id=user_id)
 
@@ -114,7 +115,7 @@ def create_token(data: TokenCreate, principal: CurrentPrincipal, db: SessionDep)
 
 
 @router.delete("/tokens/{token_id}", tags=["tokens"])
-def revoke_token(token_id: int, principal: CanUseProfile, db: SessionDep) -> TokenRead:
+def revoke_token(token_id: RowId, principal: CanUseProfile, db: SessionDep) -> TokenRead:
     record = token_service.revoke(
         db, actor=principal.actor(), user=principal.user, token_id=token_id
     )

@@ -85,14 +85,17 @@ def serve(
 
     settings = load_settings()
     db = Database.from_settings(settings)
-    db.check_migrated()  # a clear message here rather than a failed start-up
-    app_ = create_app(settings, db)
-    console.print(f"chainsleuth serving on [bold]http://{host}:{port}[/] ({settings.env})")
-    uvicorn.run(
-        app_,
-        host=host,
-        port=port,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips="127.0.0.1" if proxy_headers else None,
-        log_level="info",
-    )
+    try:
+        db.check_migrated()  # a clear message here rather than a failed start-up
+        app_ = create_app(settings, db)
+        console.print(f"chainsleuth serving on [bold]http://{host}:{port}[/] ({settings.env})")
+        uvicorn.run(
+            app_,
+            host=host,
+            port=port,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips="127.0.0.1" if proxy_headers else None,
+            log_level="info",
+        )
+    finally:
+        db.dispose()

@@ -6,13 +6,15 @@ well-known secret key stops the start with a clear message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chainsleuth.core.errors import ConfigurationError
@@ -88,11 +90,22 @@ class Settings(BaseSettings):
             raise ConfigurationError("CHAINSLEUTH_SECRET_KEY is required in production")
         path = self.data_dir / SECRET_FILE
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
+            _create_secret_file(path)
         return path.read_text().strip().encode()
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a new secret beside ``path`` (mode 0600) and link it into place, atomically:
+    of starts racing on a fresh data folder one wins, and all read its complete file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{SECRET_FILE}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
 
 
 def load_settings() -> Settings:
@@ -101,5 +114,10 @@ def load_settings() -> Settings:
         return Settings()
     except ConfigurationError:
         raise
-    except ValueError as exc:  # pydantic's ValidationError
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "CHAINSLEUTH_" + "_".join(str(p) for p in first["loc"]).upper()
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigurationError(f"invalid setting {name}: {first['msg']}{more}") from exc
+    except ValueError as exc:  # pydantic-settings could not parse a value
         raise ConfigurationError(f"invalid settings: {exc}") from exc

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: The largest id a row can have (64 bits). Larger ids name no row, and SQLite cannot even
+#: bind them: the boundary refuses them as invalid input instead of failing with a 500.
+MAX_ROW_ID = 2**63 - 1
+#: A row id given by a client (path parameter or schema field).
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -36,7 +36,8 @@ def token_for(request: Request) -> str:
 async def csrf_protect(request: Request, web_session: WebSessionDep) -> None:
     if request.method in SAFE_METHODS or request.headers.get("authorization"):
         return
-    is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
+    # media types are case-insensitive: "Application/X-WWW-Form-Urlencoded" is a form too
+    is_form = request.headers.get("content-type", "").strip().lower().startswith(FORM_TYPES)
     if web_session is not None:
         expected = web_session.csrf_token
     elif is_form:  # sign-in forms: a forged login is an attack too

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit.enums import Channel
@@ -85,7 +86,18 @@ class Principal:
         return permission in self.permissions
 
 
-def current_principal(request: Request, db: SessionDep, web_session: WebSessionDep) -> Principal:
+#: Declares the bearer scheme in the OpenAPI document; the header is checked below.
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A personal API token (My account -> API tokens)"
+)
+
+
+def current_principal(
+    request: Request,
+    db: SessionDep,
+    web_session: WebSessionDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+) -> Principal:
     header = request.headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")

@@ -90,8 +90,15 @@ def error_response(
 
 def _audit_security_event(request: Request, exc: e.ChainsleuthError, action: str) -> None:
     principal = getattr(request.state, "principal", None)
+    # a CSRF failure is raised before the principal is known: name the session's user
+    web_session = getattr(request.state, "web_session", None)
     ip = request.client.host if request.client else None
-    actor = principal.actor() if principal else Actor.anonymous(ip=ip)
+    if principal is not None:
+        actor = principal.actor()
+    elif web_session is not None:
+        actor = Actor(user_id=web_session.user.id, name=web_session.user.username, ip=ip)
+    else:
+        actor = Actor.anonymous(ip=ip)
     try:
         with request.app.state.db.session() as session:
             audit.record(
@@ -149,9 +156,8 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
 async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = _HTTP_MESSAGES.get(exc.status_code) or str(exc.detail)
-    return error_response(
-        request, exc.status_code, f"http_{exc.status_code}", message, headers=exc.headers
-    )
+    code = "payload_too_large" if exc.status_code == 413 else f"http_{exc.status_code}"
+    return error_response(request, exc.status_code, code, message, headers=exc.headers)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from chainsleuth.core.errors import PayloadTooLarge
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -46,7 +45,11 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+                    # an HTTPException: FastAPI turns any other error met while it reads the
+                    # body into a 400
+                    raise HTTPException(
+                        413, f"the request body is larger than {self.max_bytes} bytes"
+                    )
             return message
 
         await self.app(scope, limited, send)
@@ -78,6 +81,11 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        # pages and API answers may hold personal data: never cached; static files may be
+        cache_control = (
+            b"public, max-age=3600" if scope["path"].startswith("/static/") else b"no-store"
+        )
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
@@ -87,7 +95,7 @@ class SecurityHeadersMiddleware:
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"same-origin"),
                     (b"content-security-policy", CSP.encode()),
-                    (b"cache-control", b"no-store"),
+                    (b"cache-control", cache_control),
                 ):
                     if name not in names:
                         headers.append((name, value))

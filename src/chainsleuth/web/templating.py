@@ -25,7 +25,18 @@ def _fmt_ts(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
 
 
+def _sentence(value: object) -> str:
+    """A message as a sentence: first letter up (the rest untouched, unlike ``capitalize``),
+    closed by a full stop unless it already ends in punctuation."""
+    text = str(value).strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?…" else text + "."
+
+
 templates.env.filters["ts"] = _fmt_ts
+templates.env.filters["sentence"] = _sentence
 templates.env.globals["Permission"] = Permission
 templates.env.globals["version"] = __version__
 
