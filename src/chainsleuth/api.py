@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from chainsleuth.audit import pages as audit_pages
 from chainsleuth.audit import views as audit_views
@@ -11,12 +11,13 @@ from chainsleuth.auth import views as auth_views
 from chainsleuth.orgs import pages as org_pages
 from chainsleuth.orgs import views as org_views
 from chainsleuth.web import views as web_views
+from chainsleuth.web.ratelimit import limit_api
 
 API_PREFIX = "/api/v1"
 
 
 def mount_routers(app: FastAPI) -> None:
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(limit_api)])
     api.include_router(web_views.router)
     api.include_router(auth_views.router)
     api.include_router(org_views.router)

@@ -11,11 +11,14 @@ from fastapi.staticfiles import StaticFiles
 
 from chainsleuth import __version__
 from chainsleuth.api import mount_routers
+from chainsleuth.chain import service as chain_service
+from chainsleuth.chain.access import ChainStoreAccess
 from chainsleuth.core.config import Settings, load_settings
 from chainsleuth.core.db import Database
 from chainsleuth.web import errors
 from chainsleuth.web.csrf import csrf_protect
 from chainsleuth.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from chainsleuth.web.ratelimit import RateLimits
 from chainsleuth.web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -32,9 +35,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             db.check_migrated()  # refuses to serve an unmigrated database
             _ = settings.secret  # create the development secret before the first request
             app.state.db = db
+            # the chain store: opened read-only on first use, handed over to loads
+            app.state.chain_store = ChainStoreAccess(chain_service.store_root(settings))
             log.info("chainsleuth %s serving %s", __version__, settings.env)
             yield
         finally:
+            if getattr(app.state, "chain_store", None) is not None:
+                app.state.chain_store.close()
             if database is None:
                 db.dispose()
 
@@ -50,6 +57,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         dependencies=[Depends(csrf_protect)],
     )
     app.state.settings = settings
+    app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -36,6 +36,7 @@ from chainsleuth.web.deps import (
     requires,
 )
 from chainsleuth.web.forms import parse
+from chainsleuth.web.ratelimit import limit_signin
 from chainsleuth.web.templating import render
 
 router = APIRouter()
@@ -92,7 +93,7 @@ def login_page(
     return render(request, "auth/login.html", {"next": safe_next(next), "notice": notice})
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[Depends(limit_signin)])
 def login_submit(
     request: Request,
     db: SessionDep,
@@ -146,7 +147,7 @@ def mfa_page(request: Request, web_session: PendingSession, next: str = "/") -> 
     return render(request, "auth/mfa.html", {"next": safe_next(next)})
 
 
-@router.post("/mfa")
+@router.post("/mfa", dependencies=[Depends(limit_signin)])
 def mfa_submit(
     request: Request,
     db: SessionDep,
@@ -214,7 +215,7 @@ def _enrol_page(
     )
 
 
-@router.post("/mfa/enrol")
+@router.post("/mfa/enrol", dependencies=[Depends(limit_signin)])
 def mfa_enrol_submit(
     request: Request,
     db: SessionDep,

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     api_token_days: int = Field(default=90, ge=1)
+    #: Per client address, in the ``limits`` notation ("20/minute", "1000/hour").
+    rate_limit_signin: str = "20/minute"
+    rate_limit_api: str = "600/minute"
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:

@@ -9,6 +9,7 @@
      |    +-- LoginFailed        wrong username/password or MFA code
      |    +-- AccountLocked      too many failed logins; try again later
      +-- MfaRequired             a password-only session asked for more
+     +-- RateLimited             too many requests from one client; retry later
      +-- PermissionDenied        authenticated, but not allowed
      |    +-- CsrfFailed         a form or cookie-authenticated call without its CSRF token
      +-- NotFound                no such object
@@ -61,6 +62,14 @@ class AccountLocked(NotAuthenticated):
 
 class MfaRequired(ChainsleuthError):
     code = "mfa_required"
+
+
+class RateLimited(ChainsleuthError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermissionDenied(ChainsleuthError):

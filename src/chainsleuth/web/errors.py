@@ -27,6 +27,7 @@ STATUS: list[tuple[type[e.ChainsleuthError], int]] = [
     (e.PayloadTooLarge, 413),
     (e.InvalidInput, 422),
     (e.AccountLocked, 423),
+    (e.RateLimited, 429),
     (e.NotAuthenticated, 401),
     (e.MfaRequired, 401),
     (e.PermissionDenied, 403),
@@ -41,6 +42,7 @@ SECURITY_EVENTS: dict[type[e.ChainsleuthError], str] = {
     e.CsrfFailed: "security.csrf_failed",
     e.PermissionDenied: "access.denied",
     e.NotVisible: "access.denied",
+    e.RateLimited: "security.rate_limited",
 }
 
 _HTTP_MESSAGES = {
@@ -134,6 +136,8 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
                 target += "&expired=1"
             return _redirect(request, target)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, e.NotAuthenticated) else None
+    if isinstance(exc, e.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, e.IntegrityViolation | e.ConfigurationError):
         log.error("%s: %s", type(exc).__name__, exc.message)
     return error_response(request, status_for(exc), exc.code, exc.message, headers=headers)
