@@ -86,6 +86,10 @@ demo: export CHAINSLEUTH_DEMO := 1
 demo: venv
 	$(BIN)/chainsleuth db upgrade
 	$(BIN)/chainsleuth demo seed
+	@if [ ! -f "$(CHAINSLEUTH_DATA_DIR)/world/world.json" ]; then \
+	    $(BIN)/chainsleuth world generate --out "$(CHAINSLEUTH_DATA_DIR)/world" --preset demo; \
+	fi
+	$(BIN)/chainsleuth world load "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth serve --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 clean:

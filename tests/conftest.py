@@ -4,7 +4,6 @@ own fresh, migrated database (copied from a template migrated once per run)."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -16,12 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from chainsleuth.app import create_app
-from chainsleuth.core.config import Environment, Settings
+from chainsleuth.core.config import Settings
 from chainsleuth.core.db import Database
+from factories import make_settings
 from harness import PostgresServer
 
 BACKENDS = ["sqlite", "postgresql"]
-TEST_SECRET = "test-secret-key-" + "x" * 40
 TEMPLATE_DB = "chainsleuth_template"
 
 
@@ -91,17 +90,6 @@ def empty_db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -
     server.drop_database(name)
 
 
-def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "env": Environment.TEST,
-        "data_dir": tmp_path / "data",
-        "database_url": db_url,
-        "secret_key": TEST_SECRET,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     return make_settings(tmp_path, db_url)
@@ -129,12 +117,3 @@ def app(settings: Settings, database: Database) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
-
-
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)

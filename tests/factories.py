@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from httpx2 import Response
@@ -16,10 +18,33 @@ from chainsleuth.auth import service as user_service
 from chainsleuth.auth.enums import Role
 from chainsleuth.auth.models import User
 from chainsleuth.auth.schemas import UserCreate
-from chainsleuth.core.config import Settings
+from chainsleuth.core.config import Environment, Settings
 from chainsleuth.orgs import service as org_service
 from chainsleuth.orgs.models import Agency, Organisation
 from chainsleuth.orgs.schemas import AgencyCreate, OrganisationCreate
+
+#: The secret key of every test app (long enough for the production rules).
+TEST_SECRET = "test-secret-key-" + "x" * 40
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
+    """Settings for a test app: test environment, its own data folder and database."""
+    values: dict[str, object] = {
+        "env": Environment.TEST,
+        "data_dir": tmp_path / "data",
+        "database_url": db_url,
+        "secret_key": TEST_SECRET,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
 
 PASSWORD = "correct-horse-battery-staple"
 _seq = itertools.count(1)
@@ -109,8 +134,6 @@ def _enrol(session: Session, settings: Settings, user: User, secret: str) -> boo
 
 def login(client: TestClient, account: Account, *, next_path: str = "/") -> Response:
     """Sign in through the real pages (password, then TOTP when the account has one)."""
-    from conftest import csrf_from
-
     page = client.get("/login")
     token = csrf_from(page.text)
     response = client.post(

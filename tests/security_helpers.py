@@ -95,7 +95,7 @@ def wrong_code(secret: str) -> str:
 
 def csrf_headers(client: TestClient) -> dict[str, str]:
     """The X-CSRF-Token header of the client's signed-in session (read from a page)."""
-    from conftest import csrf_from
+    from factories import csrf_from
 
     page = client.get("/account")
     assert page.status_code == 200, page.status_code

@@ -22,8 +22,7 @@ from chainsleuth.core.db import Database
 from chainsleuth.core.errors import ConfigurationError
 from chainsleuth.demo import service as demo
 from chainsleuth.orgs.models import Agency, Organisation
-from conftest import csrf_from, make_settings
-from factories import Account, login
+from factories import Account, csrf_from, login, make_settings
 
 runner = CliRunner()
 

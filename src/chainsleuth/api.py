@@ -8,6 +8,8 @@ from chainsleuth.audit import pages as audit_pages
 from chainsleuth.audit import views as audit_views
 from chainsleuth.auth import pages as auth_pages
 from chainsleuth.auth import views as auth_views
+from chainsleuth.chain import pages as chain_pages
+from chainsleuth.chain import views as chain_views
 from chainsleuth.orgs import pages as org_pages
 from chainsleuth.orgs import views as org_views
 from chainsleuth.web import views as web_views
@@ -22,7 +24,8 @@ def mount_routers(app: FastAPI) -> None:
     api.include_router(auth_views.router)
     api.include_router(org_views.router)
     api.include_router(audit_views.router)
+    api.include_router(chain_views.router)
     app.include_router(api)
 
-    for pages in (auth_pages.router, org_pages.router, audit_pages.router):
+    for pages in (auth_pages.router, org_pages.router, audit_pages.router, chain_pages.router):
         app.include_router(pages, include_in_schema=False)

@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from chainsleuth import __version__
 from chainsleuth.api import mount_routers
+from chainsleuth.chain import service as chain_service
+from chainsleuth.chain.access import ChainStoreAccess
 from chainsleuth.core.config import Settings, load_settings
 from chainsleuth.core.db import Database
 from chainsleuth.web import errors
@@ -33,9 +35,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             db.check_migrated()  # refuses to serve an unmigrated database
             _ = settings.secret  # create the development secret before the first request
             app.state.db = db
+            # the chain store: opened read-only on first use, handed over to loads
+            app.state.chain_store = ChainStoreAccess(chain_service.store_root(settings))
             log.info("chainsleuth %s serving %s", __version__, settings.env)
             yield
         finally:
+            if getattr(app.state, "chain_store", None) is not None:
+                app.state.chain_store.close()
             if database is None:
                 db.dispose()
 

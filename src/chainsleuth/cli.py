@@ -10,11 +10,13 @@ from typer.core import TyperGroup
 
 from chainsleuth.audit.cli import app as audit_app
 from chainsleuth.auth.cli import app as users_app
+from chainsleuth.chain.cli import app as chain_app
 from chainsleuth.core.cli import app as db_app
 from chainsleuth.core.cli import serve
 from chainsleuth.core.errors import ChainsleuthError
 from chainsleuth.demo.cli import app as demo_app
 from chainsleuth.orgs.cli import agencies_app, orgs_app
+from chainsleuth.world.cli import app as world_app
 
 err = Console(stderr=True)
 
@@ -48,6 +50,8 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
+app.add_typer(world_app, name="world")
+app.add_typer(chain_app, name="chain")
 app.command()(serve)
 
 

@@ -26,8 +26,7 @@ from chainsleuth.core.config import Environment, Settings
 from chainsleuth.core.crypto import token_hash
 from chainsleuth.core.db import Database
 from chainsleuth.core.models import utcnow
-from conftest import csrf_from, make_settings
-from factories import login, make_user
+from factories import csrf_from, login, make_settings, make_user
 from security_helpers import (
     audit_events,
     change,

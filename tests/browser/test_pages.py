@@ -185,7 +185,14 @@ def test_login_with_mfa_then_sign_out(page: Page, console: ConsoleWatch, admin: 
     expect(whoami).to_contain_text(admin.user.full_name)
     expect(whoami).to_contain_text("Administrator")
     expect(page.get_by_test_id("admin-users-card")).to_be_visible()
-    assert nav_links(page) == ["Home", "Users", "Organisations", "Audit log", "My account"]
+    assert nav_links(page) == [
+        "Home",
+        "Users",
+        "Organisations",
+        "Explorer",
+        "Audit log",
+        "My account",
+    ]
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login$"))

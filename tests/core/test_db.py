@@ -20,7 +20,7 @@ from chainsleuth.audit.models import GENESIS_HASH
 from chainsleuth.core.db import Database, alembic_config
 from chainsleuth.core.errors import ConfigurationError, DatabaseNotReady
 from chainsleuth.models import Base
-from conftest import make_settings
+from factories import make_settings
 from harness import PostgresServer
 
 TABLES = {

@@ -14,8 +14,7 @@ from chainsleuth.app import create_app
 from chainsleuth.auth.enums import Permission, Role
 from chainsleuth.core.config import Settings
 from chainsleuth.core.db import Database
-from conftest import make_settings
-from factories import bearer, login, make_user
+from factories import bearer, login, make_settings, make_user
 from security_helpers import csrf_headers, make_token, reuse_password_hashes
 
 SMALL_LIMIT = 1024

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 from chainsleuth.auth.enums import Permission, Role
 from chainsleuth.core.config import Settings
 from chainsleuth.core.db import Database
-from conftest import csrf_from
-from factories import bearer, login, make_user
+from factories import bearer, csrf_from, login, make_user
 from security_helpers import (
     api_tokens,
     audit_events,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from chainsleuth.app import create_app
 from chainsleuth.audit.models import AuditEvent
 from chainsleuth.core.db import Database
-from conftest import csrf_from, make_settings
+from factories import csrf_from, make_settings
 
 
 def test_signin_attempts_are_limited_per_address(tmp_path: Path, db_url: str) -> None:

@@ -47,17 +47,19 @@ class Permission(StrEnum):
     ORGS_MANAGE = "orgs:manage"
     AUDIT_READ = "audit:read"
     AUDIT_VERIFY = "audit:verify"
+    CHAIN_READ = "chain:read"
 
 
 _EVERYONE = {Permission.PROFILE_READ, Permission.USERS_READ}
 _AUDITORS = {Permission.AUDIT_READ, Permission.AUDIT_VERIFY}
+_CHAIN = {Permission.CHAIN_READ}  # the chain explorer: staff, and trainees (sandbox)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.INVESTIGATOR: frozenset(_EVERYONE | {Permission.ORGS_READ}),
-    Role.LEGAL_REVIEWER: frozenset(_EVERYONE | _AUDITORS | {Permission.ORGS_READ}),
-    Role.COMPLIANCE_ANALYST: frozenset(_EVERYONE | _AUDITORS | {Permission.ORGS_READ}),
+    Role.INVESTIGATOR: frozenset(_EVERYONE | _CHAIN | {Permission.ORGS_READ}),
+    Role.LEGAL_REVIEWER: frozenset(_EVERYONE | _AUDITORS | _CHAIN | {Permission.ORGS_READ}),
+    Role.COMPLIANCE_ANALYST: frozenset(_EVERYONE | _AUDITORS | _CHAIN | {Permission.ORGS_READ}),
     Role.LE_OFFICER: frozenset(_EVERYONE),
     Role.PARTNER: frozenset(_EVERYONE),
-    Role.TRAINEE: frozenset({Permission.PROFILE_READ}),
+    Role.TRAINEE: frozenset({Permission.PROFILE_READ} | _CHAIN),
 }

@@ -46,6 +46,7 @@ NAV: list[tuple[str, str, Permission | None]] = [
     ("Home", "/", None),
     ("Users", "/admin/users", Permission.USERS_MANAGE),
     ("Organisations", "/admin/orgs", Permission.ORGS_MANAGE),
+    ("Explorer", "/chains", Permission.CHAIN_READ),
     ("Audit log", "/audit", Permission.AUDIT_READ),
     ("My account", "/account", None),
 ]

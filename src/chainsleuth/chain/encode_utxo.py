@@ -1,0 +1,398 @@
+"""Appending a batch of a UTXO chain: resolve inputs, keep the UTXO set, index addresses.
+
+Inputs are resolved against the spent outputs: an output of the same batch, or one of the
+store's **unspent** outputs (the ``utxos`` table, keyed by the spent transaction's 128-bit
+hash key and the output number). The spent output's address and value are taken from there;
+a value the source gave must agree. An input that spends an unknown or already spent output
+is refused, and so is a batch that spends one output twice. Coinbase transactions have no
+input rows. OP_RETURN (``nulldata``) outputs never enter the UTXO set.
+
+A non-coinbase transaction's fee is its input value less its output value; a source's fee
+must agree with it (0 is read as "unknown").
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainsleuth.chain import storage
+from chainsleuth.chain.batch import BlockRange
+from chainsleuth.chain.encode import (
+    ChainState,
+    Emit,
+    Encoded,
+    as_array,
+    assign_addresses,
+    block_index,
+    check_tx_order,
+    check_unique_hashes,
+    insert,
+    registered,
+    sorted_rows,
+    tx_positions,
+)
+from chainsleuth.chain.enums import ScriptType
+from chainsleuth.chain.keys import hash_bytes, hash_keys
+from chainsleuth.chain.schemas import STORED
+from chainsleuth.core.errors import InvalidInput
+
+SCHEMAS = STORED["utxo"]
+SCRIPT_TYPE = SCHEMAS["outputs"].field("script_type").type
+
+
+MAX_MONEY = 21_000_000 * 100_000_000  # satoshi: no output may hold more
+_N_BITS = 20  # output numbers fit 20 bits (a transaction has far fewer than 2**20 outputs)
+
+
+def encode_utxo(
+    con: duckdb.DuckDBPyConnection, state: ChainState, batch: BlockRange, emit: Emit
+) -> Encoded:
+    chain = state.chain
+    blocks, txs = batch.tables["blocks"], batch.tables["txs"]
+    outputs, inputs = batch.tables["outputs"], batch.tables["inputs"]
+
+    heights = txs["height"].to_numpy()
+    check_tx_order(heights, txs["position"].to_numpy(), batch.first_height, batch.last_height)
+    tx_hash = as_array(txs["hash"])
+    raw = hash_bytes(tx_hash, prefixed=False)
+    k1, k2 = hash_keys(raw)
+    check_unique_hashes(k1, k2, tx_hash)
+    n_tx = txs.num_rows
+    tx_ids = state.tx_count + np.arange(n_tx, dtype=np.int64)
+
+    # outputs and inputs in chain order: by transaction, then number
+    out_row = tx_positions(as_array(outputs["tx_hash"]), tx_hash, "an output")
+    outputs, out_row = _in_chain_order(outputs, out_row, "output")
+    out_n = outputs["n"].to_numpy().astype(np.int64)
+    out_value = outputs["value"].to_numpy()
+    _check_outputs(outputs, out_n, out_value)
+    spenders = np.flatnonzero(~txs["coinbase"].to_numpy(zero_copy_only=False))
+    in_row = tx_positions(as_array(inputs["tx_hash"]), tx_hash, "an input", spenders)
+    inputs, in_row = _in_chain_order(inputs, in_row, "input")
+    prev_hash = as_array(inputs["prev_tx_hash"])
+    prev_k1, prev_k2 = hash_keys(hash_bytes(prev_hash, prefixed=False))
+    prev_row = pc.index_in(prev_hash, value_set=tx_hash)
+
+    out_heights = heights[out_row]
+    script_types = as_array(outputs["script_type"])
+    addresses = assign_addresses(
+        con, state, as_array(outputs["address"]), out_heights, script_types
+    )
+    out_address = pa.array(addresses.ids, mask=addresses.ids < 0)
+    out_tx = tx_ids[out_row]
+    emit("addresses", addresses.new)
+    emit(
+        "outputs",
+        pa.table(
+            {
+                "tx_id": out_tx,
+                "height": out_heights,
+                "n": outputs["n"],
+                "address_id": out_address,
+                "value": out_value,
+                "script_type": script_types.cast(SCRIPT_TYPE),
+            }
+        ).cast(SCHEMAS["outputs"]),
+    )
+    out_table = pa.table(
+        {
+            "tx_id": out_tx,
+            "n": outputs["n"],
+            "address_id": out_address,
+            "value": out_value,
+            "spendable": pc.not_equal(script_types, ScriptType.NULLDATA.value),
+        }
+    )
+    in_table = pa.table(
+        {
+            "row": np.arange(inputs.num_rows, dtype=np.int64),
+            "prev_k1": prev_k1,
+            "prev_k2": prev_k2,
+            "prev_n": inputs["prev_n"],
+            "prev_batch_tx_id": pc.add(prev_row.cast(pa.int64()), state.tx_count),
+        }
+    )
+    with registered(con, out_table) as t_outs, registered(con, in_table) as t_ins:
+        resolved = storage.arrow(
+            con,
+            f"""SELECT coalesce(o.tx_id, u.tx_id) AS prev_tx_id,
+                   coalesce(o.address_id, u.address_id) AS address_id,
+                   coalesce(o.value, u.value) AS value,
+                   i.prev_batch_tx_id IS NOT NULL AS in_batch,
+                   u.utxo_row
+            FROM {t_ins} i
+            LEFT JOIN {t_outs} o ON o.tx_id = i.prev_batch_tx_id AND o.n = i.prev_n
+                AND o.spendable
+            LEFT JOIN (
+                SELECT k1, k2, n, tx_id, address_id, value, rowid AS utxo_row
+                FROM utxos WHERE chain = ?
+            ) u
+                ON i.prev_batch_tx_id IS NULL
+                AND u.k1 = i.prev_k1 AND u.k2 = i.prev_k2 AND u.n = i.prev_n
+            ORDER BY i.row""",
+            [chain],
+        )
+    in_tx = tx_ids[in_row]
+    in_value = _check_inputs(resolved, inputs, in_tx)
+    prev_tx = resolved["prev_tx_id"].to_numpy()
+    in_address = resolved["address_id"]
+    emit(
+        "inputs",
+        pa.table(
+            {
+                "tx_id": in_tx,
+                "height": heights[in_row],
+                "n": inputs["n"],
+                "prev_tx_id": prev_tx,
+                "prev_n": inputs["prev_n"],
+                "address_id": in_address,
+                "value": in_value,
+            }
+        ).cast(SCHEMAS["inputs"]),
+    )
+    emit("txs", _txs_stored(txs, tx_ids, out_row, out_value, in_row, in_value).cast(SCHEMAS["txs"]))
+
+    # the UTXO set: what this batch spends of the store goes; its unspent outputs come in
+    spent_in_batch = resolved["in_batch"].to_numpy(zero_copy_only=False)
+    out_key = (out_row << _N_BITS) | out_n
+    spent_key = ((prev_tx - state.tx_count) << _N_BITS) | inputs["prev_n"].to_numpy()
+    unspent = pc.fill_null(out_table["spendable"], False).to_numpy(zero_copy_only=False).copy()
+    unspent[np.searchsorted(out_key, spent_key[spent_in_batch])] = False
+    new_utxos = pa.table(
+        {
+            "k1": k1[out_row],
+            "k2": k2[out_row],
+            "n": outputs["n"],
+            "tx_id": out_tx,
+            "address_id": out_address,
+            "value": out_value,
+        }
+    ).filter(pa.array(unspent))
+    # the spent rows by their row ids (found by the resolving join, same transaction)
+    gone = pa.table({"utxo_row": resolved["utxo_row"]}).filter(pc.is_valid(resolved["utxo_row"]))
+    with registered(con, gone) as t_gone, registered(con, new_utxos) as t_new:
+        con.execute(f"DELETE FROM utxos WHERE rowid IN (SELECT utxo_row FROM {t_gone})").fetchall()
+        con.execute(f"INSERT INTO utxos SELECT ?, * FROM {t_new}", [chain]).fetchall()
+
+    spends = sorted_rows(
+        {
+            "prev_tx_id": prev_tx,
+            "prev_n": inputs["prev_n"].to_numpy().astype(np.int64),
+            "tx_id": in_tx,
+            "n": inputs["n"].to_numpy().astype(np.int64),
+        },
+        key=(prev_tx << _N_BITS) | inputs["prev_n"].to_numpy().astype(np.int64),
+    )
+    insert(con, "spends", chain, spends)
+    index = utxo_index(
+        out_address=addresses.ids,
+        out_tx=out_tx,
+        out_value=out_value,
+        in_address=pc.fill_null(in_address, -1).to_numpy(),
+        in_tx=in_tx,
+        in_value=in_value,
+        heights=heights,
+        first_tx_id=state.tx_count,
+    )
+    insert(con, "utxo_address_txs", chain, index)
+    index_rows = index.num_rows
+    insert(con, "tx_keys", chain, sorted_rows({"k1": k1, "tx_id": tx_ids}, key=k1))
+
+    index, counts = block_index(chain, blocks, heights, state.tx_count)
+    with registered(con, index) as t_blocks:
+        con.execute(f"INSERT INTO blocks SELECT * FROM {t_blocks}").fetchall()
+    emit(
+        "blocks",
+        pa.table(
+            {
+                "height": blocks["height"],
+                "hash": blocks["hash"],
+                "prev_hash": blocks["prev_hash"],
+                "time": blocks["time"],
+                "tx_count": pa.array(counts.astype(np.int32)),
+            }
+        ).cast(SCHEMAS["blocks"]),
+    )
+    return Encoded(
+        tx_hashes=raw,
+        tx_times=txs["time"].cast(pa.int64()).to_numpy(),
+        new_addresses=addresses.new,
+        index_rows=int(index_rows),
+    )
+
+
+def utxo_index(
+    *,
+    out_address: np.ndarray,
+    out_tx: np.ndarray,
+    out_value: np.ndarray,
+    in_address: np.ndarray,
+    in_tx: np.ndarray,
+    in_value: np.ndarray,
+    heights: np.ndarray,
+    first_tx_id: int,
+) -> pa.Table:
+    """Rows of ``utxo_address_txs``: per address and transaction what it received and sent,
+    sorted by (address_id, tx_id). Built with one numpy sort; ids fit the packed key
+    (address ids below 2**39, a batch below 2**24 transactions)."""
+    address = np.concatenate([out_address, in_address.astype(np.int64)])
+    tx = np.concatenate([out_tx, in_tx])
+    received = np.concatenate([out_value, np.zeros(in_value.size, np.int64)])
+    sent = np.concatenate([np.zeros(out_value.size, np.int64), in_value])
+    keep = address >= 0
+    address, tx, received, sent = address[keep], tx[keep], received[keep], sent[keep]
+    offset = tx - first_tx_id
+    if address.size and (address.max() >= 1 << 39 or offset.max() >= 1 << 24):
+        raise InvalidInput("a batch must hold fewer than 16 million transactions")
+    key = (address << 24) | offset
+    order = np.argsort(key)
+    key = key[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if key.size else key
+    tx_ids = (key[starts] & ((1 << 24) - 1)) + first_tx_id
+    return pa.table(
+        {
+            "address_id": key[starts] >> 24,
+            "tx_id": tx_ids,
+            "height": heights[tx_ids - first_tx_id],
+            "received": np.add.reduceat(received[order], starts) if key.size else received,
+            "sent": np.add.reduceat(sent[order], starts) if key.size else sent,
+        }
+    )
+
+
+def _in_chain_order(table: pa.Table, rows: np.ndarray, what: str) -> tuple[pa.Table, np.ndarray]:
+    """The rows sorted by (transaction, number), refusing a number that appears twice."""
+    n = table["n"].to_numpy().astype(np.int64)
+    if n.size and (n.min() < 0 or n.max() >= 1 << _N_BITS):
+        raise InvalidInput(f"an {what} number is out of range")
+    d_row, d_n = np.diff(rows), np.diff(n)
+    if not bool(((d_row > 0) | ((d_row == 0) & (d_n > 0))).all()):
+        order = np.lexsort((n, rows))
+        table, rows, n = table.take(pa.array(order)), rows[order], n[order]
+        d_row, d_n = np.diff(rows), np.diff(n)
+    dup = np.flatnonzero((d_row == 0) & (d_n == 0))
+    if dup.size:
+        i = int(dup[0])
+        raise InvalidInput(
+            f"{what} {n[i]} of transaction {table['tx_hash'][i].as_py()} appears twice in the batch"
+        )
+    return table, rows
+
+
+def _check_outputs(outputs: pa.Table, n: np.ndarray, value: np.ndarray) -> None:
+    if outputs.num_rows == 0:
+        return
+    if value.min() < 0 or value.max() > MAX_MONEY:
+        raise InvalidInput("an output's value is negative or above the coin's maximum supply")
+    known = {str(s) for s in ScriptType}
+    seen = set(pc.unique(outputs["script_type"]).to_pylist())
+    if not seen <= known:
+        raise InvalidInput(f"unknown script type(s): {', '.join(sorted(seen - known))}")
+
+
+def _check_inputs(resolved: pa.Table, inputs: pa.Table, in_tx: np.ndarray) -> np.ndarray:
+    """The spent values; refuses unknown or double spends and wrong values from the source."""
+    value = resolved["value"]
+    if value.null_count:
+        row = int(pc.index(pc.is_null(value), True).as_py())
+        spent = f"{inputs['prev_tx_hash'][row].as_py()}:{inputs['prev_n'][row].as_py()}"
+        raise InvalidInput(
+            f"input {inputs['n'][row].as_py()} of transaction {inputs['tx_hash'][row].as_py()} "
+            f"spends {spent}, which is not a known unspent output"
+        )
+    values: np.ndarray = value.to_numpy().astype(np.int64)
+    if not values.size:
+        return values
+    prev = resolved["prev_tx_id"].to_numpy()
+    bad_order = np.flatnonzero(prev >= in_tx)
+    if bad_order.size:
+        row = int(bad_order[0])
+        raise InvalidInput(
+            f"transaction {inputs['tx_hash'][row].as_py()} spends an output of a transaction "
+            "that comes after it"
+        )
+    key = (prev << _N_BITS) | inputs["prev_n"].to_numpy().astype(np.int64)
+    ordered = np.sort(key)
+    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    if twice.size:
+        row = int(np.flatnonzero(key == twice[0])[1])
+        raise InvalidInput(
+            f"transaction {inputs['tx_hash'][row].as_py()} spends "
+            f"{inputs['prev_tx_hash'][row].as_py()}:{inputs['prev_n'][row].as_py()}, "
+            "which another input of the batch spends too"
+        )
+    given = inputs["value"]
+    if given.null_count < len(given):
+        mismatch = pc.fill_null(pc.not_equal(given, value), False)
+        if pc.any(mismatch).as_py():
+            row = int(pc.index(mismatch, True).as_py())
+            raise InvalidInput(
+                f"input {inputs['n'][row].as_py()} of transaction "
+                f"{inputs['tx_hash'][row].as_py()} claims value {given[row].as_py()} but the "
+                f"output it spends holds {values[row]}"
+            )
+    return values
+
+
+def _segment_sums(rows: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Count and exact int64 sum of ``values`` per row number (``rows`` sorted)."""
+    counts = np.bincount(rows, minlength=n).astype(np.int64)
+    sums = np.zeros(n, dtype=np.int64)
+    nonempty = counts > 0
+    if values.size:
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        sums[nonempty] = np.add.reduceat(values.astype(np.int64), starts[nonempty])
+    return counts, sums
+
+
+def _txs_stored(
+    txs: pa.Table,
+    tx_ids: np.ndarray,
+    out_row: np.ndarray,
+    out_value: np.ndarray,
+    in_row: np.ndarray,
+    in_value: np.ndarray,
+) -> pa.Table:
+    n_tx = txs.num_rows
+    n_out, v_out = _segment_sums(out_row, out_value, n_tx)
+    n_in, v_in = _segment_sums(in_row, in_value, n_tx)
+    coinbase = txs["coinbase"].to_numpy(zero_copy_only=False)
+    source_fee = txs["fee"].to_numpy()
+    fee = np.where(coinbase, 0, v_in - v_out)
+
+    def first(mask: np.ndarray) -> str:
+        return str(txs["hash"][int(np.flatnonzero(mask)[0])].as_py())
+
+    if (coinbase & (n_in > 0)).any():
+        raise InvalidInput(f"coinbase transaction {first(coinbase & (n_in > 0))} has inputs")
+    if (~coinbase & (n_in == 0)).any():
+        raise InvalidInput(f"transaction {first(~coinbase & (n_in == 0))} has no inputs")
+    if (fee < 0).any():
+        raise InvalidInput(f"transaction {first(fee < 0)} pays out more than its inputs hold")
+    wrong_fee = (source_fee != 0) & (source_fee != fee)
+    if wrong_fee.any():
+        raise InvalidInput(
+            f"transaction {first(wrong_fee)} states a fee that is not its input value less "
+            "its output value"
+        )
+    return pa.table(
+        {
+            "tx_id": tx_ids,
+            "hash": txs["hash"],
+            "height": txs["height"],
+            "position": txs["position"],
+            "time": txs["time"],
+            "coinbase": txs["coinbase"],
+            "fee": fee,
+            "locktime": txs["locktime"],
+            "version": txs["version"],
+            "size": txs["size"],
+            "input_count": n_in.astype(np.int32),
+            "output_count": n_out.astype(np.int32),
+            "input_value": v_in,
+            "output_value": v_out,
+        }
+    )

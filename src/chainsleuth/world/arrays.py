@@ -1,0 +1,142 @@
+"""Small numpy helpers: growable columns, a string store, segment operations, sampling."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+I64 = NDArray[np.int64]
+
+
+class Growable:
+    """A 1-D numpy array that grows by doubling; ``.a`` is the live view."""
+
+    def __init__(self, dtype: Any, capacity: int = 1024) -> None:
+        self._buf = np.zeros(capacity, dtype=dtype)
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def a(self) -> NDArray[Any]:
+        return self._buf[: self.n]
+
+    def _reserve(self, extra: int) -> None:
+        need = self.n + extra
+        if need > self._buf.size:
+            cap = max(need, 2 * self._buf.size)
+            grown = np.zeros(cap, dtype=self._buf.dtype)
+            grown[: self.n] = self._buf[: self.n]
+            self._buf = grown
+
+    def extend(self, values: Any) -> int:
+        """Append values (array or scalar broadcast to ``count``); returns the first index."""
+        arr = np.asarray(values, dtype=self._buf.dtype).ravel()
+        start = self.n
+        self._reserve(arr.size)
+        self._buf[start : start + arr.size] = arr
+        self.n += arr.size
+        return start
+
+    def fill(self, count: int, value: Any) -> int:
+        start = self.n
+        self._reserve(count)
+        self._buf[start : start + count] = value
+        self.n += count
+        return start
+
+
+class TextStore:
+    """Strings appended once, looked up by index many times (address text by address id)."""
+
+    def __init__(self) -> None:
+        self._data = Growable(np.uint8, 1 << 16)
+        self._offsets = Growable(np.int64)
+        self._offsets.extend([0])
+
+    def __len__(self) -> int:
+        return self._offsets.n - 1
+
+    def append(self, strings: pa.Array) -> None:
+        arr = strings.cast(pa.large_string())
+        if len(arr) == 0:
+            return
+        offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[
+            arr.offset : arr.offset + len(arr) + 1
+        ]
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offs[0] : offs[-1]]
+        base = self._data.n
+        self._data.extend(data)
+        self._offsets.extend(offs[1:] - offs[0] + base)
+
+    def view(self) -> pa.Array:
+        n = len(self)
+        return pa.Array.from_buffers(
+            pa.large_string(),
+            n,
+            [None, pa.py_buffer(self._offsets.a), pa.py_buffer(self._data.a)],
+        )
+
+    def take(self, ids: NDArray[Any]) -> pa.Array:
+        """``string`` array of the texts at ``ids``; negative ids give nulls."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            return pa.array([], type=pa.string())
+        missing = ids < 0
+        index = pa.array(ids, mask=missing) if missing.any() else pa.array(ids)
+        return pc.take(self.view(), index).cast(pa.string())
+
+    def get(self, i: int) -> str:
+        start, end = self._offsets.a[i], self._offsets.a[i + 1]
+        return self._data.a[start:end].tobytes().decode("ascii")
+
+
+def group_starts(sorted_keys: NDArray[Any]) -> I64:
+    """Indices where a new run of equal keys begins in a sorted array."""
+    if sorted_keys.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    flags = np.empty(sorted_keys.size, dtype=bool)
+    flags[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flags[1:])
+    return np.flatnonzero(flags)
+
+
+def rank_in_groups(group_ids: NDArray[Any]) -> I64:
+    """0, 1, 2, ... within runs of equal consecutive ``group_ids``."""
+    n = group_ids.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = group_starts(group_ids)
+    lengths = np.diff(np.append(starts, n))
+    return np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
+
+
+def weighted_choice(rng: np.random.Generator, cumweights: NDArray[Any], size: int) -> I64:
+    """Indices drawn with probability proportional to weights (given as their cumsum)."""
+    if size == 0 or cumweights.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    u = rng.random(size) * cumweights[-1]
+    picked = np.minimum(np.searchsorted(cumweights, u, side="right"), cumweights.size - 1)
+    return np.asarray(picked, dtype=np.int64)
+
+
+class Phases:
+    """Seconds spent per phase of a loop (for benchmarks): ``mark(name)`` closes a phase."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+
+    def mark(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now

@@ -1,0 +1,140 @@
+"""``load_world``: check a world folder whole, then append its chains to the chain store.
+
+Nothing is appended before the whole folder has been checked: the manifest (format and
+version), every file's size and SHA-256, and every chain file's Parquet schema against
+``SOURCE``. Each block range is one atomic ``ChainStore.append``; should one fail anyway,
+the chains are cut back to where they were before this load (``truncate_after``), so a
+load either completes or leaves the store as it found it. Loading a world twice is a no-op
+(the store skips batches it already holds with the same block hashes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from chainsleuth.chain.batch import BlockRange
+from chainsleuth.chain.schemas import SOURCE
+from chainsleuth.core.errors import IntegrityViolation, InvalidInput
+from chainsleuth.world import manifest as mf
+
+Progress = Callable[[str, int, int], None]
+CHAIN_ORDER = ("btc", "eth")
+
+
+def check_world(folder: Path, on_progress: Progress | None = None) -> dict[str, Any]:
+    """The manifest of a complete, intact world folder; raises otherwise (nothing changes)."""
+    manifest = mf.read_manifest(folder)
+    files: dict[str, Any] = manifest["files"]
+    total = sum(int(f.get("bytes", 0)) for f in files.values())
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress is not None:
+            on_progress("checking files", done, total)
+
+    mf.verify_files(folder, manifest, on_file=tick)
+    for chain, info in manifest["chains"].items():
+        kind = info.get("kind")
+        if kind not in SOURCE:
+            raise InvalidInput(f"world {folder}: chain {chain!r} has an unknown kind {kind!r}")
+        expected_first = info.get("first_height", 0)
+        for r in info["ranges"]:
+            if r["first"] != expected_first:
+                raise IntegrityViolation(
+                    f"world {folder}: {chain} ranges are not contiguous at height {r['first']}"
+                )
+            expected_first = r["last"] + 1
+            for table, rel in r["files"].items():
+                if rel not in files:
+                    raise IntegrityViolation(
+                        f"world {folder}: {rel} has no checksum in the manifest"
+                    )
+                try:
+                    schema = pq.read_schema(folder / rel)
+                except (OSError, pa.ArrowInvalid) as exc:
+                    raise IntegrityViolation(
+                        f"world {folder}: {rel} is not a readable Parquet file ({exc})"
+                    ) from exc
+                want = SOURCE[kind].get(table)
+                if want is None or not same_schema(schema, want):
+                    raise IntegrityViolation(
+                        f"world {folder}: {rel} does not have the {kind} {table} schema"
+                    )
+    return manifest
+
+
+def same_schema(got: pa.Schema, want: pa.Schema) -> bool:
+    """Equal but for timestamp units (Parquet has no seconds: they come back as ms)."""
+    if got.names != want.names:
+        return False
+    for a, b in zip(got, want, strict=True):
+        if pa.types.is_timestamp(a.type) and pa.types.is_timestamp(b.type):
+            if a.type.tz != b.type.tz:
+                return False
+        elif a.type != b.type:
+            return False
+    return True
+
+
+def read_range(folder: Path, chain: str, r: dict[str, Any]) -> BlockRange:
+    tables = {}
+    for table, rel in r["files"].items():
+        try:
+            tables[table] = pq.read_table(folder / rel)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise IntegrityViolation(f"world {folder}: {rel} cannot be read ({exc})") from exc
+    batch = BlockRange.conform(chain, int(r["first"]), int(r["last"]), tables)
+    batch.validate()
+    return batch
+
+
+def load_world(
+    folder: Path,
+    *,
+    store_root: Path | None = None,
+    on_progress: Progress | None = None,
+) -> dict[str, int]:
+    """Load every chain of the world at ``folder``; returns transactions appended per chain."""
+    from chainsleuth.chain.store import ChainStore  # noqa: PLC0415 - heavy, and only here
+
+    folder = Path(folder)
+    manifest = check_world(folder, on_progress)
+    if store_root is None:
+        from chainsleuth.chain import service as chain_service  # noqa: PLC0415
+        from chainsleuth.core.config import load_settings  # noqa: PLC0415
+
+        store_root = chain_service.store_root(load_settings())
+    chains = [c for c in CHAIN_ORDER if c in manifest["chains"]]
+    total = sum(int(manifest["chains"][c]["counts"].get("txs", 0)) for c in chains)
+    loaded = dict.fromkeys(chains, 0)
+    done = 0
+    with ChainStore(store_root) as store:
+        before = {c: store.tip(c) for c in chains}
+        try:
+            for chain in chains:
+                for r in manifest["chains"][chain]["ranges"]:
+                    batch = read_range(folder, chain, r)
+                    result = store.append(batch)
+                    rows = int(r["rows"].get("txs", 0))
+                    loaded[chain] += 0 if result.skipped else result.txs
+                    done += rows
+                    if on_progress is not None:
+                        on_progress("loading transactions", done, total)
+                if loaded[chain]:
+                    if on_progress is not None:
+                        on_progress(f"optimising {chain}", 0, 1)
+                    store.optimize(chain)
+                    if on_progress is not None:
+                        on_progress(f"optimising {chain}", 1, 1)
+        except BaseException:
+            for chain, tip in before.items():
+                store.truncate_after(chain, -1 if tip is None else tip)
+            raise
+    return loaded

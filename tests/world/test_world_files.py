@@ -1,0 +1,138 @@
+"""The world folder as a unit: determinism, the manifest's checks, the CLI, loading it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from chainsleuth.cli import app
+from chainsleuth.core.errors import IntegrityViolation, InvalidInput
+from chainsleuth.world.generate import generate_world
+from chainsleuth.world.load import check_world, load_world
+from chainsleuth.world.presets import params_for
+
+TINY = {"txs": 6_000, "days": 8}
+
+
+def _generate(root: Path, seed: int) -> dict[str, object]:
+    return generate_world(root, params_for(seed=seed, **TINY), jobs=1)
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    a = _generate(tmp_path / "a", 5)
+    b = _generate(tmp_path / "b", 5)
+    c = _generate(tmp_path / "c", 6)
+    assert a == b, "two generations with one seed differ"
+    assert (tmp_path / "a" / "world.json").read_bytes() == (
+        tmp_path / "b" / "world.json"
+    ).read_bytes()
+    assert a["files"] != c["files"]
+    assert not list(tmp_path.glob(".*partial*")), "no temporary folder is left behind"
+
+
+def test_two_processes_write_the_same_bytes(tmp_path: Path) -> None:
+    """Big worlds make their chains in two processes: the result must not depend on it."""
+    one = generate_world(tmp_path / "one", params_for(seed=5, **TINY), jobs=1)
+    two = generate_world(tmp_path / "two", params_for(seed=5, **TINY), jobs=2)
+    assert one == two
+
+
+def test_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(InvalidInput, match="not an empty folder"):
+        _generate(tmp_path / "x", 1)
+    assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+@pytest.fixture
+def copy(world: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "copy"
+    shutil.copytree(world, target)
+    return target
+
+
+def _some_chain_file(root: Path) -> Path:
+    return sorted((root / "chains" / "btc" / "outputs").glob("*.parquet"))[1]
+
+
+def test_checksums_catch_a_corrupted_file(copy: Path) -> None:
+    check_world(copy)
+    path = _some_chain_file(copy)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityViolation, match="checksum"):
+        check_world(copy)
+
+
+def test_checksums_catch_a_truncated_file(copy: Path) -> None:
+    path = _some_chain_file(copy)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(IntegrityViolation, match="truncated"):
+        check_world(copy)
+
+
+def test_missing_file_and_other_version(copy: Path) -> None:
+    (copy / "truth" / "schemes.json").unlink()
+    with pytest.raises(IntegrityViolation, match="missing"):
+        check_world(copy)
+    manifest = json.loads((copy / "world.json").read_text())
+    manifest["format_version"] = 99
+    (copy / "world.json").write_text(json.dumps(manifest))
+    with pytest.raises(InvalidInput, match="format version 99"):
+        check_world(copy)
+
+
+def test_cli_load_bad_world_is_one_line_and_exit_2(copy: Path, tmp_path: Path) -> None:
+    path = _some_chain_file(copy)
+    path.write_bytes(path.read_bytes()[:-10])
+    store = tmp_path / "store"
+    result = CliRunner().invoke(app, ["world", "load", str(copy), "--store", str(store)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("error:") and "truncated" in lines[-1]
+    assert "Traceback" not in result.output
+    assert not (store / "btc").exists(), "nothing was loaded"
+
+
+def test_cli_generate_bad_input_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["world", "generate", "--out", str(tmp_path / "w"), "--preset", "huge"]
+    )
+    assert result.exit_code == 2
+    assert "unknown preset" in result.output
+
+
+def test_cli_generate_then_load_end_to_end(tmp_path: Path) -> None:
+    from chainsleuth.chain.store import ChainStore
+
+    out = tmp_path / "w"
+    result = CliRunner().invoke(
+        app, ["world", "generate", "--out", str(out), "--txs", "6000", "--days", "8", "--seed", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    store = tmp_path / "store"
+    result = CliRunner().invoke(app, ["world", "load", str(out), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "world.json").read_text())
+    with ChainStore(store) as s:
+        for chain, info in manifest["chains"].items():
+            assert s.state(chain).tx_count == info["counts"]["txs"]
+            assert s.tip(chain) == info["last_height"]
+    # loading again changes nothing
+    assert load_world(out, store_root=store) == {"btc": 0, "eth": 0}
+
+
+def test_truth_addresses_name_every_output_address(world: Path) -> None:
+    truth = pq.read_table(
+        world / "truth" / "addresses_btc.parquet", columns=["address", "actor_id", "role"]
+    )
+    assert truth.num_rows == len(set(truth.column("address").to_pylist()))
+    roles = set(truth.column("role").to_pylist())
+    assert {"deposit", "hot", "cold", "change", "ransom", "peel", "coinbase"} <= roles
