@@ -136,3 +136,31 @@ def test_truth_addresses_name_every_output_address(world: Path) -> None:
     assert truth.num_rows == len(set(truth.column("address").to_pylist()))
     roles = set(truth.column("role").to_pylist())
     assert {"deposit", "hot", "cold", "change", "ransom", "peel", "coinbase"} <= roles
+
+
+def test_identities_do_not_depend_on_the_process_hash_seed() -> None:
+    """Faker pools drawn in two processes with different hash seeds are the same."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json\n"
+        "from chainsleuth.world.people import COUNTRIES, Identities\n"
+        "ids = Identities(3)\n"
+        "print(json.dumps([ids.pool(i).city for i in range(len(COUNTRIES))]))\n"
+    )
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "PYTHONHASHSEED": seed},
+            ).stdout
+        )
+        for seed in ("1", "2")
+    ]
+    assert runs[0] == runs[1]

@@ -90,7 +90,14 @@ _POOLS: dict[tuple[int, int], LocalePool] = {}
 def _faker(locale: str) -> Faker:
     """One Faker per locale per process (making one loads its providers: tens of ms)."""
     if locale not in _FAKERS:
-        _FAKERS[locale] = Faker(locale)
+        fake = Faker(locale)
+        # Some providers build a word list from a set (it_IT's cities), whose order changes
+        # with each process's hash seed: sort such lists so that a seed gives one world.
+        for provider in fake.get_providers():
+            words = getattr(provider, "cities", None)
+            if isinstance(words, list):
+                words.sort()
+        _FAKERS[locale] = fake
     return _FAKERS[locale]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from chainsleuth.world.crime import ChainHandle
 from chainsleuth.world.crime.cashout import btc_target
-from chainsleuth.world.crime.funding import btc_buy
+from chainsleuth.world.crime.funding import btc_purchase
 from chainsleuth.world.crime.plans import SchemePlan, sat
 from chainsleuth.world.enums import Link, Role
 from chainsleuth.world.plan import P2PKH
@@ -28,18 +28,7 @@ def attach(h: ChainHandle, scheme: SchemePlan) -> None:
         wallet = ctx.wallet(x["actor"], P2PKH)
         addr = ctx.address(wallet, Role.DORMANT)
         amount = sat(h.plan, x["usd"], x["fund_time"])
-        buy = yield from btc_buy(h, x["exchange"], addr, amount)
-        start = h.rec.hop(
-            sid,
-            "purchase",
-            Link.START,
-            buy,
-            [],
-            frm=[int(h.eng.hot_addr[x["exchange"]])],
-            to=[addr],
-            amount=amount,
-            asset="BTC",
-        )
+        buy, start = yield from btc_purchase(h, sid, "purchase", x["exchange"], addr, amount)
         yield x["wake_time"]
         target, cash = btc_target(h, x["to_exchange"], x["actor"])
         coin = buy.out_to(addr)

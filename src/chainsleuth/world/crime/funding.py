@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from chainsleuth.world.account_script import AccountTxRef, Transfer
 from chainsleuth.world.account_state import M_ISSUE, UNITS_PER_ETH
+from chainsleuth.world.enums import Link
 from chainsleuth.world.schedule import HOUR, Unaffordable
 from chainsleuth.world.utxo_script import UtxoTxRef
 
@@ -38,6 +39,25 @@ def btc_buy(h: ChainHandle, exchange: int, to: int, amount: int) -> Step[UtxoTxR
                 pass
         tries += 1
         yield ctx.now + backoff(tries)
+
+
+def btc_purchase(
+    h: ChainHandle, scheme: str, step: str, exchange: int, to: int, amount: int
+) -> Step[tuple[UtxoTxRef, str]]:
+    """``btc_buy``, recorded as the first hop of a scheme's trail: (the tx, its hop id)."""
+    ref = yield from btc_buy(h, exchange, to, amount)
+    hop = h.rec.hop(
+        scheme,
+        step,
+        Link.START,
+        ref,
+        [],
+        frm=[int(h.eng.hot_addr[exchange])],
+        to=[to],
+        amount=amount,
+        asset="BTC",
+    )
+    return ref, hop
 
 
 def backoff(tries: int) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 from chainsleuth.world.crime import ChainHandle
 from chainsleuth.world.crime.cashout import btc_target
-from chainsleuth.world.crime.funding import btc_buy
+from chainsleuth.world.crime.funding import btc_purchase
 from chainsleuth.world.crime.mixers import custodial_mix
 from chainsleuth.world.crime.plans import GARANTIA, OURS, QUICKSWAP, SchemePlan, sat
 from chainsleuth.world.enums import Link, Role
@@ -54,17 +54,8 @@ def attach(h: ChainHandle, scheme: SchemePlan) -> None:
         buyer = ctx.wallet(o["buyer"], P2WPKH)
         addr = ctx.address(buyer, Role.RECEIVE)
         amount = sat(h.plan, o["usd"], o["time"])
-        buy = yield from btc_buy(h, o["exchange"], addr, amount + 30_000)
-        start = h.rec.hop(
-            sid,
-            "buyer_purchase",
-            Link.START,
-            buy,
-            [],
-            frm=[int(h.eng.hot_addr[o["exchange"]])],
-            to=[addr],
-            amount=amount + 30_000,
-            asset="BTC",
+        buy, start = yield from btc_purchase(
+            h, sid, "buyer_purchase", o["exchange"], addr, amount + 30_000
         )
         yield o["time"]
         ctx = h.btc

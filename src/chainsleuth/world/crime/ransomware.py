@@ -18,7 +18,7 @@ from typing import Any
 
 from chainsleuth.world.crime import ChainHandle
 from chainsleuth.world.crime.cashout import THRESHOLD_USD, btc_target
-from chainsleuth.world.crime.funding import btc_buy
+from chainsleuth.world.crime.funding import btc_purchase
 from chainsleuth.world.crime.mixers import coinjoin, custodial_mix
 from chainsleuth.world.crime.plans import GARANTIA, OURS, QUICKSWAP, SchemePlan, sat
 from chainsleuth.world.enums import Link, Role
@@ -44,17 +44,8 @@ def attach(h: ChainHandle, scheme: SchemePlan) -> None:
         vw = ctx.wallet(v["actor"], P2WPKH)
         addr = ctx.address(vw, Role.RECEIVE)
         amount = sat(h.plan, v["usd"], v["time"])
-        buy = yield from btc_buy(h, v["exchange"], addr, amount + 40_000)
-        start = h.rec.hop(
-            sid,
-            "victim_purchase",
-            Link.START,
-            buy,
-            [],
-            frm=[int(h.eng.hot_addr[v["exchange"]])],
-            to=[addr],
-            amount=amount + 40_000,
-            asset="BTC",
+        buy, start = yield from btc_purchase(
+            h, sid, "victim_purchase", v["exchange"], addr, amount + 40_000
         )
         yield v["time"]
         ctx = h.btc
