@@ -20,6 +20,9 @@ from chainsleuth.core.db import Database
 from factories import make_settings
 from harness import PostgresServer
 
+#: the browser fixtures (``browser``, ``page``, ``console``, ...) for every test package
+pytest_plugins = ["harness.pages"]
+
 BACKENDS = ["sqlite", "postgresql"]
 TEMPLATE_DB = "chainsleuth_template"
 

@@ -9,20 +9,9 @@ broken htmx swap fails the test.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
-from fastapi import FastAPI
-from playwright.sync_api import (
-    Browser,
-    ConsoleMessage,
-    Dialog,
-    Page,
-    Response,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Dialog, Page, expect
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -31,107 +20,11 @@ from chainsleuth.auth.enums import Role
 from chainsleuth.core.config import Settings
 from chainsleuth.core.db import Database
 from factories import Account, make_user
-from harness import LiveServer, launch_chromium
+from harness.pages import ConsoleWatch, nav_links, sign_in, submit_password
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 10_000
-#: Chromium reports every 4xx answer to a navigation as a console error; a test that means
-#: to get one (a refused sign-in, a 403 page) says so, every other console error fails it.
-HTTP_ERROR = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
-HTMX_ERROR = re.compile(r"Response Status Error Code (\d+) from ")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Module scope, not session: the sync API holds an event loop on the main thread while
-    # it is open, which the rest of the suite (TestClient, anyio) must not run into.
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def server(app: FastAPI) -> Iterator[LiveServer]:
-    with LiveServer(app) as live:
-        yield live
-
-
-@dataclass
-class ConsoleWatch:
-    """Console errors and uncaught page exceptions, with the HTTP statuses a test expects."""
-
-    errors: list[str] = field(default_factory=list)
-    allowed_statuses: set[int] = field(default_factory=set)
-
-    def on_console(self, message: ConsoleMessage) -> None:
-        if message.type != "error":
-            return
-        match = HTTP_ERROR.search(message.text) or HTMX_ERROR.search(message.text)
-        if match and int(match.group(1)) in self.allowed_statuses:
-            return
-        self.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
-
-    def on_pageerror(self, error: Exception) -> None:
-        self.errors.append(f"page error: {error}")
-
-
-@pytest.fixture
-def console() -> ConsoleWatch:
-    return ConsoleWatch()
-
-
-@pytest.fixture
-def page(browser: Browser, server: LiveServer, console: ConsoleWatch) -> Iterator[Page]:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.on("console", console.on_console)
-    page.on("pageerror", console.on_pageerror)
-    yield page
-    context.close()
-    assert console.errors == [], "the browser reported errors:\n" + "\n".join(console.errors)
-
-
-@pytest.fixture
-def admin(session: Session, settings: Settings) -> Account:
-    account = make_user(session, settings, role=Role.ADMIN, username="alice")
-    # SQLite transactions begin IMMEDIATE: leave none open while the live server writes.
-    session.commit()
-    return account
-
-
-@pytest.fixture
-def investigator(session: Session, settings: Settings) -> Account:
-    account = make_user(session, settings, role=Role.INVESTIGATOR, username="ivan")
-    session.commit()
-    return account
-
-
 # --- helpers -------------------------------------------------------------------------------
-
-
-def submit_password(page: Page, username: str, password: str) -> Response | None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    with page.expect_navigation() as nav:
-        page.get_by_role("button", name="Sign in").click()
-    return nav.value
-
-
-def sign_in(page: Page, account: Account) -> None:
-    """Password, then the TOTP code: ends on the home page."""
-    submit_password(page, account.username, account.password)
-    expect(page).to_have_url(re.compile(r"/mfa\?"))
-    page.get_by_label("Code").fill(account.code())
-    page.get_by_role("button", name="Verify").click()
-    expect(page).to_have_url(re.compile(r"/$"))
-
-
-def nav_links(page: Page) -> list[str]:
-    return [t.strip() for t in page.locator("nav.mainnav a").all_inner_texts()]
 
 
 def mark_document(page: Page) -> None:
