@@ -2,6 +2,7 @@
 #
 #   make venv       create/refresh .venv from uv.lock (cheap when up to date)
 #   make test-deps  install the Debian packages the tests need (PostgreSQL server, Chromium)
+#   make node       install the npm packages the tests need (ganache) from package-lock.json
 #   make lint       ruff + mypy
 #   make test       everything above, then the test suite
 #   make demo       migrate, seed demo data and serve on http://127.0.0.1:8000
@@ -25,7 +26,7 @@ CHROMIUM := /usr/bin/chromium
 TEST_APT_CHROMIUM := chromium fonts-dejavu-core
 TEST_APT_POSTGRES := postgresql
 
-.PHONY: help venv test-deps lint test demo clean
+.PHONY: help venv test-deps node lint test demo clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -73,11 +74,28 @@ test-deps:
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends \
 	    $$missing
 
+# ganache (a local Ethereum node for the ingest tests), from the committed lock file; `npm ci`
+# runs again when node_modules is missing or older than package.json / package-lock.json.
+NODE_STAMP := node_modules/.installed
+
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+	    echo "node: npm not found: installing Debian's nodejs and npm"; \
+	    sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q update; \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends \
+	        nodejs npm; \
+	fi
+	npm ci --no-audit --no-fund
+	@touch $@
+
 lint: venv
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
-test: venv test-deps
+test: venv test-deps node
 	@$(MAKE) --no-print-directory lint
 	$(BIN)/pytest
 
@@ -90,6 +108,8 @@ demo: venv
 	    $(BIN)/chainsleuth world generate --out "$(CHAINSLEUTH_DATA_DIR)/world" --preset demo; \
 	fi
 	$(BIN)/chainsleuth world load "$(CHAINSLEUTH_DATA_DIR)/world"
+	$(BIN)/chainsleuth labels import world "$(CHAINSLEUTH_DATA_DIR)/world"
+	$(BIN)/chainsleuth exchange import "$(CHAINSLEUTH_DATA_DIR)/world/exchange"
 	$(BIN)/chainsleuth serve --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 clean:

@@ -10,8 +10,17 @@ from chainsleuth.auth import pages as auth_pages
 from chainsleuth.auth import views as auth_views
 from chainsleuth.chain import pages as chain_pages
 from chainsleuth.chain import views as chain_views
+from chainsleuth.entities import views as entity_views
+from chainsleuth.exchange import pages as exchange_pages
+from chainsleuth.exchange import views as exchange_views
+from chainsleuth.ingest import pages as ingest_pages
+from chainsleuth.ingest import views as ingest_views
+from chainsleuth.labels import pages as label_pages
+from chainsleuth.labels import views as label_views
 from chainsleuth.orgs import pages as org_pages
 from chainsleuth.orgs import views as org_views
+from chainsleuth.tracing import pages as tracing_pages
+from chainsleuth.tracing import views as tracing_views
 from chainsleuth.web import views as web_views
 from chainsleuth.web.ratelimit import limit_api
 
@@ -25,7 +34,16 @@ def mount_routers(app: FastAPI) -> None:
     api.include_router(org_views.router)
     api.include_router(audit_views.router)
     api.include_router(chain_views.router)
+    api.include_router(ingest_views.router)
+    api.include_router(entity_views.router)
+    api.include_router(label_views.router)
+    api.include_router(tracing_views.router)
+    api.include_router(exchange_views.router)
     app.include_router(api)
 
     for pages in (auth_pages.router, org_pages.router, audit_pages.router, chain_pages.router):
         app.include_router(pages, include_in_schema=False)
+    app.include_router(tracing_pages.router, include_in_schema=False)
+    app.include_router(exchange_pages.router, include_in_schema=False)
+    app.include_router(ingest_pages.router, include_in_schema=False)
+    app.include_router(label_pages.router, include_in_schema=False)

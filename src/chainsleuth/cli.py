@@ -15,7 +15,16 @@ from chainsleuth.core.cli import app as db_app
 from chainsleuth.core.cli import serve
 from chainsleuth.core.errors import ChainsleuthError
 from chainsleuth.demo.cli import app as demo_app
+from chainsleuth.entities.cli import app as entities_app
+from chainsleuth.entities.cli import eval_app
+from chainsleuth.exchange.cli import app as exchange_app
+from chainsleuth.ingest.cli import app as ingest_app
+from chainsleuth.labels.cli import app as labels_app
 from chainsleuth.orgs.cli import agencies_app, orgs_app
+from chainsleuth.risk.cli import app as model_app
+from chainsleuth.risk.cli import eval_typologies, typologies_app
+from chainsleuth.tracing.cli import app as trace_app
+from chainsleuth.tracing.cli import exposure as exposure_cmd
 from chainsleuth.world.cli import app as world_app
 
 err = Console(stderr=True)
@@ -52,6 +61,16 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
 app.add_typer(world_app, name="world")
 app.add_typer(chain_app, name="chain")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(entities_app, name="entities")
+app.add_typer(eval_app, name="eval")
+app.add_typer(labels_app, name="labels")
+app.add_typer(trace_app, name="trace")
+app.add_typer(exchange_app, name="exchange")
+app.command("exposure")(exposure_cmd)
+app.add_typer(model_app, name="model")
+app.add_typer(typologies_app, name="typologies")
+eval_app.command("typologies")(eval_typologies)
 app.command()(serve)
 
 

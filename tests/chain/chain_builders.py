@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 
@@ -174,8 +175,8 @@ def account_batch(
                     "time": _time(height, 12),
                     "from_address": canon(tx.sender),
                     "to_address": canon(tx.to),
-                    "value": tx.value,
-                    "fee": tx.fee,
+                    "value": Decimal(tx.value),  # wei may exceed 64 bits
+                    "fee": Decimal(tx.fee),
                     "status": tx.status,
                     "method": tx.method,
                     "created_contract": canon(tx.created),
@@ -191,7 +192,7 @@ def account_batch(
                         "token": canon(token),
                         "from_address": canon(sender),
                         "to_address": canon(to),
-                        "amount": amount,
+                        "amount": Decimal(amount),
                     }
                 )
     for address, symbol, name, decimals in tokens or []:

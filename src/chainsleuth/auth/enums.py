@@ -48,18 +48,35 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     AUDIT_VERIFY = "audit:verify"
     CHAIN_READ = "chain:read"
+    LABELS_READ = "labels:read"
+    LABELS_WRITE = "labels:write"
+    LABELS_IMPORT = "labels:import"
+    EXCHANGE_READ = "exchange:read"
+    KYC_REVEAL = "kyc:reveal"
 
 
 _EVERYONE = {Permission.PROFILE_READ, Permission.USERS_READ}
 _AUDITORS = {Permission.AUDIT_READ, Permission.AUDIT_VERIFY}
 _CHAIN = {Permission.CHAIN_READ}  # the chain explorer: staff, and trainees (sandbox)
+# attribution: everyone may read, outside staff only TLP:CLEAR/GREEN and their own labels
+# (chainsleuth.labels.service); investigators and analysts add labels; admins import sources
+_LABEL_READERS = {Permission.LABELS_READ}
+_LABELLERS = {Permission.LABELS_READ, Permission.LABELS_WRITE}
+# the exchange's customer records (chainsleuth.exchange): staff read them with KYC masked;
+# investigators and legal reviewers may reveal a KYC record (each reveal audited)
+_EXCHANGE = {Permission.EXCHANGE_READ}
+_KYC = {Permission.EXCHANGE_READ, Permission.KYC_REVEAL}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.INVESTIGATOR: frozenset(_EVERYONE | _CHAIN | {Permission.ORGS_READ}),
-    Role.LEGAL_REVIEWER: frozenset(_EVERYONE | _AUDITORS | _CHAIN | {Permission.ORGS_READ}),
-    Role.COMPLIANCE_ANALYST: frozenset(_EVERYONE | _AUDITORS | _CHAIN | {Permission.ORGS_READ}),
-    Role.LE_OFFICER: frozenset(_EVERYONE),
-    Role.PARTNER: frozenset(_EVERYONE),
-    Role.TRAINEE: frozenset({Permission.PROFILE_READ} | _CHAIN),
+    Role.INVESTIGATOR: frozenset(_EVERYONE | _CHAIN | _LABELLERS | _KYC | {Permission.ORGS_READ}),
+    Role.LEGAL_REVIEWER: frozenset(
+        _EVERYONE | _AUDITORS | _CHAIN | _LABEL_READERS | _KYC | {Permission.ORGS_READ}
+    ),
+    Role.COMPLIANCE_ANALYST: frozenset(
+        _EVERYONE | _AUDITORS | _CHAIN | _LABELLERS | _EXCHANGE | {Permission.ORGS_READ}
+    ),
+    Role.LE_OFFICER: frozenset(_EVERYONE | _LABEL_READERS),
+    Role.PARTNER: frozenset(_EVERYONE | _LABEL_READERS),
+    Role.TRAINEE: frozenset({Permission.PROFILE_READ} | _CHAIN | _LABEL_READERS),
 }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from chainsleuth.chain.chains import get_chain
@@ -24,6 +26,8 @@ class BlockRange:
     first_height: int
     last_height: int
     tables: dict[str, pa.Table] = field(default_factory=dict)
+    #: what ``chainsleuth.chain.store.prepare`` derived from ``tables`` ahead of ``append``
+    prepared: Any = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -46,8 +50,9 @@ class BlockRange:
                     f"table {name} of {self.chain} does not match the canonical schema:\n"
                     f"expected {schema}\ngot {table.schema}"
                 )
-        heights = self.tables["blocks"].column("height").to_pylist()
-        if heights != list(range(self.first_height, self.last_height + 1)):
+        heights = self.tables["blocks"].column("height").to_numpy()
+        wanted = np.arange(self.first_height, self.last_height + 1, dtype=np.int64)
+        if heights.shape != wanted.shape or not bool((heights == wanted).all()):
             raise InvalidInput(
                 f"blocks of {self.chain} must be exactly heights "
                 f"{self.first_height}..{self.last_height}, in order"

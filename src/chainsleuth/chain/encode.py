@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import duckdb
 import numpy as np
@@ -26,6 +27,9 @@ import pyarrow.compute as pc
 from chainsleuth.chain import storage
 from chainsleuth.chain.keys import address_keys
 from chainsleuth.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from chainsleuth.chain.batch import BlockRange
 
 _registered = 0
 
@@ -80,6 +84,36 @@ class ChainState:
 #: receives each Parquet table of a batch as soon as it is ready (written in the background)
 Emit = Callable[[str, pa.Table], None]
 
+P = TypeVar("P")
+
+
+@dataclass
+class Prepared:
+    """What an encoder derived from a batch's tables alone (``tables``: the very objects)."""
+
+    kind: str
+    tables: dict[str, pa.Table]
+    value: Any
+
+
+def prepared(batch: BlockRange, kind: str, build: Callable[[BlockRange], P]) -> P:
+    """``build(batch)``: computed ahead by ``store.prepare`` (say, on the thread that read
+    the batch) when its tables are still the same objects, or now."""
+    hit = batch.prepared
+    if (
+        isinstance(hit, Prepared)
+        and hit.kind == kind
+        and hit.tables.keys() == batch.tables.keys()
+        and all(hit.tables[name] is table for name, table in batch.tables.items())
+    ):
+        return cast(P, hit.value)
+    return build(batch)
+
+
+def prepare_with(batch: BlockRange, kind: str, build: Callable[[BlockRange], Any]) -> None:
+    """Compute ``build(batch)`` now and keep it with the batch for ``prepared``."""
+    batch.prepared = Prepared(kind, dict(batch.tables), build(batch))
+
 
 @dataclass
 class Encoded:
@@ -103,63 +137,72 @@ def as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values
 
 
+@dataclass
+class AddressOccurrences:
+    """A batch's address occurrences, dictionary-encoded and keyed (no store state needed)."""
+
+    unique: pa.StringArray  # the distinct addresses
+    indices: np.ndarray  # int64 per occurrence: its value in ``unique``, -1 where null
+    valid: np.ndarray  # bool per occurrence
+    k1: np.ndarray  # the 128-bit key of each distinct address
+    k2: np.ndarray
+    first: np.ndarray  # per distinct address: its first occurrence in height order
+    heights: np.ndarray  # the height of each occurrence
+    kinds: pa.Array  # what each occurrence says of the address (nullable)
+
+
+def address_occurrences(
+    texts: pa.Array, heights: np.ndarray, kinds: pa.Array
+) -> AddressOccurrences:
+    """Dictionary-encode and key the addresses as they occur (see ``assign_addresses``)."""
+    encoded = pc.dictionary_encode(texts.cast(pa.string()))
+    unique = encoded.dictionary
+    valid = pc.is_valid(encoded.indices).to_numpy(zero_copy_only=False)
+    indices = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
+    k1, k2 = address_keys(unique)
+    first = _first_occurrences(indices, valid, heights, len(unique))
+    return AddressOccurrences(unique, indices, valid, k1, k2, first, heights, kinds)
+
+
 def assign_addresses(
-    con: duckdb.DuckDBPyConnection,
-    state: ChainState,
-    texts: pa.Array,
-    heights: np.ndarray,
-    kinds: pa.Array,
+    con: duckdb.DuckDBPyConnection, state: ChainState, found: AddressOccurrences
 ) -> AddressAssignment:
     """Ids for every occurrence of an address; new addresses join the dictionary.
 
-    ``texts`` are the addresses as they occur (nullable), ``heights`` the height of each
-    occurrence, ``kinds`` what each occurrence says of the address (script type,
-    ``contract``, ``eoa``; nullable). A new address's ``first_seen_height`` and ``kind``
-    are those of its first occurrence in height order.
+    ``found`` holds the addresses as they occur (nullable), the height of each occurrence
+    and what each occurrence says of the address (script type, ``contract``, ``eoa``;
+    nullable). A new address's ``first_seen_height`` and ``kind`` are those of its first
+    occurrence in height order.
     """
-    texts = texts.cast(pa.string())
-    order: np.ndarray | None = None
-    if heights.size > 1 and not bool((np.diff(heights) >= 0).all()):
-        order = np.argsort(heights, kind="stable")
-        texts, heights, kinds = texts.take(order), heights[order], kinds.take(order)
-    encoded = pc.dictionary_encode(texts)
-    unique = encoded.dictionary
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    valid = pc.is_valid(encoded.indices).to_numpy(zero_copy_only=False)
+    unique, indices, valid, k1, k2 = found.unique, found.indices, found.valid, found.k1, found.k2
     n_unique = len(unique)
     ids = np.full(n_unique, -1, dtype=np.int64)
     new_idx = np.empty(0, dtype=np.int64)
+    segment = storage.ADDRESS_SEGMENT.empty_table()
     if n_unique:
-        k1, k2 = address_keys(unique)
         keys = pa.table({"idx": np.arange(n_unique, dtype=np.int64), "k1": k1, "k2": k2})
         with registered(con, keys) as name:
-            found = storage.arrow(
+            known = storage.arrow(
                 con,
                 f"SELECT u.idx, a.address_id FROM {name} u JOIN addresses a "
                 "ON a.chain = ? AND a.k1 = u.k1 AND a.k2 = u.k2",
                 [state.chain],
             )
-        if found.num_rows:
-            ids[found["idx"].to_numpy()] = found["address_id"].to_numpy()
+        if known.num_rows:
+            ids[known["idx"].to_numpy()] = known["address_id"].to_numpy()
         new_idx = np.flatnonzero(ids < 0)
         new_idx = new_idx[np.argsort(k1[new_idx])]
         ids[new_idx] = state.address_count + np.arange(new_idx.size, dtype=np.int64)
         if new_idx.size:
-            # dictionary_encode numbers values in order of first occurrence, so an
-            # occurrence is a value's first exactly where its index exceeds all before it
-            seen = np.where(valid, indices, -1).astype(np.int64)
-            running = np.maximum.accumulate(seen)
-            is_first = seen > np.concatenate([[-1], running[:-1]])
-            first_pos = np.flatnonzero(is_first)  # first_pos[j]: first occurrence of value j
-            pick = pa.array(first_pos[new_idx])
+            pick = pa.array(found.first[new_idx])
             new_table = pa.table(
                 {
                     "chain": pa.array([state.chain] * new_idx.size, pa.string()),
                     "address_id": pa.array(ids[new_idx]),
                     "k1": pa.array(k1[new_idx]),
                     "k2": pa.array(k2[new_idx]),
-                    "first_seen_height": pa.array(heights).take(pick),
-                    "kind": kinds.cast(pa.string()).take(pick),
+                    "first_seen_height": pa.array(found.heights).take(pick),
+                    "kind": found.kinds.cast(pa.string()).take(pick),
                 }
             )
             with registered(con, new_table) as fresh:
@@ -175,14 +218,32 @@ def assign_addresses(
             )
     occurrence = np.full(len(indices), -1, dtype=np.int64)
     if valid.any():
-        occurrence[valid] = ids[indices[valid].astype(np.int64)]
-    if order is not None:
-        restored = np.empty_like(occurrence)
-        restored[order] = occurrence
-        occurrence = restored
-    if not new_idx.size:
-        segment = storage.ADDRESS_SEGMENT.empty_table()
+        occurrence[valid] = ids[indices[valid]]
     return AddressAssignment(ids=occurrence, new=segment)
+
+
+def _first_occurrences(
+    indices: np.ndarray, valid: np.ndarray, heights: np.ndarray, n_unique: int
+) -> np.ndarray:
+    """Per value, the position of its first occurrence in height order (ties: in order)."""
+    if heights.size < 2 or bool((np.diff(heights) >= 0).all()):
+        # dictionary_encode numbers values in order of first occurrence, so an occurrence
+        # is a value's first exactly where its index exceeds all before it
+        seen = np.where(valid, indices, -1)
+        running = np.maximum.accumulate(seen)
+        is_first = seen > np.concatenate([[-1], running[:-1]])
+        return np.flatnonzero(is_first)
+    n = indices.size
+    position = np.arange(n, dtype=np.int64)
+    if int(heights.max()) < (1 << 62) // max(n, 1) and int(heights.min()) >= 0:
+        key = heights.astype(np.int64) * n + position
+    else:  # pragma: no cover - heights beyond 2**62 / n
+        key = np.empty(n, dtype=np.int64)
+        key[np.lexsort((position, heights))] = position
+    first = np.full(n_unique, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, indices[valid], key[valid])
+    result: np.ndarray = first % n if n else first
+    return result
 
 
 def check_tx_order(heights: np.ndarray, positions: np.ndarray, first: int, last: int) -> None:

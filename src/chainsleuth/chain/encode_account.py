@@ -12,6 +12,9 @@ An address's ``kind`` is ``contract`` when it was created by a transaction or is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -19,15 +22,20 @@ import pyarrow.compute as pc
 
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.encode import (
+    AddressOccurrences,
     ChainState,
     Emit,
     Encoded,
+    address_occurrences,
     as_array,
     assign_addresses,
     block_index,
     check_tx_order,
     check_unique_hashes,
+    insert,
+    prepared,
     registered,
+    sorted_rows,
     tx_positions,
 )
 from chainsleuth.chain.keys import hash_bytes, hash_keys
@@ -38,48 +46,86 @@ from chainsleuth.core.errors import InvalidInput
 SCHEMAS = STORED["account"]
 
 
-def encode_account(
-    con: duckdb.DuckDBPyConnection, state: ChainState, batch: BlockRange, emit: Emit
-) -> Encoded:
-    chain = state.chain
+_KINDS = pa.array([None, "eoa", "contract"], pa.string())
+
+
+@dataclass
+class AccountPrep:
+    """What an account batch gives without the store: hashes, keys, each transfer's
+    transaction, the address dictionary's occurrences (every address column in one)."""
+
+    heights: np.ndarray
+    raw: np.ndarray
+    k1: np.ndarray
+    k2: np.ndarray
+    tt_row: np.ndarray
+    lengths: list[int]  # occurrences per address column, in ``_address_columns`` order
+    addresses: AddressOccurrences
+
+
+def _address_columns(batch: BlockRange, heights: np.ndarray, tt_row: np.ndarray) -> list[Any]:
+    """(addresses, their heights, their kind code in ``_KINDS``) of every address column."""
     blocks, txs = batch.tables["blocks"], batch.tables["txs"]
     transfers, tokens = batch.tables["token_transfers"], batch.tables["tokens"]
+    tt_heights = heights[tt_row]
+    return [
+        (as_array(txs["from_address"]), heights, 1),
+        (as_array(txs["to_address"]), heights, 0),
+        (as_array(txs["created_contract"]), heights, 2),
+        (as_array(blocks["miner"]), blocks["height"].to_numpy(), 0),
+        (as_array(transfers["token"]), tt_heights, 2),
+        (as_array(transfers["from_address"]), tt_heights, 0),
+        (as_array(transfers["to_address"]), tt_heights, 0),
+        (as_array(tokens["address"]), np.full(tokens.num_rows, batch.last_height), 2),
+    ]
 
+
+def prepare_account(batch: BlockRange) -> AccountPrep:
+    txs, transfers = batch.tables["txs"], batch.tables["token_transfers"]
     heights = txs["height"].to_numpy()
     check_tx_order(heights, txs["position"].to_numpy(), batch.first_height, batch.last_height)
     tx_hash = as_array(txs["hash"])
     raw = hash_bytes(tx_hash, prefixed=True)
     k1, k2 = hash_keys(raw)
     check_unique_hashes(k1, k2, tx_hash)
-    n_tx = txs.num_rows
-    tx_ids = state.tx_count + np.arange(n_tx, dtype=np.int64)
     _check_txs(txs)
-
     tt_row = tx_positions(as_array(transfers["tx_hash"]), tx_hash, "a token transfer")
-    tt_heights = heights[tt_row]
-    block_heights = blocks["height"].to_numpy()
-
     # every address column, in one dictionary pass
-    columns: list[tuple[pa.Array, np.ndarray, str | None]] = [
-        (as_array(txs["from_address"]), heights, "eoa"),
-        (as_array(txs["to_address"]), heights, None),
-        (as_array(txs["created_contract"]), heights, "contract"),
-        (as_array(blocks["miner"]), block_heights, None),
-        (as_array(transfers["token"]), tt_heights, "contract"),
-        (as_array(transfers["from_address"]), tt_heights, None),
-        (as_array(transfers["to_address"]), tt_heights, None),
-        (as_array(tokens["address"]), np.full(tokens.num_rows, batch.last_height), "contract"),
-    ]
+    columns = _address_columns(batch, heights, tt_row)
+    lengths = [len(c[0]) for c in columns]
     texts = pa.concat_arrays([c[0].cast(pa.string()) for c in columns])
     all_heights = np.concatenate([c[1] for c in columns]).astype(np.int64)
-    kinds = pa.concat_arrays([pa.array([c[2]] * len(c[0]), pa.string()) for c in columns])
-    assigned = assign_addresses(con, state, texts, all_heights, kinds)
+    codes = np.repeat(np.array([c[2] for c in columns], dtype=np.int32), lengths)
+    kinds = _KINDS.take(pa.array(codes))
+    return AccountPrep(
+        heights=heights,
+        raw=raw,
+        k1=k1,
+        k2=k2,
+        tt_row=tt_row,
+        lengths=lengths,
+        addresses=address_occurrences(texts, all_heights, kinds),
+    )
+
+
+def encode_account(
+    con: duckdb.DuckDBPyConnection, state: ChainState, batch: BlockRange, emit: Emit
+) -> Encoded:
+    chain = state.chain
+    blocks, txs = batch.tables["blocks"], batch.tables["txs"]
+    transfers, tokens = batch.tables["token_transfers"], batch.tables["tokens"]
+    p = prepared(batch, "account", prepare_account)
+    heights, raw, k1, tt_row = p.heights, p.raw, p.k1, p.tt_row
+    tt_heights = heights[tt_row]
+    n_tx = txs.num_rows
+    tx_ids = state.tx_count + np.arange(n_tx, dtype=np.int64)
+    assigned = assign_addresses(con, state, p.addresses)
     parts: list[pa.Array] = []
     start = 0
-    for values, _, _ in columns:
-        ids = assigned.ids[start : start + len(values)]
+    for length in p.lengths:
+        ids = assigned.ids[start : start + length]
         parts.append(pa.array(ids, mask=ids < 0))
-        start += len(values)
+        start += length
     from_id, to_id, contract_id, miner_id, token_id, tt_from, tt_to, token_meta_id = parts
 
     tx_stored = pa.table(
@@ -114,33 +160,22 @@ def encode_account(
     if tt_stored.num_rows:
         tt_stored = tt_stored.sort_by([("tx_id", "ascending"), ("log_index", "ascending")])
 
-    with registered(con, tx_stored) as t_txs, registered(con, tt_stored) as t_tt:
-        index_rows = con.execute(
-            f"""INSERT INTO account_address_txs
-            SELECT ?, address_id, tx_id, min(height), asset_id, sum(received), sum(sent)
-            FROM (
-                SELECT from_id AS address_id, tx_id, height, {NATIVE_ASSET} AS asset_id,
-                       0::DECIMAL(38, 0) AS received,
-                       (CASE WHEN status = 1 THEN value ELSE 0 END) + fee AS sent
-                FROM {t_txs}
-                UNION ALL
-                SELECT coalesce(to_id, created_contract_id), tx_id, height, {NATIVE_ASSET},
-                       CASE WHEN status = 1 THEN value ELSE 0 END, 0
-                FROM {t_txs} WHERE coalesce(to_id, created_contract_id) IS NOT NULL
-                UNION ALL
-                SELECT from_id, tx_id, height, token_id, 0, amount FROM {t_tt}
-                UNION ALL
-                SELECT to_id, tx_id, height, token_id, amount, 0 FROM {t_tt}
-            )
-            GROUP BY address_id, tx_id, asset_id
-            ORDER BY address_id, tx_id, asset_id""",
-            [chain],
-        ).fetchall()[0][0]
-    keys = pa.table({"k1": k1, "tx_id": tx_ids})
-    with registered(con, keys) as t_keys:
-        con.execute(
-            f"INSERT INTO tx_keys SELECT ?, k1, tx_id FROM {t_keys} ORDER BY k1", [chain]
-        ).fetchall()
+    index = account_index(
+        txs=txs,
+        tx_ids=tx_ids,
+        heights=heights,
+        from_id=from_id,
+        to_id=to_id,
+        contract_id=contract_id,
+        tt_row=tt_row,
+        token_id=token_id,
+        tt_from=tt_from,
+        tt_to=tt_to,
+        amounts=as_array(transfers["amount"]),
+    )
+    insert(con, "account_address_txs", chain, index)
+    index_rows = index.num_rows
+    insert(con, "tx_keys", chain, sorted_rows({"k1": k1, "tx_id": tx_ids}, key=k1))
     _upsert_tokens(con, chain, tokens, token_meta_id)
 
     index, counts = block_index(chain, blocks, heights, state.tx_count)
@@ -166,6 +201,181 @@ def encode_account(
         new_addresses=assigned.new,
         index_rows=int(index_rows),
     )
+
+
+def account_index(
+    *,
+    txs: pa.Table,
+    tx_ids: np.ndarray,
+    heights: np.ndarray,
+    from_id: pa.Array,
+    to_id: pa.Array,
+    contract_id: pa.Array,
+    tt_row: np.ndarray,
+    token_id: pa.Array,
+    tt_from: pa.Array,
+    tt_to: pa.Array,
+    amounts: pa.Array,
+) -> pa.Table:
+    """Rows of ``account_address_txs``: per address, transaction and asset what it received
+    and sent, sorted by (address_id, tx_id, asset_id).
+
+    A transaction's sender sends its value (when it succeeded) and its fee; its receiver
+    (or the contract it creates) receives the value; a token transfer moves its amount.
+    Built with one numpy sort of packed keys; sums are exact 128-bit (``decimal128``)."""
+    first_tx_id = int(tx_ids[0]) if tx_ids.size else 0
+    n_tx = tx_ids.size
+    value = _words(as_array(txs["value"]))
+    value[txs["status"].to_numpy() != 1] = 0
+    receiver = as_array(pc.coalesce(to_id, contract_id))
+    has_receiver = pc.is_valid(receiver).to_numpy(zero_copy_only=False)
+    tx_row = np.arange(n_tx, dtype=np.int64)
+    token = _ids(token_id)
+    # one row per contribution: the sender's value and fee, the receiver's value, each
+    # transfer's sender and receiver; ``sent`` says which side of the row it is
+    parts: list[tuple[pa.Array | np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, bool]] = [
+        (from_id, tx_row, None, _add_words(value, _words(as_array(txs["fee"]))), True),
+        (receiver, tx_row, None, value, False),
+        (tt_from, tt_row, token, _words(amounts), True),
+        (tt_to, tt_row, token, _words(amounts), False),
+    ]
+    keep = [None, has_receiver, None, None]
+    address_l, row_l, asset_l, amount_l, sent_l = [], [], [], [], []
+    for (ids, rows, assets, amount, sent), mask in zip(parts, keep, strict=True):
+        ids = _ids(ids)
+        if mask is not None:
+            ids, rows, amount = ids[mask], rows[mask], amount[mask]
+        address_l.append(ids)
+        row_l.append(rows)
+        asset_l.append(np.full(rows.size, NATIVE_ASSET, np.int64) if assets is None else assets)
+        amount_l.append(amount)
+        sent_l.append(np.full(rows.size, sent))
+    address, row, asset = np.concatenate(address_l), np.concatenate(row_l), np.concatenate(asset_l)
+    amount, is_sent = np.concatenate(amount_l), np.concatenate(sent_l)
+    if address.size and address.min() < 0:  # pragma: no cover - every column is resolved
+        raise InvalidInput("a transaction or transfer names no address")
+    ranks = np.unique(token)  # assets sort as ranks: native first (-1), then tokens by id
+    if token.size:
+        asset_rank = np.where(asset == NATIVE_ASSET, 0, np.searchsorted(ranks, asset) + 1)
+    else:
+        asset_rank = np.zeros(asset.size, dtype=np.int64)
+    assets = np.concatenate([[NATIVE_ASSET], ranks]).astype(np.int64)
+    key = _packed_key(address, row, asset_rank, ranks.size + 1)
+    order = np.argsort(key)  # a key per (address, tx, asset): ties are one group
+    key, amount, is_sent = key[order], amount[order], is_sent[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if key.size else key
+    received_w, sent_w = _group_sums(amount, is_sent, starts)
+    address, row, asset_rank = address[order[starts]], row[order[starts]], asset_rank[order[starts]]
+    return pa.table(
+        {
+            "address_id": address,
+            "tx_id": row + first_tx_id,
+            "height": heights[row],
+            "asset_id": assets[asset_rank],
+            "received": _decimals(received_w),
+            "sent": _decimals(sent_w),
+        }
+    )
+
+
+def _packed_key(address: np.ndarray, row: np.ndarray, rank: np.ndarray, ranks: int) -> np.ndarray:
+    """One int64 per (address, row, asset rank) that sorts like the triple."""
+    row_bits = max(1, int(row.max()).bit_length()) if row.size else 1
+    rank_bits = max(1, (ranks - 1).bit_length())
+    address_bits = max(1, int(address.max()).bit_length()) if address.size else 1
+    if address_bits + row_bits + rank_bits > 63:
+        raise InvalidInput("a batch is too big for the address index: append fewer blocks")
+    key: np.ndarray = (address << (row_bits + rank_bits)) | (row << rank_bits) | rank
+    return key
+
+
+def _ids(values: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return values
+    ids: np.ndarray = pc.fill_null(as_array(values), -1).to_numpy().astype(np.int64)
+    return ids
+
+
+_MASK32 = np.int64(0xFFFFFFFF)
+#: 10**38, the first value a DECIMAL(38, 0) cannot hold, as (high, low) 64-bit words
+_LIMIT_HI, _LIMIT_LO = divmod(10**38, 1 << 64)
+
+
+def _words(values: pa.Array) -> np.ndarray:
+    """``decimal128`` values as an (n, 2) int64 matrix: low word, high word (nulls: 0)."""
+    values = as_array(values)
+    n = len(values)
+    if n == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    if values.null_count:
+        values = pc.fill_null(values, pa.scalar(0, values.type))
+    return (
+        np.frombuffer(values.buffers()[1], dtype="<i8", count=2 * n, offset=16 * values.offset)
+        .reshape(n, 2)
+        .copy()
+    )
+
+
+def _add_words(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sums of two (n, 2) int64 word matrices (128-bit two's complement)."""
+    out = np.empty_like(a)
+    lo_a, lo_b = a[:, 0].view(np.uint64), b[:, 0].view(np.uint64)
+    lo = lo_a + lo_b
+    out[:, 0] = lo.view(np.int64)
+    out[:, 1] = a[:, 1] + b[:, 1] + (lo < lo_a)
+    return out
+
+
+def _group_sums(
+    amount: np.ndarray, is_sent: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per group (rows ``starts[i]:starts[i + 1]``), the received and the sent sums as
+    (n, 2) int64 words. Most groups are one row: those are copied; the rest are summed in
+    32-bit limbs, so that no sum overflows before its carries are taken."""
+    n = starts.size
+    received, sent = np.zeros((n, 2), np.int64), np.zeros((n, 2), np.int64)
+    if not n:
+        return received, sent
+    sizes = np.diff(np.concatenate([starts, [amount.shape[0]]]))
+    single = sizes == 1
+    first = starts[single]
+    one_sent = is_sent[first]
+    sent[np.flatnonzero(single)[one_sent]] = amount[first[one_sent]]
+    received[np.flatnonzero(single)[~one_sent]] = amount[first[~one_sent]]
+    multi = np.flatnonzero(~single)
+    if multi.size:
+        group = np.repeat(np.arange(n), sizes)
+        rows = np.flatnonzero(~single[group])
+        sub_starts = np.concatenate([[0], np.cumsum(sizes[multi])[:-1]])
+        lo, hi = amount[rows, 0], amount[rows, 1]
+        limbs = np.stack([lo & _MASK32, (lo >> 32) & _MASK32, hi & _MASK32, hi >> 32], axis=1)
+        for side, target in ((True, sent), (False, received)):
+            picked = np.where((is_sent[rows] == side)[:, None], limbs, 0)
+            target[multi] = _carry(np.add.reduceat(picked, sub_starts, axis=0))
+    return received, sent
+
+
+def _carry(sums: np.ndarray) -> np.ndarray:
+    """Summed 32-bit limbs (low first, the top one signed) back to (n, 2) int64 words."""
+    for i in range(3):
+        sums[:, i + 1] += sums[:, i] >> 32
+        sums[:, i] &= _MASK32
+    if bool(((sums[:, 3] >= 1 << 31) | (sums[:, 3] < -(1 << 31))).any()):
+        raise InvalidInput("an address's amounts in one transaction overflow 128 bits")
+    words = np.empty((sums.shape[0], 2), dtype=np.int64)
+    words[:, 0] = sums[:, 0] | (sums[:, 1] << 32)
+    words[:, 1] = sums[:, 2] | (sums[:, 3] << 32)
+    return words
+
+
+def _decimals(words: np.ndarray) -> pa.Array:
+    """(n, 2) int64 words (low, high) as ``decimal128(38, 0)``; refuses 39-digit sums."""
+    lo, hi = words[:, 0].view(np.uint64), words[:, 1]
+    big = (hi > _LIMIT_HI) | ((hi == _LIMIT_HI) & (lo >= np.uint64(_LIMIT_LO)))
+    if bool(big.any() or (hi < -_LIMIT_HI - 1).any()):
+        raise InvalidInput("an address's amounts in one transaction exceed 38 digits")
+    data = pa.py_buffer(np.ascontiguousarray(words).tobytes())
+    return pa.Array.from_buffers(pa.decimal128(38, 0), words.shape[0], [None, data])
 
 
 def _check_txs(txs: pa.Table) -> None:

@@ -13,6 +13,8 @@ must agree with it (0 is read as "unknown").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -21,15 +23,18 @@ import pyarrow.compute as pc
 from chainsleuth.chain import storage
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.encode import (
+    AddressOccurrences,
     ChainState,
     Emit,
     Encoded,
+    address_occurrences,
     as_array,
     assign_addresses,
     block_index,
     check_tx_order,
     check_unique_hashes,
     insert,
+    prepared,
     registered,
     sorted_rows,
     tx_positions,
@@ -47,21 +52,36 @@ MAX_MONEY = 21_000_000 * 100_000_000  # satoshi: no output may hold more
 _N_BITS = 20  # output numbers fit 20 bits (a transaction has far fewer than 2**20 outputs)
 
 
-def encode_utxo(
-    con: duckdb.DuckDBPyConnection, state: ChainState, batch: BlockRange, emit: Emit
-) -> Encoded:
-    chain = state.chain
-    blocks, txs = batch.tables["blocks"], batch.tables["txs"]
-    outputs, inputs = batch.tables["outputs"], batch.tables["inputs"]
+@dataclass
+class UtxoPrep:
+    """What a UTXO batch gives without the store: hashes, keys, rows in chain order, the
+    address dictionary's occurrences. Checked for what needs no store state."""
 
+    heights: np.ndarray
+    raw: np.ndarray
+    k1: np.ndarray
+    k2: np.ndarray
+    outputs: pa.Table  # in chain order
+    out_row: np.ndarray
+    out_n: np.ndarray
+    out_value: np.ndarray
+    script_types: pa.Array
+    addresses: AddressOccurrences
+    inputs: pa.Table  # in chain order
+    in_row: np.ndarray
+    prev_k1: np.ndarray
+    prev_k2: np.ndarray
+    prev_row: pa.Array
+
+
+def prepare_utxo(batch: BlockRange) -> UtxoPrep:
+    txs, outputs, inputs = batch.tables["txs"], batch.tables["outputs"], batch.tables["inputs"]
     heights = txs["height"].to_numpy()
     check_tx_order(heights, txs["position"].to_numpy(), batch.first_height, batch.last_height)
     tx_hash = as_array(txs["hash"])
     raw = hash_bytes(tx_hash, prefixed=False)
     k1, k2 = hash_keys(raw)
     check_unique_hashes(k1, k2, tx_hash)
-    n_tx = txs.num_rows
-    tx_ids = state.tx_count + np.arange(n_tx, dtype=np.int64)
 
     # outputs and inputs in chain order: by transaction, then number
     out_row = tx_positions(as_array(outputs["tx_hash"]), tx_hash, "an output")
@@ -74,13 +94,47 @@ def encode_utxo(
     inputs, in_row = _in_chain_order(inputs, in_row, "input")
     prev_hash = as_array(inputs["prev_tx_hash"])
     prev_k1, prev_k2 = hash_keys(hash_bytes(prev_hash, prefixed=False))
-    prev_row = pc.index_in(prev_hash, value_set=tx_hash)
+    script_types = as_array(outputs["script_type"])
+    return UtxoPrep(
+        heights=heights,
+        raw=raw,
+        k1=k1,
+        k2=k2,
+        outputs=outputs,
+        out_row=out_row,
+        out_n=out_n,
+        out_value=out_value,
+        script_types=script_types,
+        addresses=address_occurrences(as_array(outputs["address"]), heights[out_row], script_types),
+        inputs=inputs,
+        in_row=in_row,
+        prev_k1=prev_k1,
+        prev_k2=prev_k2,
+        prev_row=pc.index_in(prev_hash, value_set=tx_hash),
+    )
+
+
+def encode_utxo(
+    con: duckdb.DuckDBPyConnection, state: ChainState, batch: BlockRange, emit: Emit
+) -> Encoded:
+    chain = state.chain
+    blocks, txs = batch.tables["blocks"], batch.tables["txs"]
+    p = prepared(batch, "utxo", prepare_utxo)
+    heights, raw, k1, k2 = p.heights, p.raw, p.k1, p.k2
+    outputs, out_row, out_n, out_value = p.outputs, p.out_row, p.out_n, p.out_value
+    inputs, in_row, prev_k1, prev_k2, prev_row = (
+        p.inputs,
+        p.in_row,
+        p.prev_k1,
+        p.prev_k2,
+        p.prev_row,
+    )
+    n_tx = txs.num_rows
+    tx_ids = state.tx_count + np.arange(n_tx, dtype=np.int64)
 
     out_heights = heights[out_row]
-    script_types = as_array(outputs["script_type"])
-    addresses = assign_addresses(
-        con, state, as_array(outputs["address"]), out_heights, script_types
-    )
+    script_types = p.script_types
+    addresses = assign_addresses(con, state, p.addresses)
     out_address = pa.array(addresses.ids, mask=addresses.ids < 0)
     out_tx = tx_ids[out_row]
     emit("addresses", addresses.new)

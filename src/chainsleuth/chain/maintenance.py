@@ -32,10 +32,13 @@ if TYPE_CHECKING:
 
 #: sorted runs past which ``optimize`` rewrites the index tables as one run
 OPTIMIZE_RUNS = 16
-#: ``optimize`` merges consecutive small segments (each under ``SMALL_SEGMENT_ROWS``, as
-#: block-by-block ingestion leaves them) into segments of up to ``SEGMENT_ROWS`` rows
+#: ``optimize`` merges consecutive small segments (each under ``SMALL_SEGMENT_ROWS`` rows,
+#: of a batch of under ``SMALL_BATCH_TXS`` transactions, as block-by-block ingestion
+#: leaves them) into segments of up to ``SEGMENT_ROWS`` rows. A bulk load's segments are
+#: left as they are: rewriting them would cost more than it saves a lookup.
 SEGMENT_ROWS = 4_000_000
 SMALL_SEGMENT_ROWS = 500_000
+SMALL_BATCH_TXS = 50_000
 
 
 def _rollback(store: ChainStore) -> None:
@@ -106,9 +109,17 @@ def optimize(store: ChainStore, chain: str | None = None, *, full: bool = False)
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             for table, order in storage.SORTED_TABLES.items() if rewrite else ():
-                # table names and orders come from storage.SORTED_TABLES
+                # table names and orders come from storage.SORTED_TABLES; the copy keeps
+                # the table's definition (constraints, column compression)
+                (ddl,) = storage.one(
+                    con, "SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]
+                )
+                copy = ddl.replace(f"CREATE TABLE {table}(", f"CREATE TABLE {table}__sorted(", 1)
+                if copy == ddl:  # pragma: no cover - DuckDB writes the name as created
+                    copy = f"CREATE TABLE {table}__sorted AS SELECT * FROM {table} WHERE false"
+                con.execute(copy).fetchall()
                 con.execute(
-                    f"CREATE TABLE {table}__sorted AS SELECT * FROM {table} ORDER BY {order}"
+                    f"INSERT INTO {table}__sorted SELECT * FROM {table} ORDER BY {order}"
                 ).fetchall()
                 con.execute(f"DROP TABLE {table}").fetchall()
                 con.execute(f"ALTER TABLE {table}__sorted RENAME TO {table}").fetchall()
@@ -137,6 +148,10 @@ def _merge_segments(store: ChainStore, chain: str) -> list[Path]:
            FROM segments WHERE chain = ? ORDER BY tbl, first_height""",
         [chain],
     )
+
+    def small(seg: Any) -> bool:
+        return bool(seg[7] < SMALL_SEGMENT_ROWS and seg[5] - seg[4] + 1 < SMALL_BATCH_TXS)
+
     groups: list[list[Any]] = []
     for seg in segments:
         last = groups[-1] if groups else None
@@ -144,8 +159,8 @@ def _merge_segments(store: ChainStore, chain: str) -> list[Path]:
             last is not None
             and last[-1][1] == seg[1]
             and last[-1][3] + 1 == seg[2]
-            and seg[7] < SMALL_SEGMENT_ROWS
-            and last[-1][7] < SMALL_SEGMENT_ROWS
+            and small(seg)
+            and small(last[-1])
             and sum(s[7] for s in last) + seg[7] <= SEGMENT_ROWS
         ):
             last.append(seg)

@@ -115,10 +115,11 @@ SCHEMA: list[str] = [
         last_height BIGINT NOT NULL,
         txs BIGINT NOT NULL,
         happened_at TIMESTAMPTZ NOT NULL)""",
+    # random hex barely compresses, and trying costs more than the insert itself
     """CREATE TABLE IF NOT EXISTS blocks (
         chain VARCHAR NOT NULL,
         height BIGINT NOT NULL,
-        hash VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL USING COMPRESSION uncompressed,
         time TIMESTAMPTZ NOT NULL,
         first_tx_id BIGINT NOT NULL,
         tx_count INTEGER NOT NULL)""",

@@ -40,18 +40,19 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from chainsleuth.chain import maintenance, storage
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.chains import CHAINS, get_chain
-from chainsleuth.chain.encode import ChainState
-from chainsleuth.chain.encode_account import encode_account
-from chainsleuth.chain.encode_utxo import encode_utxo
+from chainsleuth.chain.encode import ChainState, as_array, prepare_with
+from chainsleuth.chain.encode_account import encode_account, prepare_account
+from chainsleuth.chain.encode_utxo import encode_utxo, prepare_utxo
 from chainsleuth.chain.enums import ChainKind
 from chainsleuth.chain.keys import KEY_VERSION, hash_bytes
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.chain.segments import SegmentWriter, stored_schemas, write_parquet
-from chainsleuth.core.errors import Conflict, IntegrityViolation, InvalidInput
+from chainsleuth.core.errors import ChainsleuthError, Conflict, IntegrityViolation, InvalidInput
 
 PAUSE_ENV = "CHAINSLEUTH_CHAIN_PAUSE_AT"
 PAUSE_POINTS = ("encoded", "files-written", "before-commit", "after-commit")
@@ -96,6 +97,24 @@ class StoreEvent:
     last_height: int
     txs: int
     at: datetime
+
+
+def prepare(batch: BlockRange) -> BlockRange:
+    """Do now, for a later ``append``, the part of its work that needs only the batch
+    (hashes, keys, the address dictionary's pass, ordering). Safe to call on another
+    thread (a loader's reading thread) while the store appends an earlier batch. A batch
+    that fails a check is left as it is: ``append`` reports the problem in its own order.
+    """
+    try:
+        batch.validate()
+        kind = get_chain(batch.chain).kind
+        if kind is ChainKind.UTXO:
+            prepare_with(batch, "utxo", prepare_utxo)
+        else:
+            prepare_with(batch, "account", prepare_account)
+    except ChainsleuthError:
+        batch.prepared = None
+    return batch
 
 
 def _pause(point: str) -> None:
@@ -239,7 +258,9 @@ class ChainStore:
         started = time.perf_counter()
         info = get_chain(batch.chain)
         if batch.chain != info.id:
-            batch = BlockRange(info.id, batch.first_height, batch.last_height, batch.tables)
+            batch = BlockRange(
+                info.id, batch.first_height, batch.last_height, batch.tables, batch.prepared
+            )
         batch.validate()
         with self._lock:
             self._check_open()
@@ -332,10 +353,11 @@ class ChainStore:
         blocks = batch.tables["blocks"]
         prefixed = get_chain(state.chain).kind is ChainKind.ACCOUNT
         hash_bytes(blocks["hash"], prefixed=prefixed)  # canonical block hashes, or InvalidInput
-        hashes = blocks["hash"].to_pylist()
-        parents = blocks["prev_hash"].to_pylist()
-        for i in range(1, len(hashes)):
-            if parents[i] is not None and parents[i] != hashes[i - 1]:
+        hashes, parents = as_array(blocks["hash"]), as_array(blocks["prev_hash"])
+        if len(hashes) > 1:
+            differs = pc.fill_null(pc.not_equal(parents[1:], hashes[:-1]), False)
+            if pc.any(differs).as_py():
+                i = int(pc.index(differs, True).as_py()) + 1
                 raise InvalidInput(
                     f"block {batch.first_height + i} of {state.chain} does not follow block "
                     f"{batch.first_height + i - 1} (its parent hash differs)"
@@ -353,7 +375,7 @@ class ChainStore:
                     [state.chain, batch.first_height, batch.last_height],
                 )
             ]
-            if stored == hashes:
+            if stored == hashes.to_pylist():
                 return True
             raise Conflict(
                 f"blocks {batch.first_height}..{batch.last_height} of {state.chain} are stored "
@@ -369,9 +391,10 @@ class ChainStore:
                 f"{state.chain} is stored up to block {tip}: the next batch must start at "
                 f"{tip + 1}, not {batch.first_height}"
             )
-        if parents and parents[0] is not None and parents[0] != state.tip_hash:
+        parent = parents[0].as_py() if len(parents) else None
+        if parent is not None and parent != state.tip_hash:
             raise Conflict(
-                f"block {batch.first_height} of {state.chain} names parent {parents[0]} but "
+                f"block {batch.first_height} of {state.chain} names parent {parent} but "
                 f"the stored block {tip} is {state.tip_hash} (a re-org?): roll back with "
                 "truncate_after first"
             )

@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     rate_limit_signin: str = "20/minute"
     rate_limit_api: str = "600/minute"
 
+    # --- ingest (chainsleuth.ingest): node URLs and credentials, never on a command line ---
+    btc_rpc_url: str | None = None
+    btc_rpc_user: str | None = None
+    btc_rpc_password: SecretStr | None = None
+    #: Bitcoin Core's ``.cookie`` file (``__cookie__:<password>``), read at each start
+    btc_rpc_cookie_file: Path | None = None
+    eth_rpc_url: SecretStr | None = None  # provider URLs often carry an API key
+    eth_rpc_user: str | None = None
+    eth_rpc_password: SecretStr | None = None
+    rpc_timeout_s: float = Field(default=30.0, gt=0)
+    rpc_retries: int = Field(default=4, ge=0)
+    rpc_concurrency: int = Field(default=4, ge=1, le=64)
+    rpc_batch_size: int = Field(default=100, ge=1, le=10_000)
+
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         if self.env is Environment.PRODUCTION:

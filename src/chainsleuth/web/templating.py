@@ -47,6 +47,7 @@ NAV: list[tuple[str, str, Permission | None]] = [
     ("Users", "/admin/users", Permission.USERS_MANAGE),
     ("Organisations", "/admin/orgs", Permission.ORGS_MANAGE),
     ("Explorer", "/chains", Permission.CHAIN_READ),
+    ("Customers", "/customers", Permission.EXCHANGE_READ),
     ("Audit log", "/audit", Permission.AUDIT_READ),
     ("My account", "/account", None),
 ]

@@ -158,7 +158,7 @@ def write_chain_records(plan: WorldPlan, root: Path, chain: str) -> I64:
     for f in np.unique(factor):
         m = factor == f
         units[m] = ids.decimal_to_units(raw.filter(pa.array(m)), int(f))
-    times = events.column("time").cast(pa.int64()).to_numpy()
+    times = events.column("time").cast(TIME).cast(pa.int64()).to_numpy()
     is_dep = events.column("direction").to_numpy(zero_copy_only=False) == "deposit"
     customers = customer_ids(seed, actor)
     asset_col = pa.array(ASSETS).take(pa.array(asset))

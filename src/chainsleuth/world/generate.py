@@ -176,6 +176,9 @@ def _post_process(
     mark = time.perf_counter()
     truth_data = truth.merge([o.extra["truth"] for o in outputs])
     written += truth.write_truth(plan, root, truth_data)
+    from chainsleuth.world import labels  # noqa: PLC0415
+
+    written += labels.write_labels(plan, root)
     clock["truth"] = time.perf_counter() - mark
     mark = time.perf_counter()
     written += exchange.write_exchange(plan, root, [o.extra["customers"] for o in outputs])

@@ -11,6 +11,7 @@ load either completes or leaves the store as it found it. Loading a world twice 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +88,20 @@ def read_range(folder: Path, chain: str, r: dict[str, Any]) -> BlockRange:
     tables = {}
     for table, rel in r["files"].items():
         try:
-            tables[table] = pq.read_table(folder / rel)
+            # one chunk per column: the store would otherwise concatenate them itself
+            tables[table] = pq.read_table(folder / rel).combine_chunks()
         except (OSError, pa.ArrowInvalid) as exc:
             raise IntegrityViolation(f"world {folder}: {rel} cannot be read ({exc})") from exc
     batch = BlockRange.conform(chain, int(r["first"]), int(r["last"]), tables)
     batch.validate()
     return batch
+
+
+def _read_prepared(folder: Path, chain: str, r: dict[str, Any]) -> BlockRange:
+    """``read_range``, and the store's batch-only work done on this (the reading) thread."""
+    from chainsleuth.chain.store import prepare  # noqa: PLC0415 - heavy, and only here
+
+    return prepare(read_range(folder, chain, r))
 
 
 def load_world(
@@ -115,26 +124,40 @@ def load_world(
     total = sum(int(manifest["chains"][c]["counts"].get("txs", 0)) for c in chains)
     loaded = dict.fromkeys(chains, 0)
     done = 0
+    todo = [(chain, r) for chain in chains for r in manifest["chains"][chain]["ranges"]]
+    # the next range is read (Parquet decoding runs outside the GIL) while one appends
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="world-read")
     with ChainStore(store_root) as store:
         before = {c: store.tip(c) for c in chains}
         try:
-            for chain in chains:
-                for r in manifest["chains"][chain]["ranges"]:
-                    batch = read_range(folder, chain, r)
-                    result = store.append(batch)
-                    rows = int(r["rows"].get("txs", 0))
-                    loaded[chain] += 0 if result.skipped else result.txs
-                    done += rows
-                    if on_progress is not None:
-                        on_progress("loading transactions", done, total)
-                if loaded[chain]:
+            pending = reader.submit(_read_prepared, folder, *todo[0]) if todo else None
+            for i, (chain, r) in enumerate(todo):
+                assert pending is not None
+                batch = pending.result()
+                pending = (
+                    reader.submit(_read_prepared, folder, *todo[i + 1])
+                    if i + 1 < len(todo)
+                    else None
+                )
+                result = store.append(batch)
+                del batch
+                rows = int(r["rows"].get("txs", 0))
+                loaded[chain] += 0 if result.skipped else result.txs
+                done += rows
+                if on_progress is not None:
+                    on_progress("loading transactions", done, total)
+                last_of_chain = i + 1 == len(todo) or todo[i + 1][0] != chain
+                if last_of_chain and loaded[chain]:
                     if on_progress is not None:
                         on_progress(f"optimising {chain}", 0, 1)
                     store.optimize(chain)
                     if on_progress is not None:
                         on_progress(f"optimising {chain}", 1, 1)
         except BaseException:
+            reader.shutdown(wait=True, cancel_futures=True)
             for chain, tip in before.items():
                 store.truncate_after(chain, -1 if tip is None else tip)
             raise
+        finally:
+            reader.shutdown(wait=True, cancel_futures=True)
     return loaded

@@ -1,0 +1,568 @@
+"""Benchmark of ingest: JSON-RPC responses parsed and loaded, and a local node end to end.
+
+1. **Parsing, against blockchain-etl.** The real mainnet responses of the fixtures
+   (tests/ingest/fixtures: Bitcoin blocks 0, 1, 50000-50002; Ethereum blocks 483920,
+   1755634-1755635 with their receipts) repeated ``--repeat`` times, turned by us into the
+   store's batches (Arrow) and by bitcoin-etl / ethereum-etl's own mappers into their
+   export (JSON lines), from the same response bytes, in the same process.
+2. **Parsing and loading.** A loadable chain in the nodes' formats: Bitcoin blocks in
+   Bitcoin Core's ``getblock`` (verbosity 3) format built here (coinbase + ``--btc-txs``
+   spending transactions a block, valid P2PKH/P2WPKH addresses), and the Ethereum fixture
+   blocks repeated with fresh heights and hashes; ours parses **and appends to a store**,
+   the baseline only converts to its export.
+3. **End to end from a local Ethereum node** (ganache, from npm): ``--ganache-txs``
+   transactions (native transfers and ERC-20 transfers, ``--per-block`` a block) made
+   first, then the whole chain ingested with batched, concurrent JSON-RPC; the baseline is
+   the same ingest with one call per request, one request at a time.
+
+bitcoin-etl and ethereum-etl are not dependencies of chainsleuth: their sources are
+fetched from PyPI with ``pip download`` into bench/results/etl-baseline (once) and only
+their pure-Python mappers are imported. Where that fails, the baseline is a straightforward
+per-row Python conversion written here, and the output says so.
+
+    .venv/bin/python bench/ingest.py                 # full size
+    .venv/bin/python bench/ingest.py --small         # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import base58
+import bech32m
+
+from chainsleuth.chain.store import ChainStore
+from chainsleuth.ingest.bitcoin import UtxoColumns, add_core_blocks, decode_core_block
+from chainsleuth.ingest.ethereum import (
+    AccountColumns,
+    EthereumSource,
+    add_eth_blocks,
+    decode_eth_block,
+    decode_eth_receipt,
+)
+from chainsleuth.ingest.follow import Syncer, SyncOptions
+from chainsleuth.ingest.rpc import RpcClient
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT / "tests" / "ingest" / "fixtures"
+BTC_FIX = FIX / "bitcoin-etl" / "test_export_blocks_job" / "bitcoin"
+ETH_FIX = FIX / "ethereum-etl"
+BASELINE_DIR = ROOT / "bench" / "results" / "etl-baseline"
+PACKAGES = {"bitcoin-etl": "1.5.2", "ethereum-etl": "2.4.2"}
+
+
+# --- the baseline: bitcoin-etl / ethereum-etl from PyPI -------------------------------------
+
+
+def etl_baseline() -> str | None:
+    """Put bitcoin-etl's and ethereum-etl's sources on sys.path; None if they cannot be had."""
+    BASELINE_DIR.mkdir(parents=True, exist_ok=True)
+    pip = shutil.which("pip3") or shutil.which("pip")
+    for name, version in PACKAGES.items():
+        folder = BASELINE_DIR / f"{name}-{version}"
+        if not folder.exists():
+            archive = BASELINE_DIR / f"{name}-{version}.tar.gz"
+            if not archive.exists():
+                if pip is None:
+                    return "pip not found"
+                done = subprocess.run(
+                    [
+                        pip,
+                        "download",
+                        "--no-deps",
+                        "--no-binary",
+                        ":all:",
+                        "-d",
+                        str(BASELINE_DIR),
+                        f"{name}=={version}",
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
+                if done.returncode != 0 or not archive.exists():
+                    return f"pip download {name}=={version} failed: {done.stderr.strip()[-200:]}"
+            with tarfile.open(archive) as tar:
+                tar.extractall(BASELINE_DIR, filter="data")
+        sys.path.insert(0, str(folder))
+    return None
+
+
+def theirs_btc() -> Callable[[list[bytes]], int]:
+    from bitcoinetl.mappers.block_mapper import BtcBlockMapper  # type: ignore[import-not-found]
+    from bitcoinetl.mappers.transaction_mapper import (  # type: ignore[import-not-found]
+        BtcTransactionMapper,
+    )
+
+    blocks_m, tx_m = BtcBlockMapper(), BtcTransactionMapper()
+
+    def convert(responses: list[bytes]) -> int:
+        out = io.StringIO()
+        n = 0
+        for raw in responses:
+            block = blocks_m.json_dict_to_block(json.loads(raw, parse_float=Decimal))
+            out.write(json.dumps(blocks_m.block_to_dict(block)) + "\n")
+            for tx in block.transactions:
+                out.write(json.dumps(tx_m.transaction_to_dict(tx)) + "\n")
+                n += 1
+        return n
+
+    return convert
+
+
+def theirs_eth() -> Callable[[list[tuple[bytes, list[bytes]]]], int]:
+    from ethereumetl.mappers.block_mapper import EthBlockMapper  # type: ignore[import-not-found]
+    from ethereumetl.mappers.receipt_log_mapper import (  # type: ignore[import-not-found]
+        EthReceiptLogMapper,
+    )
+    from ethereumetl.mappers.receipt_mapper import EthReceiptMapper  # type: ignore[import-not-found]
+    from ethereumetl.mappers.token_transfer_mapper import (  # type: ignore[import-not-found]
+        EthTokenTransferMapper,
+    )
+    from ethereumetl.mappers.transaction_mapper import (  # type: ignore[import-not-found]
+        EthTransactionMapper,
+    )
+    from ethereumetl.service.token_transfer_extractor import (  # type: ignore[import-not-found]
+        EthTokenTransferExtractor,
+    )
+
+    bm, tm, rm, lm = (
+        EthBlockMapper(),
+        EthTransactionMapper(),
+        EthReceiptMapper(),
+        EthReceiptLogMapper(),
+    )
+    ttm, tte = EthTokenTransferMapper(), EthTokenTransferExtractor()
+
+    def convert(responses: list[tuple[bytes, list[bytes]]]) -> int:
+        out = io.StringIO()
+        n = 0
+        for raw_block, raw_receipts in responses:
+            block = bm.json_dict_to_block(json.loads(raw_block))
+            out.write(json.dumps(bm.block_to_dict(block)) + "\n")
+            for tx in block.transactions:
+                out.write(json.dumps(tm.transaction_to_dict(tx)) + "\n")
+                n += 1
+            for raw in raw_receipts:
+                receipt = rm.json_dict_to_receipt(json.loads(raw))
+                out.write(json.dumps(rm.receipt_to_dict(receipt)) + "\n")
+                for log in receipt.logs:
+                    out.write(json.dumps(lm.receipt_log_to_dict(log)) + "\n")
+                    transfer = tte.extract_transfer_from_log(log)
+                    if transfer is not None:
+                        out.write(json.dumps(ttm.token_transfer_to_dict(transfer)) + "\n")
+        return n
+
+    return convert
+
+
+def plain_btc(responses: list[bytes]) -> int:
+    """The fallback baseline: one dict per row, the straightforward way."""
+    out = io.StringIO()
+    n = 0
+    for raw in responses:
+        block = json.loads(raw, parse_float=Decimal)
+        out.write(json.dumps({"hash": block["hash"], "number": block["height"]}) + "\n")
+        for i, tx in enumerate(block["tx"]):
+            row = {
+                "hash": tx["txid"],
+                "block_number": block["height"],
+                "index": i,
+                "outputs": [
+                    {
+                        "index": o["n"],
+                        "value": int(o["value"] * 100_000_000),
+                        "type": o["scriptPubKey"].get("type"),
+                        "addresses": [o["scriptPubKey"]["address"]]
+                        if "address" in o["scriptPubKey"]
+                        else o["scriptPubKey"].get("addresses", []),
+                    }
+                    for o in tx["vout"]
+                ],
+                "inputs": [
+                    {"spent_transaction_hash": x.get("txid"), "spent_output_index": x.get("vout")}
+                    for x in tx["vin"]
+                ],
+            }
+            out.write(json.dumps(row) + "\n")
+            n += 1
+    return n
+
+
+def plain_eth(responses: list[tuple[bytes, list[bytes]]]) -> int:
+    out = io.StringIO()
+    n = 0
+    for raw_block, raw_receipts in responses:
+        block = json.loads(raw_block)
+        receipts = [json.loads(r) for r in raw_receipts]
+        for tx, r in zip(block["transactions"], receipts, strict=True):
+            row = {k: tx.get(k) for k in ("hash", "from", "to", "nonce")}
+            row["value"] = int(tx["value"], 16)
+            row["gas_used"] = int(r["gasUsed"], 16)
+            row["status"] = int(r["status"], 16) if r.get("status") else None
+            out.write(json.dumps(row) + "\n")
+            n += 1
+    return n
+
+
+# --- ours ---------------------------------------------------------------------------------------
+
+
+def ours_btc(responses: list[bytes]) -> int:
+    cols = UtxoColumns()
+    add_core_blocks(cols, [decode_core_block(raw) for raw in responses])
+    cols.block_range(0, max(0, len(responses) - 1)).tables  # noqa: B018 - build the Arrow tables
+    return cols.tx_count
+
+
+def ours_eth(responses: list[tuple[bytes, list[bytes]]]) -> int:
+    cols = AccountColumns()
+    add_eth_blocks(
+        cols,
+        [decode_eth_block(raw_block) for raw_block, _ in responses],
+        [[decode_eth_receipt(r) for r in raw_receipts] for _, raw_receipts in responses],
+    )
+    cols.block_range(0, max(0, len(responses) - 1))
+    return cols.tx_count
+
+
+def ours_btc_load(responses: list[bytes], root: Path) -> int:
+    cols = UtxoColumns()
+    add_core_blocks(cols, [decode_core_block(raw) for raw in responses])
+    with ChainStore(root) as store:
+        return store.append(cols.block_range(0, len(responses) - 1)).txs
+
+
+def ours_eth_load(responses: list[tuple[bytes, list[bytes]]], root: Path, first: int) -> int:
+    cols = AccountColumns()
+    add_eth_blocks(
+        cols,
+        [decode_eth_block(raw_block) for raw_block, _ in responses],
+        [[decode_eth_receipt(r) for r in raw_receipts] for _, raw_receipts in responses],
+        first,
+    )
+    with ChainStore(root) as store:
+        return store.append(cols.block_range(first, first + len(responses) - 1)).txs
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+def _result(path: Path) -> Any:
+    data = json.loads(path.read_text(), parse_float=Decimal)
+    return data["result"] if isinstance(data, dict) and "jsonrpc" in data else data
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, default=lambda d: float(d)).encode()
+
+
+def btc_fixture_responses() -> list[bytes]:
+    out = []
+    for case, heights in [
+        ("block_0", [0]),
+        ("block_1", [1]),
+        ("block_without_transactions", [50000]),
+        ("block_with_transactions", [50001, 50002]),
+    ]:
+        for h in heights:
+            block_hash = _result(BTC_FIX / case / f"rpc_response_getblockhash_{h}.json")
+            out.append(
+                _dumps(_result(BTC_FIX / case / f"rpc_response_getblock_{block_hash}_2.json"))
+            )
+    return out
+
+
+def eth_fixture_responses() -> list[tuple[bytes, list[bytes]]]:
+    cases = [
+        (ETH_FIX / "test_stream" / "blocks_1755634_1755635", 1755634, None),
+        (ETH_FIX / "test_stream" / "blocks_1755634_1755635", 1755635, None),
+        (
+            ETH_FIX / "test_export_blocks_job" / "block_with_logs",
+            483920,
+            ETH_FIX / "test_export_receipts_job" / "receipts_with_logs",
+        ),
+    ]
+    out = []
+    for folder, height, receipts_folder in cases:
+        block = _result(folder / f"web3_response.eth_getBlockByNumber_{hex(height)}_true.json")
+        rfolder = receipts_folder or folder
+        receipts = [
+            _dumps(_result(rfolder / f"web3_response.eth_getTransactionReceipt_{tx['hash']}.json"))
+            for tx in block["transactions"]
+        ]
+        out.append((_dumps(block), receipts))
+    return out
+
+
+def _hash(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def eth_chain(
+    templates: list[tuple[bytes, list[bytes]]], blocks: int, first: int
+) -> list[tuple[bytes, list[bytes]]]:
+    """The template blocks over and over, with fresh heights, block and transaction hashes."""
+    out = []
+    parent = "0x" + _hash("genesis")
+    for i in range(blocks):
+        raw_block, raw_receipts = templates[i % len(templates)]
+        block = json.loads(raw_block)
+        height = first + i
+        block.update(number=hex(height), hash="0x" + _hash("b", height), parentHash=parent)
+        parent = block["hash"]
+        receipts = [json.loads(r) for r in raw_receipts]
+        for tx, r in zip(block["transactions"], receipts, strict=True):
+            new = "0x" + _hash("t", height, tx["hash"])
+            tx["hash"] = r["transactionHash"] = new
+            r["blockHash"] = block["hash"]
+            for log in r.get("logs") or []:
+                log["transactionHash"] = new
+        out.append((json.dumps(block).encode(), [json.dumps(r).encode() for r in receipts]))
+    return out
+
+
+def btc_chain(blocks: int, txs_per_block: int) -> list[bytes]:
+    """Bitcoin Core getblock (verbosity 3) answers of a chain whose transactions each spend
+    one earlier output into two (a payment and change), with valid addresses."""
+    addresses = [
+        base58.b58encode_check(b"\x00" + hashlib.sha256(b"a%d" % i).digest()[:20]).decode()
+        if i % 2
+        else bech32m.encode("bc", 0, list(hashlib.sha256(b"w%d" % i).digest()[:20]))
+        for i in range(2000)
+    ]
+
+    def spk(i: int) -> dict[str, Any]:
+        a = addresses[i % len(addresses)]
+        return {"type": "witness_v0_keyhash" if a.startswith("bc1") else "pubkeyhash", "address": a}
+
+    unspent: list[tuple[str, int, int, dict[str, Any]]] = []  # txid, n, sat, spk
+    out = []
+    prev = None
+    k = 0
+    for height in range(blocks):
+        txs = []
+        cb_id = _hash("cb", height)
+        cb_spk = spk(k)
+        k += 1
+        txs.append(
+            {
+                "txid": cb_id,
+                "hash": cb_id,
+                "version": 1,
+                "size": 120,
+                "vsize": 120,
+                "locktime": 0,
+                "vin": [{"coinbase": "04ffff001d", "sequence": 4294967295}],
+                "vout": [{"n": 0, "value": Decimal(50), "scriptPubKey": cb_spk}],
+            }
+        )
+        spendable = unspent[:txs_per_block]
+        del unspent[: len(spendable)]
+        created = []
+        for txid_in, n_in, sat, prev_spk in spendable:
+            txid = _hash("tx", height, txid_in, n_in)
+            fee = 1000
+            pay = (sat - fee) // 2
+            change = sat - fee - pay
+            a, b = spk(k), spk(k + 1)
+            k += 2
+            txs.append(
+                {
+                    "txid": txid,
+                    "hash": txid,
+                    "version": 2,
+                    "size": 225,
+                    "vsize": 144,
+                    "locktime": 0,
+                    "fee": Decimal(fee) / 100_000_000,
+                    "vin": [
+                        {
+                            "txid": txid_in,
+                            "vout": n_in,
+                            "sequence": 4294967295,
+                            "prevout": {
+                                "value": Decimal(sat) / 100_000_000,
+                                "scriptPubKey": prev_spk,
+                            },
+                        }
+                    ],
+                    "vout": [
+                        {"n": 0, "value": Decimal(pay) / 100_000_000, "scriptPubKey": a},
+                        {"n": 1, "value": Decimal(change) / 100_000_000, "scriptPubKey": b},
+                    ],
+                }
+            )
+            created += [(txid, 0, pay, a), (txid, 1, change, b)]
+        unspent += [(cb_id, 0, 50 * 100_000_000, cb_spk), *created]
+        block_hash = _hash("block", height)
+        out.append(
+            _dumps(
+                {
+                    "hash": block_hash,
+                    "height": height,
+                    "previousblockhash": prev,
+                    "time": 1231006505 + 600 * height,
+                    "version": 1,
+                    "nonce": height,
+                    "bits": "1d00ffff",
+                    "size": 1000,
+                    "strippedsize": 1000,
+                    "weight": 4000,
+                    "merkleroot": block_hash,
+                    "tx": txs,
+                }
+            )
+        )
+        prev = block_hash
+    return out
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], int]) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    n = fn()
+    return n, time.perf_counter() - t0
+
+
+def line(label: str, txs: int, seconds: float) -> float:
+    rate = txs / seconds if seconds > 0 else float("inf")
+    print(f"  {label:<52} {txs:>9,} txs {seconds:>8.2f} s {rate:>12,.0f} tx/s")
+    return rate
+
+
+def ganache_e2e(n_txs: int, per_block: int) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "tests" / "ingest"))
+    from ingest_helpers import deploy_test_token, transfer_data  # noqa: PLC0415
+
+    from harness.ganache import Ganache  # noqa: PLC0415
+
+    with Ganache(accounts=20, block_gas_limit=2_000_000_000) as node:
+        a = node.accounts()
+        deploy = node.send(
+            from_=a[0], data=deploy_test_token("Bench USD", "BUSD", 6, 10**15), gas=3_000_000
+        )
+        token = node.receipt(deploy)["contractAddress"]
+        for i in range(1, 20):  # every account holds some tokens
+            node.send(from_=a[0], to=token, data=transfer_data(a[i], 10**12), gas=100_000)
+        t0 = time.perf_counter()
+        node.rpc("miner_stop")
+        sent = 0
+        while sent < n_txs:
+            calls = []
+            for j in range(min(per_block, n_txs - sent)):
+                i = sent + j
+                frm, to = a[i % 20], a[(i * 7 + 3) % 20]
+                if i % 3 == 0:
+                    tx = {
+                        "from": frm,
+                        "to": token,
+                        "data": transfer_data(to, 1 + i),
+                        "gas": hex(100_000),
+                    }
+                else:
+                    tx = {"from": frm, "to": to, "value": hex(1000 + i), "gas": hex(21_000)}
+                calls.append(("eth_sendTransaction", [tx]))
+            node.rpc_batch(calls)
+            node.rpc("evm_mine")
+            sent += len(calls)
+        node.rpc("miner_start")
+        tip = node.block_number()
+        made = time.perf_counter() - t0
+        print(f"  ganache: {sent:,} txs made in {made:.1f} s, a chain of {tip + 1} blocks")
+
+        for label, batch_size, concurrency in [
+            ("chainsleuth ingest eth-rpc (batched, 4 at a time)", 100, 4),
+            ("baseline: one call per request, one at a time", 1, 1),
+        ]:
+            with tempfile.TemporaryDirectory() as tmp:
+                client = RpcClient(node.url, batch_size=batch_size, concurrency=concurrency)
+                with ChainStore(Path(tmp) / "chains") as store:
+                    t0 = time.perf_counter()
+                    report = Syncer(
+                        store, EthereumSource(client), SyncOptions(batch_blocks=20)
+                    ).run()
+                    seconds = time.perf_counter() - t0
+                client.close()
+                line(label + f" [{client.posts:,} POSTs]", report.txs, seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=4000, help="fixture responses repeated")
+    parser.add_argument("--btc-blocks", type=int, default=1000)
+    parser.add_argument("--btc-txs", type=int, default=100, help="spending txs per block")
+    parser.add_argument("--eth-blocks", type=int, default=20_000)
+    parser.add_argument("--ganache-txs", type=int, default=5000)
+    parser.add_argument("--per-block", type=int, default=250)
+    parser.add_argument("--small", action="store_true", help="a tenth of every size")
+    args = parser.parse_args()
+    if args.small:
+        args.repeat //= 10
+        args.btc_blocks //= 10
+        args.eth_blocks //= 10
+        args.ganache_txs //= 5
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    problem = etl_baseline()
+    if problem is None:
+        btc_base, eth_base = theirs_btc(), theirs_eth()
+        versions = " / ".join(f"{k} {v}" for k, v in PACKAGES.items())
+        base = f"{versions}: their mappers + JSON export"
+    else:
+        btc_base, eth_base = plain_btc, plain_eth
+        base = f"per-row Python conversion (blockchain-etl unavailable: {problem})"
+    print(f"baseline: {base}")
+
+    print(f"\n1. real fixture responses, parsed ({args.repeat:,} repeats)")
+    btc = btc_fixture_responses() * args.repeat
+    n, s = timed(lambda: ours_btc(btc))
+    ours = line("btc: chainsleuth (Core JSON -> Arrow batch)", n, s)
+    n, s = timed(lambda: btc_base(btc))
+    theirs = line("btc: baseline (Core JSON -> export)", n, s)
+    print(f"  btc: {ours / theirs:.1f}x the baseline")
+    eth = eth_fixture_responses() * args.repeat
+    n, s = timed(lambda: ours_eth(eth))
+    ours = line("eth: chainsleuth (blocks+receipts -> Arrow batch)", n, s)
+    n, s = timed(lambda: eth_base(eth))
+    theirs = line("eth: baseline (blocks+receipts -> export)", n, s)
+    print(f"  eth: {ours / theirs:.1f}x the baseline")
+
+    print("\n2. a loadable chain, parsed and appended to a store (baseline: converted only)")
+    chain = btc_chain(args.btc_blocks, args.btc_txs)
+    with tempfile.TemporaryDirectory() as tmp:
+        n, s = timed(lambda: ours_btc_load(chain, Path(tmp) / "chains"))
+    ours = line(f"btc: chainsleuth parse + append ({args.btc_blocks:,} blocks)", n, s)
+    n, s = timed(lambda: btc_base(chain))
+    theirs = line("btc: baseline convert", n, s)
+    print(f"  btc: {ours / theirs:.1f}x the baseline")
+    echain = eth_chain(eth_fixture_responses(), args.eth_blocks, 1_000_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        n, s = timed(lambda: ours_eth_load(echain, Path(tmp) / "chains", 1_000_000))
+    ours = line(f"eth: chainsleuth parse + append ({args.eth_blocks:,} blocks)", n, s)
+    n, s = timed(lambda: eth_base(echain))
+    theirs = line("eth: baseline convert", n, s)
+    print(f"  eth: {ours / theirs:.1f}x the baseline")
+
+    print(f"\n3. end to end from ganache ({args.ganache_txs:,} txs, target 2,000 tx/s)")
+    ganache_e2e(args.ganache_txs, args.per_block)
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Benchmark of tracing: a 5-hop haircut backward trace, and exposure of one address.
+
+Generates (or, with ``--world``, reuses) a world of ``--txs`` transactions, loads it into a
+store, builds the flow graph (timed: a cold build, then a load from the cache), then:
+
+* a backward haircut trace (``--hops``, default 5) from ``--samples`` random addresses
+  of the UTXO chain with incoming flows, time-respecting, stopping at services (the
+  product's default; ``--no-stop`` to trace through them): median and p95 of the engine
+  (``engine.trace``: the compiled propagation plus the exact integer amounts), and of the
+  whole service call (graph lookup, address resolution, rendering of the JSON graph);
+* the baseline, in the same run on the same graph: the same trace (the same rule,
+  level by level) written with networkx on a ``MultiDiGraph`` of the same chain's edges
+  (built once, not timed); the totals of both are compared;
+* exposure (incoming and outgoing, 3 hops) of ``--samples`` random addresses, with the
+  world's actors as the categories: median and p95.
+
+    .venv/bin/python bench/tracing.py                    # 1,000,000 transactions
+    .venv/bin/python bench/tracing.py --txs 10000000     # the targets' size
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainsleuth.chain import storage
+from chainsleuth.chain.lookups import ChainReader
+from chainsleuth.tracing import engine
+from chainsleuth.tracing import exposure as exposure_engine
+from chainsleuth.tracing import graph as graph_module
+from chainsleuth.tracing import service as tracing_service
+from chainsleuth.tracing.config import services_from_world
+from chainsleuth.tracing.engine import Model, TraceDirection, TraceOptions
+from chainsleuth.tracing.graph import FlowGraph, load_graph
+from chainsleuth.tracing.schemas import TraceRequest
+
+LABELLED = (
+    "exchange", "otc_broker", "mixer", "coinjoin", "darknet_market", "ransomware", "scam",
+    "stolen_funds", "sanctioned", "bridge", "dex", "defi",
+)  # fmt: skip
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ms(values: list[float]) -> str:
+    return (
+        f"median {statistics.median(values) * 1000:.2f} ms, p95 {pct(values, 0.95) * 1000:.2f} ms"
+    )
+
+
+def make_world(txs: int, out: Path) -> None:
+    from chainsleuth.world.generate import generate_world
+    from chainsleuth.world.load import load_world
+    from chainsleuth.world.presets import params_for
+
+    t0 = time.perf_counter()
+    generate_world(out / "world", params_for(txs=txs, seed=7))
+    t1 = time.perf_counter()
+    load_world(out / "world", store_root=out / "chains")
+    print(f"world: generated in {t1 - t0:.0f} s, loaded in {time.perf_counter() - t1:.0f} s")
+
+
+def truth_categories(world: Path) -> tracing_service.MappingCategories:
+    import duckdb
+
+    con = duckdb.connect()
+    rows = con.execute(
+        """SELECT a.chain, a.address, b.category
+           FROM read_parquet(?::VARCHAR[]) a JOIN read_parquet(?) b USING (actor_id)
+           WHERE b.category IN (SELECT unnest(?::VARCHAR[]))""",
+        [
+            [str(world / "truth" / f"addresses_{c}.parquet") for c in ("btc", "eth")],
+            str(world / "truth" / "actors.parquet"),
+            list(LABELLED),
+        ],
+    ).fetchall()
+    con.close()
+    return tracing_service.MappingCategories({(c, a): k for c, a, k in rows})
+
+
+# --- the networkx baseline ----------------------------------------------------------------------
+
+
+def nx_graph(graph: FlowGraph, chain: str) -> Any:
+    import networkx as nx
+
+    c = graph.chain_index(chain)
+    src = np.asarray(graph.e_src)
+    keep = np.flatnonzero(np.asarray(graph.node_chain)[src] == c)
+    g = nx.MultiDiGraph()
+    dst = np.asarray(graph.e_dst)
+    amount = np.asarray(graph.e_amount)
+    out = np.asarray(graph.e_out)
+    when = np.asarray(graph.e_time)
+    g.add_edges_from(
+        (int(src[e]), int(dst[e]), {"amount": float(amount[e]), "out": float(out[e]),
+                                    "time": int(when[e])})
+        for e in keep.tolist()
+    )  # fmt: skip
+    return g
+
+
+def nx_backward_haircut(g: Any, target: int, hops: int, stop: set[int]) -> float:
+    """The engine's backward haircut rule, level by level, on networkx: at a node that paid
+    ``y`` (latest at ``t``), each flow it received up to ``t`` gets ``y * flow / (all
+    received up to t)``; ``stop`` nodes are reached, not passed. Returns the total
+    attributed over all edges."""
+    if target not in g:
+        return 0.0
+    frontier: dict[int, tuple[float, int]] = {}
+    total = 0.0
+    for u, _, data in g.in_edges(target, data=True):
+        if u == target:
+            continue
+        total += data["amount"]
+        y, t = frontier.get(u, (0.0, -(1 << 62)))
+        frontier[u] = (y + data["amount"], max(t, data["time"]))
+    for _ in range(hops - 1):
+        nxt: dict[int, tuple[float, int]] = {}
+        for v, (y, t) in frontier.items():
+            if v in stop:
+                continue
+            ins = [(u, d) for u, _, d in g.in_edges(v, data=True) if d["time"] <= t]
+            denom = sum(d["out"] for _, d in ins)
+            if denom <= 0:
+                continue
+            share = min(1.0, y / denom)
+            for u, d in ins:
+                a = d["amount"] * share
+                if a <= 0:
+                    continue
+                total += a
+                y2, t2 = nxt.get(u, (0.0, -(1 << 62)))
+                nxt[u] = (y2 + a, max(t2, d["time"]))
+        frontier = nxt
+    return total
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--txs", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/chainsleuth-bench/tracing"))
+    parser.add_argument("--world", action="store_true", help="reuse the world in --out")
+    parser.add_argument("--hops", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--baseline-samples", type=int, default=20)
+    parser.add_argument("--baseline-max-edges", type=int, default=15_000_000)
+    parser.add_argument("--no-stop", action="store_true", help="trace through services too")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    if not (args.world and (args.out / "chains" / storage.DB_FILE).exists()):
+        make_world(args.txs, args.out)
+    world, root = args.out / "world", args.out / "chains"
+    services = services_from_world(world)
+    ctx = tracing_service.TracingContext(services=services, categories=truth_categories(world))
+    with ChainReader(storage.connect(root, read_only=True), root) as reader:
+        import shutil
+
+        shutil.rmtree(root / graph_module.CACHE_DIR, ignore_errors=True)
+        t0 = time.perf_counter()
+        graph = load_graph(reader, services)
+        build = time.perf_counter() - t0
+        graph_module._LOADED.clear()
+        t0 = time.perf_counter()
+        graph = load_graph(reader, services)
+        cached = time.perf_counter() - t0
+        size = sum(f.stat().st_size for f in (root / graph_module.CACHE_DIR).rglob("*.npy"))
+        print(
+            f"graph: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges "
+            f"({graph.meta['swaps']} swaps, {graph.meta['bridges']} bridge transfers); "
+            f"cold build {build:.1f} s, load from cache {cached * 1000:.1f} ms, "
+            f"{size / 2**20:.0f} MiB on disk"
+        )
+        btc = graph.chain_index("btc")
+        has_in = np.flatnonzero(
+            (np.asarray(graph.node_chain) == btc)
+            & (np.diff(np.asarray(graph.in_ptr)) > 0)
+            & (np.asarray(graph.node_addr) >= 0)
+        )
+        rng = random.Random(11)
+        targets = [int(has_in[rng.randrange(has_in.size)]) for _ in range(args.samples)]
+        options = TraceOptions(direction=TraceDirection.BACKWARD, model=Model.HAIRCUT,
+                               hops=args.hops, max_edges=10**7)  # fmt: skip
+        # the product's default: stop at services (exchanges, mixers, ...: the world's
+        # actors as labels) and at the bridge and converter contracts; the baseline too
+        stop = tracing_service._stop_nodes(
+            reader, graph, ctx, () if args.no_stop else tracing_service.DEFAULT_STOP, {}
+        )
+        stop = np.unique(np.concatenate([stop, engine.service_nodes(graph)]))
+        print(f"stops: {stop.size:,} service nodes" + (" (--no-stop)" if args.no_stop else ""))
+        # warm-up (compilation is cached on disk; this loads it)
+        engine.trace(
+            graph, engine.address_seeds(graph, np.array(targets[:1]), options), options, stop=stop
+        )
+        times: list[float] = []
+        sizes: list[int] = []
+        totals: dict[int, float] = {}
+        for v in targets:
+            t0 = time.perf_counter()
+            seeds = engine.address_seeds(graph, np.array([v]), options)
+            result = engine.trace(graph, seeds, options, stop=stop)
+            times.append(time.perf_counter() - t0)
+            sizes.append(int(result.edges.size))
+            on_btc = np.asarray(graph.node_chain)[np.asarray(graph.e_src)[result.edges]] == btc
+            totals[v] = float(sum(a for a, b in zip(result.edge_amount, on_btc, strict=True) if b))
+        print(
+            f"engine: {args.hops}-hop haircut backward trace, {len(targets)} random addresses, "
+            f"{statistics.median(sizes):.0f} edges (median, max {max(sizes):,}): {ms(times)}"
+        )
+        tracing_service.category_nodes(reader, graph, ctx)  # resolve the labels once
+        full: list[float] = []
+        texts = dict(
+            zip(targets, storage.FlatFiles(root / "btc").addresses(
+                [int(graph.node_addr[v]) for v in targets]), strict=True)
+        )  # fmt: skip
+        for v in targets[: max(20, args.samples // 4)]:
+            request = TraceRequest(chain="btc", address=texts[v], hops=args.hops)
+            t0 = time.perf_counter()
+            tracing_service.run_trace(reader, request, ctx)
+            full.append(time.perf_counter() - t0)
+        print(f"service (resolve, trace, render the JSON graph), {len(full)} addresses: {ms(full)}")
+        m = int(np.sum(np.asarray(graph.node_chain)[np.asarray(graph.e_src)] == btc))
+        if m > args.baseline_max_edges:
+            print(f"baseline skipped: {m:,} edges > --baseline-max-edges")
+        else:
+            t0 = time.perf_counter()
+            g = nx_graph(graph, "btc")
+            print(f"baseline graph: networkx MultiDiGraph of {m:,} edges built in "
+                  f"{time.perf_counter() - t0:.0f} s (not timed below)")  # fmt: skip
+            base: list[float] = []
+            worst = 0.0
+            stop_set = set(stop.tolist())
+            for v in targets[: args.baseline_samples]:
+                t0 = time.perf_counter()
+                total = nx_backward_haircut(g, v, args.hops, stop_set)
+                base.append(time.perf_counter() - t0)
+                ref = max(total, 1.0)
+                worst = max(worst, abs(total - totals[v]) / ref)
+            own = times[: len(base)]
+            print(
+                f"baseline: the same trace on networkx, {len(base)} addresses: {ms(base)}; "
+                f"engine on the same addresses: {ms(own)}; speed-up (median) "
+                f"{statistics.median(base) / statistics.median(own):.0f}x; "
+                f"largest difference of the traced totals {worst:.1e} (relative)"
+            )
+            del g
+        names, node_category = tracing_service.category_nodes(reader, graph, ctx)
+        subjects = [int(has_in[rng.randrange(has_in.size)]) for _ in range(args.samples)]
+        exp: list[float] = []
+        for v in subjects:
+            t0 = time.perf_counter()
+            for forward in (False, True):
+                exposure_engine.exposure(graph, np.array([v]), node_category, forward=forward,
+                                         hops=3)  # fmt: skip
+            exp.append(time.perf_counter() - t0)
+        print(
+            f"exposure (incoming and outgoing, 3 hops, {len(names)} categories, "
+            f"{len(node_category):,} labelled nodes), {len(subjects)} addresses: {ms(exp)}"
+        )
+        t0 = time.perf_counter()
+        labelled = np.array(sorted(node_category), dtype=np.int64)
+        values = np.array([node_category[x] for x in labelled.tolist()], dtype=np.int64)
+        bulk_subjects = [np.array([v]) for v in has_in[:10_000].tolist()]
+        exposure_engine.bulk_exposure(graph, bulk_subjects, labelled, values, len(names),
+                                      forward=False, hops=3)  # fmt: skip
+        bulk_s = time.perf_counter() - t0
+        print(f"bulk exposure (incoming, 3 hops): {len(bulk_subjects):,} addresses in "
+              f"{bulk_s:.2f} s = {len(bulk_subjects) / bulk_s:,.0f} addresses/s")  # fmt: skip
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Entities: addresses clustered by common control, with the evidence of every merge."""

@@ -1,0 +1,214 @@
+"""Union-find over dense integer address ids, compiled with numba.
+
+The forest is one ``int32`` array (``int64`` once a chain has 2**31 addresses): 4 bytes per
+address, nothing else. Roots are linked **by minimum** (the larger root points at the
+smaller), so a component's root is always its smallest address id; that is the entity id
+(see ``docs/entities.md``) and needs no relabelling pass. ``find`` halves paths as it walks.
+
+Every union that joins two different components reports the edge that did it (the two
+addresses and the transaction), so the merges of a run form a spanning forest of the
+address graph: the evidence that ``why`` walks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: int32 until a chain has this many addresses
+INT32_LIMIT = 2**31 - 1
+
+
+def parent_dtype(n: int) -> type[np.signedinteger]:
+    return np.int32 if n <= INT32_LIMIT else np.int64
+
+
+def new_forest(n: int) -> np.ndarray:
+    """``n`` singletons: each address its own root."""
+    return np.arange(n, dtype=parent_dtype(n))
+
+
+def grow(parent: np.ndarray, n: int) -> np.ndarray:
+    """The forest extended with singletons up to ``n`` addresses (copied when it grows)."""
+    if n <= parent.size:
+        return parent
+    out = np.empty(n, dtype=parent_dtype(n))
+    out[: parent.size] = parent
+    out[parent.size :] = np.arange(parent.size, n, dtype=out.dtype)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _find(parent: np.ndarray, x: int) -> int:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # path halving
+        x = parent[x]
+    return x
+
+
+@njit(cache=True, nogil=True)
+def _link(parent: np.ndarray, size: np.ndarray, ra: int, rb: int, large: int) -> bool:
+    """Link two roots by minimum; with sizes tracked, says whether both were >= large."""
+    lo, hi = (ra, rb) if ra < rb else (rb, ra)
+    parent[hi] = lo
+    if size.size == 0:
+        return False
+    both: bool = size[lo] >= large and size[hi] >= large
+    size[lo] += size[hi]
+    return both
+
+
+@njit(cache=True, nogil=True)
+def union_groups(
+    parent: np.ndarray,
+    size: np.ndarray,
+    large: int,
+    group: np.ndarray,
+    member: np.ndarray,
+    out_a: np.ndarray,
+    out_b: np.ndarray,
+    out_group: np.ndarray,
+    out_large: np.ndarray,
+) -> int:
+    """Union the members of each run of equal ``group`` values (rows sorted by group).
+
+    For multi-input clustering ``group`` is the tx id and ``member`` the input's address id.
+    Each merge writes (first member of the run, the member merged, group) to the ``out_``
+    arrays (long enough for every merge: ``min(member.size, parent.size)``), and, when
+    ``size`` (the component sizes at the roots) is given, to ``out_large`` whether it joined
+    two components of at least ``large`` addresses; an empty ``size`` skips that
+    bookkeeping. Returns the number of merges."""
+    merges = 0
+    n = member.size
+    i = 0
+    while i < n:
+        g = group[i]
+        anchor = member[i]
+        ra = _find(parent, anchor)  # the run's root, kept up to date as it merges
+        j = i + 1
+        while j < n and group[j] == g:
+            other = member[j]
+            rb = _find(parent, other)
+            if ra != rb:
+                both = _link(parent, size, ra, rb, large)
+                if size.size:
+                    out_large[merges] = both
+                ra = min(ra, rb)
+                out_a[merges] = anchor
+                out_b[merges] = other
+                out_group[merges] = g
+                merges += 1
+            j += 1
+        i = j
+    return merges
+
+
+@njit(cache=True, nogil=True)
+def union_pairs(
+    parent: np.ndarray,
+    size: np.ndarray,
+    large: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    merged: np.ndarray,
+    out_large: np.ndarray,
+) -> int:
+    """Union ``a[i]`` with ``b[i]``; ``merged[i]`` says whether that edge joined two
+    components (the edges to keep as evidence). Returns the number of merges."""
+    merges = 0
+    for i in range(a.size):
+        ra = _find(parent, a[i])
+        rb = _find(parent, b[i])
+        if ra != rb:
+            out_large[i] = _link(parent, size, ra, rb, large)
+            merged[i] = True
+            merges += 1
+        else:
+            merged[i] = False
+            out_large[i] = False
+    return merges
+
+
+@njit(cache=True, nogil=True)
+def flatten(parent: np.ndarray) -> None:
+    """Point every address straight at its root, in place (the root is the smallest id,
+    and a parent is never larger than its child, so one pass in id order suffices)."""
+    for x in range(parent.size):
+        parent[x] = parent[parent[x]]
+
+
+@njit(cache=True, nogil=True)
+def find_many(parent: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
+    for i in range(xs.size):
+        out[i] = _find(parent, xs[i])
+
+
+class UnionFind:
+    """A forest over ``n`` addresses; ``parent`` may come from a saved, flattened run.
+
+    With ``large`` set, component sizes are tracked (4 more bytes per address while the
+    run lasts) and every merge of two components of at least ``large`` addresses is
+    flagged."""
+
+    def __init__(self, n: int, parent: np.ndarray | None = None, large: int = 0) -> None:
+        self.parent = new_forest(n) if parent is None else grow(np.array(parent), n)
+        self.large = large
+        self.sizes = np.empty(0, dtype=self.parent.dtype)
+        if large > 0:
+            roots = self.roots()
+            self.sizes = np.bincount(roots, minlength=roots.size).astype(self.parent.dtype)
+
+    @property
+    def size(self) -> int:
+        return int(self.parent.size)
+
+    def grow(self, n: int) -> None:
+        old = self.parent.size
+        self.parent = grow(self.parent, n)
+        if self.large > 0 and n > old:
+            self.sizes = np.concatenate([self.sizes, np.ones(n - old, dtype=self.sizes.dtype)])
+
+    def union_groups(
+        self, group: np.ndarray, member: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """See ``union_groups``: the merges as (a, b, group, joined-two-large) arrays."""
+        member = np.ascontiguousarray(member, dtype=np.int64)
+        group = np.ascontiguousarray(group, dtype=np.int64)
+        # at most one merge per input and per address; the pages past the merges made are
+        # never written, so they never become resident
+        cap = min(member.size, self.parent.size)
+        out_a = np.empty(cap, dtype=self.parent.dtype)
+        out_b = np.empty(cap, dtype=self.parent.dtype)
+        out_g = np.empty(cap, dtype=np.int64)
+        out_l = np.zeros(cap if self.sizes.size else 1, dtype=np.bool_)
+        k = union_groups(
+            self.parent, self.sizes, self.large, group, member, out_a, out_b, out_g, out_l
+        )
+        large = out_l[:k] if self.sizes.size else np.zeros(k, dtype=np.bool_)
+        return out_a[:k], out_b[:k], out_g[:k], large
+
+    def union_pairs(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Union each pair: the masks of the pairs that merged two components, and of those
+        that merged two large ones."""
+        a = np.ascontiguousarray(a, dtype=np.int64)
+        b = np.ascontiguousarray(b, dtype=np.int64)
+        merged = np.zeros(a.size, dtype=np.bool_)
+        large = np.zeros(a.size, dtype=np.bool_)
+        union_pairs(self.parent, self.sizes, self.large, a, b, merged, large)
+        return merged, large
+
+    def roots(self) -> np.ndarray:
+        """address id -> entity id (its component's smallest address id); flattens."""
+        flatten(self.parent)
+        return self.parent
+
+    def find(self, xs: np.ndarray) -> np.ndarray:
+        xs = np.ascontiguousarray(xs, dtype=np.int64)
+        out = np.empty(xs.size, dtype=np.int64)
+        find_many(self.parent, xs, out)
+        return out
+
+    def component_size(self, x: int) -> int:
+        if self.sizes.size:
+            return int(self.sizes[int(self.find(np.array([x]))[0])])
+        return -1

@@ -1,0 +1,1 @@
+"""The exchange's own records: customers and KYC, accounts, ledger, logins, linked accounts."""

@@ -1,0 +1,1 @@
+"""Ingest real chains into the chain store: Bitcoin Core, Ethereum nodes, blockchain-etl files."""

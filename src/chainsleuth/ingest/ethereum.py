@@ -1,0 +1,594 @@
+"""Ethereum JSON-RPC: blocks, receipts and ERC-20 transfers into the store's account batches.
+
+Per block range: ``eth_getBlockByNumber(n, true)`` for the blocks and their transactions,
+then the receipts, by ``eth_getBlockReceipts`` where the node has it (geth, erigon, reth,
+nethermind) and else by ``eth_getTransactionReceipt`` per transaction (ganache, older
+nodes), all in batches. From the receipts: status (1 success, 0 failed; receipts from
+before Byzantium carry no status and count as successful), gas used, the fee (gas used x
+effective gas price, or the transaction's gas price on nodes that give no effective
+price), the created contract's address, and the logs.
+
+An ERC-20 ``Transfer(address indexed, address indexed, uint256)`` is a log whose first topic
+is the event's signature and whose topics and data words make four 32-byte values, the
+rule ethereum-etl applies (an ERC-721 transfer carries the token id as a fourth topic and
+no data: it is not one). Removed logs and amounts that do not fit the store's 38 digits
+are skipped (and counted).
+
+Token metadata for tokens not yet known: ``symbol()``, ``name()`` and ``decimals()`` by
+``eth_call`` at the range's last block, tolerant of non-standard tokens: a string or a
+``bytes32`` answer is read, anything else (a revert, an empty or garbled answer) is null.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
+from operator import attrgetter, mul
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+
+from chainsleuth.chain.addresses import canonical_hash
+from chainsleuth.chain.batch import BlockRange
+from chainsleuth.chain.schemas import SOURCE
+from chainsleuth.ingest.bitcoin import hex_hashes, hex_hashes_or_none
+from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
+
+CHAIN = "eth"
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+SYMBOL, NAME, DECIMALS = "0x95d89b41", "0x06fdde03", "0x313ce567"
+MAX_AMOUNT = 10**38 - 1  # decimal128(38, 0)
+
+
+def hex_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value, 16)
+
+
+_flat = chain.from_iterable
+_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
+_SEEN: dict[str, str] = {}  # addresses already checked (bounded: cleared when large)
+
+
+def _address(value: Any, where: str) -> str:
+    """A node's address string in canonical form (lower-case ``0x`` + 40 hex digits)."""
+    seen = _SEEN.get(value) if isinstance(value, str) else None
+    if seen is not None:
+        return seen
+    text = value.lower() if isinstance(value, str) else ""
+    if not _ADDRESS.match(text):
+        raise MalformedResponse(f"{where}: {value!r} is not an address")
+    if len(_SEEN) > 1_000_000:
+        _SEEN.clear()
+    _SEEN[value] = text
+    return text
+
+
+class AccountColumns:
+    """Columns of the account source tables, filled block by block."""
+
+    def __init__(self) -> None:
+        schema = SOURCE["account"]
+        self.blocks: dict[str, list[Any]] = {n: [] for n in schema["blocks"].names}
+        self.txs: dict[str, list[Any]] = {n: [] for n in schema["txs"].names}
+        self.token_transfers: dict[str, list[Any]] = {
+            n: [] for n in schema["token_transfers"].names
+        }
+        self.tokens: dict[str, list[Any]] = {n: [] for n in schema["tokens"].names}
+        #: transfers left out: removed logs, amounts over 38 digits
+        self.skipped_transfers = 0
+
+    @property
+    def tx_count(self) -> int:
+        return len(self.txs["hash"])
+
+    def token_addresses(self) -> set[str]:
+        return set(self.token_transfers["token"])
+
+    def add_token(
+        self, address: str, symbol: str | None, name: str | None, decimals: int | None
+    ) -> None:
+        self.tokens["address"].append(address)
+        self.tokens["symbol"].append(symbol)
+        self.tokens["name"].append(name)
+        self.tokens["decimals"].append(decimals)
+
+    def add_transfer(
+        self, tx_hash: str, log_index: int, token: str, sender: str, to: str, amount: int
+    ) -> None:
+        if amount > MAX_AMOUNT:
+            self.skipped_transfers += 1
+            return
+        t = self.token_transfers
+        t["tx_hash"].append(tx_hash)
+        t["log_index"].append(log_index)
+        t["token"].append(token)
+        t["from_address"].append(sender)
+        t["to_address"].append(to)
+        t["amount"].append(amount)
+
+    def block_range(self, first: int, last: int) -> BlockRange:
+        schema = SOURCE["account"]
+        try:
+            tables = {
+                name: pa.Table.from_pydict(getattr(self, name), schema=schema[name])
+                for name in schema
+            }
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise MalformedResponse(
+                f"blocks {first}..{last} of eth hold bad values: {exc}"
+            ) from exc
+        return BlockRange(CHAIN, first, last, tables)
+
+
+def add_log_transfer(cols: AccountColumns, log: dict[str, Any], where: str) -> None:
+    """Append the ERC-20 transfer a log records, if it records one."""
+    topics = log.get("topics") or []
+    if not topics or topics[0] != TRANSFER_TOPIC:
+        return
+    if log.get("removed"):
+        cols.skipped_transfers += 1
+        return
+    data = log.get("data") or "0x"
+    words = [t[2:] for t in topics[1:]] + [data[i : i + 64] for i in range(2, len(data), 64)]
+    if len(words) != 3 or any(len(w) != 64 for w in words):
+        return  # not an ERC-20 Transfer (ERC-721, or non-standard data)
+    cols.add_transfer(
+        log["transactionHash"],
+        hex_int(log["logIndex"]),
+        _address(log["address"], where),
+        "0x" + words[0][24:],
+        "0x" + words[1][24:],
+        int(words[2], 16),
+    )
+
+
+# --- node answers, decoded by msgspec into the fields read here -------------------------------
+# gc=False: decoded records hold no reference cycles, so the collector need not track them
+
+Quantity = str | int  # a hex quantity ("0x1a"); some nodes and test tools send numbers
+
+
+class EthLog(msgspec.Struct, kw_only=True, gc=False):
+    address: str
+    topics: list[str] | None = None
+    data: str | None = None
+    transactionHash: str | None = None  # noqa: N815 - the node's names
+    logIndex: Quantity | None = None  # noqa: N815
+    removed: bool | None = None
+
+
+class EthReceipt(msgspec.Struct, kw_only=True, gc=False):
+    gasUsed: Quantity  # noqa: N815
+    transactionHash: str | None = None  # noqa: N815
+    blockHash: str | None = None  # noqa: N815
+    effectiveGasPrice: Quantity | None = None  # noqa: N815
+    status: Quantity | None = None  # before Byzantium: none
+    contractAddress: str | None = None  # noqa: N815
+    logs: list[EthLog] | None = None
+
+
+class EthTx(msgspec.Struct, kw_only=True, gc=False):
+    hash: str
+    sender: str = msgspec.field(name="from")
+    to: str | None = None
+    value: Quantity
+    nonce: Quantity
+    gasPrice: Quantity | None = None  # noqa: N815
+    input: str | None = None
+    data: str | None = None  # old nodes' name of input
+
+
+class EthBlock(msgspec.Struct, kw_only=True, gc=False):
+    number: Quantity
+    hash: str
+    timestamp: Quantity
+    transactions: list[EthTx | str]  # hashes only when asked without transactions
+    parentHash: str | None = None  # noqa: N815
+    miner: str | None = None
+
+
+_BLOCK_DECODER = msgspec.json.Decoder(EthBlock)
+_RECEIPT_DECODER = msgspec.json.Decoder(EthReceipt)
+
+
+def decode_eth_block(raw: bytes) -> EthBlock:
+    """One ``eth_getBlockByNumber(n, true)`` result (its JSON text) as an ``EthBlock``."""
+    try:
+        return _BLOCK_DECODER.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise MalformedResponse(f"an eth_getBlockByNumber answer is malformed: {exc}") from exc
+
+
+def decode_eth_receipt(raw: bytes) -> EthReceipt:
+    """One ``eth_getTransactionReceipt`` result (its JSON text) as an ``EthReceipt``."""
+    try:
+        return _RECEIPT_DECODER.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise MalformedResponse(f"an eth_getTransactionReceipt answer is malformed: {exc}") from exc
+
+
+def _convert(value: Any, kind: type[Any], what: str) -> Any:
+    if isinstance(value, kind):
+        return value
+    if not isinstance(value, dict):
+        raise MalformedResponse(f"{what} is missing or not a JSON object")
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        raise MalformedResponse(f"{what} is malformed: missing or bad field ({exc})") from exc
+
+
+def hex_ints(values: Sequence[Any]) -> list[int]:
+    """Hex quantities (``"0x1a"``; numbers pass) as ints, in bulk."""
+    try:
+        return list(map(int, values, repeat(16)))
+    except TypeError:
+        return [hex_int(v) for v in values]
+
+
+def _addresses(values: Sequence[Any], where: str) -> list[Any]:
+    """``_address`` of a column (None and "" become None), through the cache of checked
+    addresses: one C-level pass where every address was seen before."""
+    out = list(map(_SEEN.get, values))
+    if out.count(None) != values.count(None):
+        out = [None if not v else (_SEEN.get(v) or _address(v, where)) for v in values]
+    return out
+
+
+_TX_FIELDS = attrgetter("sender", "to", "value", "nonce", "input", "data", "gasPrice")
+_RECEIPT_FIELDS = attrgetter("gasUsed", "effectiveGasPrice", "status", "contractAddress")
+
+
+def _columns(records: Sequence[Any], fields: attrgetter[Any]) -> list[list[Any]]:
+    """The named fields of records, as columns (one C-level pass and a transpose)."""
+    return [list(column) for column in zip(*map(fields, records), strict=True)]
+
+
+def _tx_hashes(values: list[str], where: str) -> list[str]:
+    return hex_hashes(values, where, "0x")
+
+
+def add_eth_blocks(
+    cols: AccountColumns,
+    blocks: Sequence[Any],
+    receipts: Sequence[Sequence[Any]],
+    first: int | None = None,
+) -> None:
+    """Append ``eth_getBlockByNumber(n, true)`` results (``EthBlock``s or dicts) and each
+    one's receipts (``EthReceipt``s or dicts) for heights ``first..`` to ``cols``, column by
+    column."""
+    parsed: list[EthBlock] = [
+        _convert(b, EthBlock, f"block {'?' if first is None else first + i} of eth")
+        for i, b in enumerate(blocks)
+    ]
+    if not parsed:
+        return
+    where = "blocks of eth"
+    try:
+        heights = hex_ints([b.number for b in parsed])
+        where = f"blocks {heights[0]}..{heights[-1]} of eth"
+        if first is not None and heights != list(range(first, first + len(parsed))):
+            i = next(i for i, h in enumerate(heights) if h != first + i)
+            raise MalformedResponse(
+                f"asked for block {first + i} of eth, the node sent {heights[i]}"
+            )
+        times = hex_ints([b.timestamp for b in parsed])
+        raw_hashes = [b.hash for b in parsed]
+        hashes = _tx_hashes(raw_hashes, where)
+        bc = cols.blocks
+        bc["height"] += heights
+        bc["hash"] += hashes
+        parents = [None if h == 0 else b.parentHash for h, b in zip(heights, parsed, strict=True)]
+        bc["prev_hash"] += hex_hashes_or_none(parents, where, "0x")
+        bc["time"] += times
+        bc["miner"] += _addresses([b.miner or None for b in parsed], where)
+
+        tx_lists = [b.transactions for b in parsed]
+        counts = list(map(len, tx_lists))
+        if len(receipts) != len(parsed):
+            raise MalformedResponse(
+                f"{where}: receipts for {len(receipts)} blocks, not {len(parsed)}"
+            )
+        receipt_counts = list(map(len, receipts))
+        if counts != receipt_counts:
+            i = next(
+                i for i, (a, b) in enumerate(zip(counts, receipt_counts, strict=True)) if a != b
+            )
+            raise MalformedResponse(
+                f"block {heights[i]} of eth has {counts[i]} transactions but the node sent "
+                f"{receipt_counts[i]} receipts"
+            )
+        txs: list[EthTx] = list(_flat(tx_lists))  # type: ignore[arg-type]
+        if not all(type(tx) is EthTx for tx in txs):
+            i = next(i for i, b in enumerate(tx_lists) if any(type(tx) is not EthTx for tx in b))
+            raise MalformedResponse(f"block {heights[i]} of eth lists transaction hashes only")
+        tx_hashes = [tx.hash for tx in txs]
+        rs: list[EthReceipt] = list(_flat(receipts))
+        if not all(type(r) is EthReceipt for r in rs):
+            rs = [
+                _convert(r, EthReceipt, f"{where}: the receipt of transaction {h}")
+                for h, r in zip(tx_hashes, rs, strict=True)
+            ]
+        tx_h = list(_flat(map(repeat, heights, counts)))
+        positions = list(_flat(map(range, counts)))
+        _check_receipts(
+            rs, tx_hashes, list(_flat(map(repeat, raw_hashes, counts))), tx_h, positions
+        )
+
+        if not txs:
+            return
+        senders, tos, values, nonces, inputs, datas, gas_prices = _columns(txs, _TX_FIELDS)
+        gas_used, prices, statuses, created = _columns(rs, _RECEIPT_FIELDS)
+        t = cols.txs
+        t["hash"] += tx_hashes
+        t["height"] += tx_h
+        t["position"] += positions
+        t["time"] += _flat(map(repeat, times, counts))
+        t["from_address"] += _addresses(senders, where)
+        tos = _addresses(tos, where)
+        t["to_address"] += tos
+        t["value"] += hex_ints(values)
+        gas_used = hex_ints(gas_used)
+        if None in prices:  # nodes that give no effective price: the transaction's
+            prices = [p or g or "0x0" for p, g in zip(prices, gas_prices, strict=True)]
+        t["fee"] += map(mul, gas_used, hex_ints(prices))
+        if None in statuses:
+            t["status"] += [1 if s is None else hex_int(s) for s in statuses]
+        else:
+            t["status"] += hex_ints(statuses)
+        if None in inputs:
+            inputs = [i or d or "0x" for i, d in zip(inputs, datas, strict=True)]
+        t["method"] += [
+            d[:10] if to and len(d) >= 10 else None for d, to in zip(inputs, tos, strict=True)
+        ]
+        t["created_contract"] += _addresses(created, where)
+        t["nonce"] += hex_ints(nonces)
+        t["gas_used"] += gas_used
+        _add_transfers(cols, rs, tx_hashes, where)
+    except (TypeError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, MalformedResponse):
+            raise
+        raise MalformedResponse(f"{where} is malformed: missing or bad field {exc}") from exc
+
+
+def _check_receipts(
+    rs: list[EthReceipt],
+    tx_hashes: list[str],
+    block_hashes: list[str],
+    heights: list[int],
+    positions: list[int],
+) -> None:
+    """Each receipt names its transaction and block (where it names them)."""
+    named = [r.transactionHash for r in rs]
+    if named != tx_hashes:
+        for i, (ours, theirs) in enumerate(zip(named, tx_hashes, strict=True)):
+            if ours is not None and ours != theirs:
+                raise MalformedResponse(
+                    f"block {heights[i]} of eth: receipt {positions[i]} is not its transaction's"
+                )
+    named = [r.blockHash for r in rs]
+    if named != block_hashes:
+        for i, (ours, theirs) in enumerate(zip(named, block_hashes, strict=True)):
+            if ours is not None and ours != theirs:
+                raise MalformedResponse(
+                    f"block {heights[i]} of eth: the receipt of {tx_hashes[i]} is from another "
+                    "block (a re-org while fetching?)"
+                )
+
+
+def _add_transfers(
+    cols: AccountColumns, rs: list[EthReceipt], tx_hashes: list[str], where: str
+) -> None:
+    """The ERC-20 transfers the receipts' logs record (see ``add_log_transfer``), in bulk."""
+    found = [
+        (h, log)
+        for h, r in zip(tx_hashes, rs, strict=True)
+        if r.logs
+        for log in r.logs
+        if log.topics and log.topics[0] == TRANSFER_TOPIC
+    ]
+    if not found:
+        return
+    hashes, indexes, tokens, senders, receivers, amounts = [], [], [], [], [], []
+    for tx_hash, log in found:
+        if log.removed:
+            cols.skipped_transfers += 1
+            continue
+        topics = log.topics
+        data = log.data or "0x"
+        assert topics is not None
+        if len(topics) == 3 and len(data) == 66 and len(topics[1]) == len(topics[2]) == 66:
+            words = [topics[1][2:], topics[2][2:], data[2:]]
+        else:
+            words = [t[2:] for t in topics[1:]] + [
+                data[i : i + 64] for i in range(2, len(data), 64)
+            ]
+            if len(words) != 3 or any(len(w) != 64 for w in words):
+                continue  # not an ERC-20 Transfer (ERC-721, or non-standard data)
+        hashes.append(log.transactionHash or tx_hash)
+        indexes.append(log.logIndex)
+        tokens.append(log.address)
+        senders.append("0x" + words[0][24:])
+        receivers.append("0x" + words[1][24:])
+        amounts.append(int(words[2], 16))
+    if None in indexes:
+        raise MalformedResponse(f"{where}: a transfer log has no logIndex")
+    keep = [a <= MAX_AMOUNT for a in amounts]
+    if not all(keep):
+        cols.skipped_transfers += keep.count(False)
+        hashes, indexes, tokens, senders, receivers, amounts = (
+            [v for v, k in zip(col, keep, strict=True) if k]
+            for col in (hashes, indexes, tokens, senders, receivers, amounts)
+        )
+    tt = cols.token_transfers
+    tt["tx_hash"] += hashes
+    tt["log_index"] += hex_ints(indexes)
+    tt["token"] += _addresses(tokens, where)
+    tt["from_address"] += senders
+    tt["to_address"] += receivers
+    tt["amount"] += amounts
+
+
+def add_eth_block(
+    cols: AccountColumns,
+    block: Any,
+    receipts: Sequence[Any],
+    height: int | None = None,
+) -> None:
+    """Append one ``eth_getBlockByNumber(n, true)`` result and its receipts to ``cols``."""
+    if not isinstance(block, dict | EthBlock):
+        raise MalformedResponse(f"block {height} of eth is missing or not a JSON object")
+    add_eth_blocks(cols, [block], [receipts], height)
+
+
+# --- token metadata --------------------------------------------------------------------------
+
+
+def decode_text(result: Any) -> str | None:
+    """An ``eth_call`` answer to ``symbol()``/``name()``: an ABI string or a ``bytes32``."""
+    if not isinstance(result, str) or not result.startswith("0x"):
+        return None
+    try:
+        raw = bytes.fromhex(result[2:])
+    except ValueError:
+        return None
+    text: bytes | None = None
+    if len(raw) >= 64:
+        offset = int.from_bytes(raw[:32], "big")
+        if offset + 32 <= len(raw):
+            length = int.from_bytes(raw[offset : offset + 32], "big")
+            if offset + 32 + length <= len(raw):
+                text = raw[offset + 32 : offset + 32 + length]
+    if text is None and len(raw) == 32:
+        text = raw  # bytes32, right-padded with zeros (MKR, early tokens)
+    if text is None:
+        return None
+    text = text.rstrip(b"\x00")
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    decoded = decoded.strip()
+    if not decoded or not decoded.isprintable():
+        return None
+    return decoded[:64]
+
+
+def decode_decimals(result: Any) -> int | None:
+    if not isinstance(result, str) or not result.startswith("0x") or len(result) < 3:
+        return None
+    try:
+        value = int(result[2:66] or "0", 16)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 255 else None
+
+
+def token_metadata(
+    client: RpcClient, tokens: Iterable[str], block: int
+) -> list[tuple[str, str | None, str | None, int | None]]:
+    """(address, symbol, name, decimals) of each token, by ``eth_call`` at ``block``."""
+    addresses = sorted(tokens)
+    if not addresses:
+        return []
+    tag = hex(block)
+    calls = [
+        ("eth_call", [{"to": a, "data": selector}, tag])
+        for a in addresses
+        for selector in (SYMBOL, NAME, DECIMALS)
+    ]
+    answers = client.batch(calls, tolerate=True)
+    out = []
+    for i, address in enumerate(addresses):
+        symbol, name, decimals = answers[3 * i : 3 * i + 3]
+        out.append(
+            (
+                address,
+                None if isinstance(symbol, RpcError) else decode_text(symbol),
+                None if isinstance(name, RpcError) else decode_text(name),
+                None if isinstance(decimals, RpcError) else decode_decimals(decimals),
+            )
+        )
+    return out
+
+
+# --- the source ------------------------------------------------------------------------------
+
+
+class EthereumSource:
+    """Blocks of an Ethereum JSON-RPC node."""
+
+    chain = CHAIN
+
+    def __init__(self, client: RpcClient) -> None:
+        self.client = client
+        self.label = client.url
+        self.block_receipts: bool | None = None  # eth_getBlockReceipts works; None: untried
+        self.known_tokens: set[str] = set()
+        self.skipped_transfers = 0
+
+    def network(self) -> str:
+        chain_id, genesis = self.client.batch(
+            [("eth_chainId", []), ("eth_getBlockByNumber", ["0x0", False])]
+        )
+        if not isinstance(genesis, dict) or "hash" not in genesis:
+            raise MalformedResponse(f"the node at {self.client.url} has no genesis block")
+        return f"ethereum:{hex_int(chain_id)}:{canonical_hash(CHAIN, genesis['hash'])}"
+
+    def tip(self) -> int:
+        return hex_int(self.client.call("eth_blockNumber"))
+
+    def block_hashes(self, heights: Sequence[int]) -> list[str]:
+        blocks = self.client.batch([("eth_getBlockByNumber", [hex(h), False]) for h in heights])
+        out = []
+        for h, block in zip(heights, blocks, strict=True):
+            if not isinstance(block, dict) or "hash" not in block:
+                raise MalformedResponse(f"the node has no block {h} of eth")
+            out.append(canonical_hash(CHAIN, block["hash"]))
+        return out
+
+    def _receipts(self, blocks: list[EthBlock], heights: Sequence[int]) -> list[list[Any]]:
+        if self.block_receipts is not False:
+            answers = self.client.batch(
+                [("eth_getBlockReceipts", [hex(h)]) for h in heights],
+                tolerate=True,
+                result_type=list[EthReceipt],
+            )
+            if not any(isinstance(a, RpcError) for a in answers):
+                self.block_receipts = True
+                return [a if isinstance(a, list) else [] for a in answers]
+            if self.block_receipts:
+                raise next(a for a in answers if isinstance(a, RpcError))
+            self.block_receipts = False  # the node lacks it: per-transaction receipts
+        hashes = [tx.hash if isinstance(tx, EthTx) else tx for b in blocks for tx in b.transactions]
+        flat = self.client.batch(
+            [("eth_getTransactionReceipt", [h]) for h in hashes], result_type=EthReceipt
+        )
+        out, i = [], 0
+        for b in blocks:
+            n = len(b.transactions)
+            out.append(flat[i : i + n])
+            i += n
+        return out
+
+    def fetch(self, first: int, last: int) -> BlockRange:
+        heights = range(first, last + 1)
+        blocks = self.client.batch(
+            [("eth_getBlockByNumber", [hex(h), True]) for h in heights], result_type=EthBlock
+        )
+        for h, block in zip(heights, blocks, strict=True):
+            if block is None:
+                raise MalformedResponse(f"the node sent no block {h} of eth (or a malformed one)")
+        receipts = self._receipts(blocks, heights)
+        cols = AccountColumns()
+        add_eth_blocks(cols, blocks, receipts, first)
+        new = cols.token_addresses() - self.known_tokens
+        for address, symbol, name, decimals in token_metadata(self.client, new, last):
+            cols.add_token(address, symbol, name, decimals)
+        self.known_tokens |= new
+        self.skipped_transfers += cols.skipped_transfers
+        return cols.block_range(first, last)

@@ -1,0 +1,1 @@
+"""Attribution: labels on addresses and entities, their sources, imports and history."""

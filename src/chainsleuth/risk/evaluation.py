@@ -1,0 +1,103 @@
+"""Typology detectors scored on a generated world's ground truth (``truth/typologies.parquet``).
+
+**Matching rule.** A detected instance *matches* a true instance when both are of the same
+typology (``mixing`` is scored against the truth's ``coinjoin``) on the same chain and they
+share at least one transaction hash; a true instance without transactions matches on a
+shared address. Precision = detected instances that match some true instance / detected
+instances; recall = true instances matched by some detected instance / true instances.
+A typology the world has no instance of has no recall (and precision only counts the
+detections as false); one with no detector is not scored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from chainsleuth.core.errors import InvalidInput
+from chainsleuth.entities import service as entity_service
+from chainsleuth.risk.policy import TypologyPolicy
+from chainsleuth.risk.typologies import Typology, TypologyInstance, detect
+
+#: detector -> the ground truth's name of the typology
+TRUTH_NAME = {t: t.value for t in Typology} | {Typology.MIXING: "coinjoin"}
+
+
+class TypologyScore(BaseModel):
+    typology: str
+    truth_name: str
+    detected: int
+    matched_detected: int
+    true: int
+    matched_true: int
+    precision: float | None
+    recall: float | None
+
+
+def truth_instances(world: Path) -> list[dict[str, object]]:
+    path = Path(world) / "truth" / "typologies.parquet"
+    if not path.is_file():
+        raise InvalidInput(f"{world} is no world folder: truth/typologies.parquet is missing")
+    rows: list[dict[str, object]] = pq.read_table(path).to_pylist()
+    return rows
+
+
+def score(
+    found: list[TypologyInstance],
+    truth: list[dict[str, object]],
+    typologies: list[Typology],
+    chains: list[str],
+) -> list[TypologyScore]:
+    out: list[TypologyScore] = []
+    for typ in typologies:
+        name = TRUTH_NAME[typ]
+        det = [i for i in found if i.typology == typ and i.chain in chains]
+        tru = [r for r in truth if r["typology"] == name and r["chain"] in chains]
+        det_hit = [False] * len(det)
+        tru_hit = [False] * len(tru)
+        for j, r in enumerate(tru):
+            txs = set(r["tx_hashes"] or [])  # type: ignore[call-overload]
+            addrs = set(r["addresses"] or [])  # type: ignore[call-overload]
+            for k, d in enumerate(det):
+                if d.chain != r["chain"]:
+                    continue
+                hit = (
+                    bool(txs.intersection(d.tx_hashes))
+                    if txs
+                    else bool(addrs.intersection(d.addresses))
+                )
+                if hit:
+                    det_hit[k] = tru_hit[j] = True
+        out.append(
+            TypologyScore(
+                typology=typ.value,
+                truth_name=name,
+                detected=len(det),
+                matched_detected=sum(det_hit),
+                true=len(tru),
+                matched_true=sum(tru_hit),
+                precision=sum(det_hit) / len(det) if det else None,
+                recall=sum(tru_hit) / len(tru) if tru else None,
+            )
+        )
+    return out
+
+
+def evaluate(
+    world: Path,
+    root: Path,
+    *,
+    chain: str = "all",
+    policy: TypologyPolicy | None = None,
+    typologies: list[Typology] | None = None,
+) -> list[TypologyScore]:
+    """Run the detectors on every chain asked for and score them against the world."""
+    truth = truth_instances(world)
+    chains = entity_service.chains_of(chain)
+    chosen = typologies or list(Typology)
+    found: list[TypologyInstance] = []
+    for c in chains:
+        found.extend(detect(root, c, policy, typologies=chosen))
+    return score(found, truth, chosen, chains)

@@ -1,0 +1,135 @@
+"""The typology detectors' parameters: one typed policy object with defaults.
+
+Every threshold, window and hop count a detector uses is here, so that a policy editor can
+show and change them; ``TypologyPolicy.model_validate(json)`` refuses unknown keys and
+values out of range (``InvalidInput`` through ``parse_policy``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chainsleuth.core.errors import InvalidInput
+
+HOUR = 3600
+DAY = 86_400
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+
+
+class PeelChainPolicy(_Part):
+    min_hops: int = Field(
+        5, ge=2, description="transactions in a row, each spending the last change"
+    )
+    max_gap_s: int = Field(12 * HOUR, gt=0, description="most time between two hops")
+    max_peel_share: float = Field(0.35, gt=0, le=0.5, description="peeled output / hop value")
+
+
+class FanInPolicy(_Part):
+    min_senders: int = Field(2, ge=1, description="distinct sending entities into the collector")
+    window_s: int = Field(3 * DAY, gt=0, description="payments in and the sweep within this time")
+    min_swept_share: float = Field(0.8, gt=0, le=1, description="share of the inflow swept on")
+    max_sweep_receivers: int = Field(1, ge=1, description="addresses the sweep pays")
+    max_entity_size: int = Field(40, ge=1, description="larger collectors (services) are skipped")
+
+
+class FanOutPolicy(_Part):
+    min_receivers: int = Field(
+        3, ge=2, description="distinct receiving entities in one transaction"
+    )
+    max_payers: int = Field(2, ge=1, description="input addresses of the transaction at most")
+    max_entity_size: int = Field(40, ge=1, description="larger payers (services) are skipped")
+
+
+class StructuringPolicy(_Part):
+    threshold_usd: float = Field(10_000.0, gt=0, description="the reporting threshold")
+    band: float = Field(0.1, gt=0, lt=1, description="'just under': within this share below it")
+    price_tolerance: float = Field(0.12, ge=0, lt=1, description="allowance for price moves")
+    min_payments: int = Field(3, ge=2, description="band payments linked together")
+    window_s: int = Field(3 * DAY, gt=0, description="links only within this time")
+    max_link_entity_size: int = Field(
+        40, ge=1, description="entities larger than this link nothing"
+    )
+
+
+class PassThroughPolicy(_Part):
+    max_delay_s: int = Field(
+        2 * HOUR, gt=0, description="received, then forwarded within this time"
+    )
+    min_forwarded_share: float = Field(0.9, gt=0, le=1.0, description="share of what came in")
+    max_txs: int = Field(
+        4, ge=2, description="an address with more transactions is no pass-through"
+    )
+    max_entity_size: int = Field(3, ge=1, description="the address's entity at most this big")
+    min_value_usd: float = Field(500.0, ge=0, description="smaller amounts are ignored")
+
+
+class MixingPolicy(_Part):
+    min_inputs: int = Field(5, ge=2, description="distinct input addresses of a CoinJoin round")
+    min_equal_outputs: int = Field(5, ge=2, description="outputs of one denomination")
+
+
+class ChainHoppingPolicy(_Part):
+    bridge_methods: tuple[str, ...] = Field(("0x0d7a8a8e",), description="bridge lock selectors")
+    swap_methods: tuple[str, ...] = Field(
+        ("0x7ff36ab5", "0x38ed1739"), description="DEX swap selectors"
+    )
+    max_delay_s: int = Field(6 * HOUR, gt=0, description="bridged this soon after the receipt")
+    min_value_usd: float = Field(10_000.0, ge=0, description="smaller bridge transfers are ignored")
+    max_entity_size: int = Field(
+        40, ge=1, description="receipts from larger entities (services: exchanges) do not count"
+    )
+
+
+class DormantPolicy(_Part):
+    min_dormant_days: float = Field(10.0, gt=0, description="no activity for this long")
+    min_value_usd: float = Field(10_000.0, ge=0, description="value that wakes up")
+    max_entity_size: int = Field(40, ge=1, description="larger entities (services) are skipped")
+
+
+class RoundTripPolicy(_Part):
+    max_hops: int = Field(3, ge=2, le=3, description="transfers in the cycle")
+    window_s: int = Field(2 * DAY, gt=0, description="the cycle closes within this time")
+    max_entity_size: int = Field(40, ge=1, description="larger entities (services) break a cycle")
+    min_value_usd: float = Field(1_000.0, ge=0, description="smaller transfers are ignored")
+    min_returned_share: float = Field(0.5, gt=0, le=1.0, description="value back / value out")
+
+
+class TypologyPolicy(BaseModel):
+    """All detectors' parameters. ``prices_usd``: the reference prices for USD thresholds
+    (asset symbol -> USD per whole unit)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prices_usd: dict[str, float] = Field(
+        default_factory=lambda: {"BTC": 62_000.0, "ETH": 3_000.0, "WETH": 3_000.0, "USDT": 1.0}
+    )
+    lookback_s: int = Field(
+        14 * DAY, ge=0, description="incremental runs read this much before the start height"
+    )
+    peel_chain: PeelChainPolicy = PeelChainPolicy()
+    fan_in: FanInPolicy = FanInPolicy()
+    fan_out: FanOutPolicy = FanOutPolicy()
+    structuring: StructuringPolicy = StructuringPolicy()
+    pass_through: PassThroughPolicy = PassThroughPolicy()
+    mixing: MixingPolicy = MixingPolicy()
+    chain_hopping: ChainHoppingPolicy = ChainHoppingPolicy()
+    dormant_then_active: DormantPolicy = DormantPolicy()
+    round_trip: RoundTripPolicy = RoundTripPolicy()
+
+
+def parse_policy(data: dict[str, Any] | None) -> TypologyPolicy:
+    """A policy from JSON-like data (``None``: the defaults); one-line ``InvalidInput``."""
+    if data is None:
+        return TypologyPolicy()
+    try:
+        return TypologyPolicy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"typology policy: {where}: {first['msg']}") from None

@@ -1,0 +1,351 @@
+"""Detectors on the address-level flows (both kinds of chain): fan-in, fan-out,
+structuring, rapid pass-through, dormant-then-active and round-trip cycles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.sparse import coo_matrix  # type: ignore[import-untyped]
+from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
+
+from chainsleuth.risk.data import ChainData
+from chainsleuth.risk.policy import (
+    DormantPolicy,
+    FanInPolicy,
+    FanOutPolicy,
+    PassThroughPolicy,
+    RoundTripPolicy,
+    StructuringPolicy,
+)
+from chainsleuth.risk.typologies.base import Raw, Typology, amount_text, hours
+
+
+def fan_in(data: ChainData, p: FanInPolicy) -> list[Raw]:
+    """A collector (a small entity) that receives from ``min_senders`` entities and sweeps
+    at least ``min_swept_share`` of it on to at most ``max_sweep_receivers`` addresses."""
+    rows = data.con.execute(
+        """WITH inflow AS (
+               SELECT f.to_id AS a, f.tx_id, f.t, f.asset_id, f.value, es.entity_id AS se
+               FROM flows f JOIN ent es ON es.address_id = f.from_id
+               JOIN ent ea ON ea.address_id = f.to_id
+               WHERE es.entity_id <> ea.entity_id AND ea.size <= $max),
+           sweep AS (
+               SELECT from_id AS a, tx_id, any_value(t) AS t, asset_id, sum(value) AS v,
+                      count(DISTINCT to_id) AS nr, list(DISTINCT to_id) AS rcv
+               FROM flows WHERE to_id IS DISTINCT FROM from_id AND from_id IS NOT NULL
+               GROUP BY from_id, tx_id, asset_id)
+        SELECT s.a, s.tx_id, s.t, s.asset_id, s.v, any_value(s.rcv),
+               list(DISTINCT i.tx_id), sum(i.value), count(DISTINCT i.se), min(i.t)
+        FROM sweep s JOIN inflow i ON i.a = s.a AND i.asset_id = s.asset_id
+             AND i.t BETWEEN s.t - $w AND s.t AND i.tx_id <> s.tx_id
+        WHERE s.nr <= $mr
+        GROUP BY s.a, s.tx_id, s.t, s.asset_id, s.v
+        HAVING count(DISTINCT i.se) >= $ms AND s.v >= $share * sum(i.value)
+        ORDER BY s.tx_id, s.a""",
+        {
+            "max": p.max_entity_size,
+            "w": p.window_s,
+            "mr": p.max_sweep_receivers,
+            "ms": p.min_senders,
+            "share": p.min_swept_share,
+        },
+    ).fetchall()
+    merged: dict[int, list[Any]] = {}
+    for r in rows:
+        merged.setdefault(int(r[1]), []).append(r)
+    raws = []
+    for sweep_tx, group in merged.items():
+        collectors = [int(g[0]) for g in group]
+        ins = sorted({int(x) for g in group for x in g[6]})
+        rcv = sorted({int(x) for g in group for x in g[5] if x is not None})
+        asset = int(group[0][3])
+        swept = sum(int(g[4]) for g in group)
+        senders = max(int(g[8]) for g in group)
+        t0 = min(int(g[9]) for g in group)
+        t1 = int(group[0][2])
+        raws.append(
+            Raw(
+                Typology.FAN_IN,
+                [*ins, sweep_tx],
+                collectors + rcv,
+                [swept],
+                asset,
+                t0,
+                t1,
+                f"{len(collectors)} collecting address(es) received from {senders} different "
+                f"entities in {len(ins)} transactions and swept "
+                f"{amount_text(data, asset, swept)} on to {len(rcv)} address(es) within "
+                f"{hours(t1 - t0)}",
+            )
+        )
+    return raws
+
+
+def fan_out(data: ChainData, p: FanOutPolicy) -> list[Raw]:
+    """A transaction in which a small entity (at most ``max_payers`` input addresses) pays
+    ``min_receivers`` or more other entities."""
+    rows = data.con.execute(
+        """WITH f AS (
+               SELECT f.tx_id, f.t, f.asset_id, f.from_id, f.to_id, f.value,
+                      es.entity_id AS se, es.size AS ss, er.entity_id AS re
+               FROM flows f JOIN ent es ON es.address_id = f.from_id
+               JOIN ent er ON er.address_id = f.to_id)
+        SELECT tx_id, any_value(t), asset_id, list(DISTINCT from_id), list(DISTINCT to_id),
+               count(DISTINCT re), sum(value)
+        FROM f WHERE se <> re
+        GROUP BY tx_id, asset_id
+        HAVING count(DISTINCT re) >= $mr AND count(DISTINCT from_id) <= $mp
+           AND max(ss) <= $max
+        ORDER BY tx_id""",
+        {"mr": p.min_receivers, "mp": p.max_payers, "max": p.max_entity_size},
+    ).fetchall()
+    return [
+        Raw(
+            Typology.FAN_OUT,
+            [int(tx)],
+            [int(a) for a in payers] + [int(b) for b in rcv],
+            [int(v)],
+            int(asset),
+            int(t),
+            int(t),
+            f"{len(payers)} address(es) paid {amount_text(data, int(asset), int(v))} to {k} "
+            "different entities in one transaction",
+        )
+        for tx, t, asset, payers, rcv, k, v in rows
+    ]
+
+
+def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
+    """Payments just under the reporting threshold (in USD at the reference prices), linked
+    when they share a sender entity, a receiving address or entity, or when one's receiver
+    pays the next one on, within ``window_s``; groups of ``min_payments`` or more."""
+    lo = p.threshold_usd * (1 - p.band) * (1 - p.price_tolerance)
+    hi = p.threshold_usd * (1 + p.price_tolerance)
+    pay = data.con.execute(
+        """SELECT f.tx_id, any_value(f.t), f.to_id, f.asset_id, sum(f.value), sum(f.usd),
+                  min(f.from_id), min(es.entity_id), max(es.size),
+                  any_value(er.entity_id), any_value(er.size)
+           FROM flows f JOIN ent es ON es.address_id = f.from_id
+           JOIN ent er ON er.address_id = f.to_id
+           WHERE es.entity_id <> er.entity_id
+           GROUP BY f.tx_id, f.to_id, f.asset_id
+           HAVING sum(f.usd) >= $lo AND sum(f.usd) < $hi
+           ORDER BY 2, 1""",
+        {"lo": lo, "hi": hi},
+    ).fetchall()
+    n = len(pay)
+    if n < p.min_payments:
+        return []
+    t = np.array([r[1] for r in pay], dtype=np.int64)
+    src: list[int] = []
+    dst: list[int] = []
+
+    def link_by(keys: list[int | None]) -> None:
+        last: dict[int, int] = {}
+        for i, k in enumerate(keys):
+            if k is None:
+                continue
+            j = last.get(k)
+            if j is not None and t[i] - t[j] <= p.window_s:
+                src.append(j)
+                dst.append(i)
+            last[k] = i
+
+    big = p.max_link_entity_size
+    link_by([int(r[7]) if r[8] <= big else None for r in pay])  # same sender entity
+    link_by([int(r[2]) for r in pay])  # same receiving address
+    link_by([int(r[9]) if r[10] <= big else None for r in pay])  # same receiving entity
+    received: dict[int, list[int]] = {}
+    for i, r in enumerate(pay):  # a receiver that passes a band payment on
+        for j in received.get(int(r[6]), []):
+            if 0 <= t[i] - t[j] <= p.window_s:
+                src.append(j)
+                dst.append(i)
+        received.setdefault(int(r[2]), []).append(i)
+    graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    raws = []
+    for comp in np.unique(label):
+        members = np.flatnonzero(label == comp)
+        if members.size < p.min_payments:
+            continue
+        rows = [pay[i] for i in members]
+        asset = int(rows[0][3])
+        usd = [float(r[5]) for r in rows]
+        raws.append(
+            Raw(
+                Typology.STRUCTURING,
+                [int(r[0]) for r in rows],
+                [int(r[6]) for r in rows] + [int(r[2]) for r in rows],
+                [int(r[4]) for r in rows],
+                asset,
+                int(t[members].min()),
+                int(t[members].max()),
+                f"{len(rows)} linked payments of USD {min(usd):,.0f} to {max(usd):,.0f}, just "
+                f"under the USD {p.threshold_usd:,.0f} threshold, to "
+                f"{len({r[2] for r in rows})} address(es) within "
+                f"{hours(int(t[members].max() - t[members].min()))}",
+            )
+        )
+    return raws
+
+
+def pass_through(data: ChainData, p: PassThroughPolicy) -> list[Raw]:
+    """An address of few transactions (a small entity) that forwards at least
+    ``min_forwarded_share`` of a receipt within ``max_delay_s``."""
+    rows = data.con.execute(
+        """WITH ntx AS (
+               SELECT a, count(DISTINCT tx_id) AS k FROM (
+                   SELECT from_id AS a, tx_id FROM flows UNION ALL
+                   SELECT to_id, tx_id FROM flows) GROUP BY a),
+           small AS (SELECT n.a FROM ntx n JOIN ent e ON e.address_id = n.a
+                     WHERE n.k <= $k AND e.size <= $size),
+           inn AS (SELECT f.to_id AS a, f.tx_id, f.t, f.asset_id, sum(f.value) AS v,
+                          sum(f.usd) AS usd
+                   FROM flows f SEMI JOIN small s ON s.a = f.to_id
+                   WHERE f.from_id IS DISTINCT FROM f.to_id GROUP BY ALL),
+           outs AS (SELECT f.from_id AS a, f.tx_id, f.t, f.asset_id, sum(f.value) AS v
+                    FROM flows f SEMI JOIN small s ON s.a = f.from_id
+                    WHERE f.from_id IS DISTINCT FROM f.to_id GROUP BY ALL)
+        SELECT i.a, i.tx_id, i.t, i.asset_id, i.v, list(o.tx_id ORDER BY o.t), sum(o.v), max(o.t)
+        FROM inn i JOIN outs o ON o.a = i.a AND o.asset_id = i.asset_id
+             AND o.t BETWEEN i.t AND i.t + $d AND o.tx_id <> i.tx_id
+        WHERE i.usd >= $usd
+        GROUP BY i.a, i.tx_id, i.t, i.asset_id, i.v
+        HAVING sum(o.v) >= $share * i.v
+        ORDER BY i.tx_id, i.a""",
+        {
+            "k": p.max_txs,
+            "size": p.max_entity_size,
+            "d": p.max_delay_s,
+            "usd": p.min_value_usd,
+            "share": p.min_forwarded_share,
+        },
+    ).fetchall()
+    return [
+        Raw(
+            Typology.PASS_THROUGH,
+            [int(tx), *[int(o) for o in outs]],
+            [int(a)],
+            [int(v), int(fwd)],
+            int(asset),
+            int(t),
+            int(t1),
+            f"received {amount_text(data, int(asset), int(v))} and forwarded "
+            f"{amount_text(data, int(asset), int(fwd))} within {hours(int(t1) - int(t))}",
+        )
+        for a, tx, t, asset, v, outs, fwd, t1 in rows
+    ]
+
+
+def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
+    """An address (of a small entity) that did nothing for ``min_dormant_days`` and then
+    sends at least ``min_value_usd``."""
+    rows = data.con.execute(
+        """WITH act AS (
+               SELECT a, tx_id, any_value(t) AS t, asset_id, sum(out_v) AS out_v,
+                      sum(out_usd) AS out_usd FROM (
+                   SELECT from_id AS a, tx_id, t, asset_id, value AS out_v, usd AS out_usd
+                   FROM flows WHERE from_id IS DISTINCT FROM to_id
+                   UNION ALL
+                   SELECT to_id, tx_id, t, asset_id, 0, 0 FROM flows
+                   WHERE from_id IS DISTINCT FROM to_id)
+               WHERE a IS NOT NULL GROUP BY a, tx_id, asset_id),
+           g AS (SELECT *, lag(t) OVER w AS pt, lag(tx_id) OVER w AS ptx FROM act
+                 WINDOW w AS (PARTITION BY a ORDER BY t, tx_id))
+        SELECT g.a, g.ptx, g.pt, g.tx_id, g.t, g.asset_id, g.out_v
+        FROM g JOIN ent e ON e.address_id = g.a
+        WHERE g.pt IS NOT NULL AND g.t - g.pt >= $gap AND g.out_usd >= $usd
+          AND e.size <= $size
+        ORDER BY g.tx_id, g.a""",
+        {
+            "gap": int(p.min_dormant_days * 86_400),
+            "usd": p.min_value_usd,
+            "size": p.max_entity_size,
+        },
+    ).fetchall()
+    return [
+        Raw(
+            Typology.DORMANT_THEN_ACTIVE,
+            [int(ptx), int(tx)],
+            [int(a)],
+            [int(v)],
+            int(asset),
+            int(pt),
+            int(t),
+            f"untouched for {hours(int(t) - int(pt))}, then sent "
+            f"{amount_text(data, int(asset), int(v))}",
+        )
+        for a, ptx, pt, tx, t, asset, v in rows
+    ]
+
+
+def round_trip(data: ChainData, p: RoundTripPolicy) -> list[Raw]:
+    """Value that leaves an entity and comes back to it through one or two other entities
+    (none of them a service) within ``window_s``."""
+    con = data.con
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE rt_e AS
+           SELECT f.tx_id, f.t, f.asset_id, es.entity_id AS a, er.entity_id AS b,
+                  min(f.from_id) AS fa, min(f.to_id) AS tb, sum(f.value) AS v,
+                  sum(f.usd) AS usd
+           FROM flows f JOIN ent es ON es.address_id = f.from_id
+           JOIN ent er ON er.address_id = f.to_id
+           WHERE es.entity_id <> er.entity_id AND es.size <= $size AND er.size <= $size
+           GROUP BY ALL HAVING sum(f.usd) >= $usd""",
+        {"size": p.max_entity_size, "usd": p.min_value_usd},
+    )
+    two = con.execute(
+        """SELECT x.tx_id, y.tx_id, x.t, y.t, x.asset_id, x.v, y.v, x.fa, x.tb, y.tb
+           FROM rt_e x JOIN rt_e y ON y.a = x.b AND y.b = x.a AND y.asset_id = x.asset_id
+                AND y.t BETWEEN x.t AND x.t + $w AND y.tx_id <> x.tx_id
+           WHERE y.v >= $share * x.v
+           QUALIFY row_number() OVER (PARTITION BY x.tx_id, x.a ORDER BY y.t, y.tx_id) = 1
+           ORDER BY x.tx_id""",
+        {"w": p.window_s, "share": p.min_returned_share},
+    ).fetchall()
+    raws = [
+        Raw(
+            Typology.ROUND_TRIP,
+            [int(a), int(b)],
+            [int(fa), int(tb), int(back)],
+            [int(va), int(vb)],
+            int(asset),
+            int(ta),
+            int(tb_),
+            f"sent {amount_text(data, int(asset), int(va))} out and got "
+            f"{amount_text(data, int(asset), int(vb))} back within {hours(int(tb_) - int(ta))}"
+            " (two transfers)",
+        )
+        for a, b, ta, tb_, asset, va, vb, fa, tb, back in two
+    ]
+    if p.max_hops >= 3:
+        three = con.execute(
+            """SELECT x.tx_id, y.tx_id, z.tx_id, x.t, z.t, x.asset_id, x.v, z.v,
+                      x.fa, x.tb, y.tb, z.tb
+               FROM rt_e x JOIN rt_e y ON y.a = x.b AND y.asset_id = x.asset_id
+                    AND y.t BETWEEN x.t AND x.t + $w AND y.b <> x.a
+               JOIN rt_e z ON z.a = y.b AND z.b = x.a AND z.asset_id = x.asset_id
+                    AND z.t BETWEEN y.t AND x.t + $w
+               WHERE z.v >= $share * x.v
+               QUALIFY row_number() OVER (PARTITION BY x.tx_id, x.a ORDER BY z.t, z.tx_id) = 1
+               ORDER BY x.tx_id""",
+            {"w": p.window_s, "share": p.min_returned_share},
+        ).fetchall()
+        raws += [
+            Raw(
+                Typology.ROUND_TRIP,
+                [int(a), int(b), int(c)],
+                [int(fa), int(t1), int(t2), int(t3)],
+                [int(va), int(vc)],
+                int(asset),
+                int(ta),
+                int(tc),
+                f"sent {amount_text(data, int(asset), int(va))} out and got "
+                f"{amount_text(data, int(asset), int(vc))} back within "
+                f"{hours(int(tc) - int(ta))} (three transfers)",
+            )
+            for a, b, c, ta, tc, asset, va, vc, fa, t1, t2, t3 in three
+        ]
+    return raws

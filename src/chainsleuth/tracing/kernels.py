@@ -1,0 +1,606 @@
+"""The compiled kernels of the tracer (numba, ``cache=True``): propagation and paths.
+
+They take the graph's arrays (see ``graph``) and work on the nodes and edges they reach
+only: state lives in typed dictionaries and lists, never in arrays the size of the graph,
+so a trace costs what it touches and threads may run traces side by side.
+
+Models (``model``): 0 poison, 1 haircut, 2 FIFO; see ``engine`` for their definitions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.typed import Dict, List
+
+POISON = 0
+HAIRCUT = 1
+FIFO = 2
+
+
+@njit(cache=True)
+def group_cumsum(ptr: np.ndarray, order: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``out[order[k]]``: the running sum of ``values[order[...]]`` within each group."""
+    out = np.empty(values.size, dtype=np.float64)
+    for g in range(ptr.size - 1):
+        s = 0.0
+        for k in range(ptr[g], ptr[g + 1]):
+            e = order[k]
+            s += values[e]
+            out[e] = s
+    return out
+
+
+@njit(cache=True)
+def _in_stop(stop: np.ndarray, v: int) -> bool:
+    if stop.size == 0:
+        return False
+    k = np.searchsorted(stop, v)
+    return bool(k < stop.size and stop[k] == v)
+
+
+@njit(cache=True)
+def _first_out_at(out_ptr: np.ndarray, e_time: np.ndarray, v: int, t: int) -> int:
+    """The first out-edge of ``v`` at or after time ``t`` (out-edges are sorted by time)."""
+    lo, hi = out_ptr[v], out_ptr[v + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if e_time[mid] < t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return int(lo)
+
+
+@njit(cache=True)
+def _last_in_at(in_ptr: np.ndarray, in_eid: np.ndarray, e_time: np.ndarray, v: int, t: int) -> int:
+    """One past the last in-edge position of ``v`` at or before time ``t``."""
+    lo, hi = in_ptr[v], in_ptr[v + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if e_time[in_eid[mid]] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return int(lo)
+
+
+@njit(cache=True)
+def _through(
+    out_ptr: np.ndarray,
+    out_cum: np.ndarray,
+    in_ptr: np.ndarray,
+    in_eid: np.ndarray,
+    in_cum: np.ndarray,
+    v: int,
+) -> float:
+    """What passed through ``v`` in all: the larger of its total in and total out (out
+    exceeds in where income is no flow, such as a miner's block rewards)."""
+    total_in = in_cum[in_eid[in_ptr[v + 1] - 1]] if in_ptr[v + 1] > in_ptr[v] else 0.0
+    total_out = out_cum[out_ptr[v + 1] - 1] if out_ptr[v + 1] > out_ptr[v] else 0.0
+    return float(max(total_in, total_out))
+
+
+@njit(cache=True)
+def propagate(
+    out_ptr: np.ndarray,
+    e_src: np.ndarray,
+    e_dst: np.ndarray,
+    e_time: np.ndarray,
+    e_amount: np.ndarray,
+    e_out: np.ndarray,
+    out_cum: np.ndarray,
+    in_ptr: np.ndarray,
+    in_eid: np.ndarray,
+    in_cum: np.ndarray,
+    seed_edges: np.ndarray,
+    seed_amounts: np.ndarray,
+    stop: np.ndarray,
+    forward: bool,
+    model: int,
+    hops: int,
+    min_value: float,
+    since: int,
+    until: int,
+    respect_time: bool,
+    max_edges: int,
+    node_slot: np.ndarray,
+    edge_slot: np.ndarray,
+    fr_level: np.ndarray,
+    fr_index: np.ndarray,
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool
+]:
+    """Spread the seeds' amounts through the graph, ``hops`` edges deep at most.
+
+    ``node_slot``, ``fr_level``, ``fr_index`` (one per node) and ``edge_slot`` (one per
+    edge) are scratch arrays filled with -1; they are -1 again on return (only what the
+    trace touched is reset, so a call costs what it reaches).
+
+    Returns (edge ids, attributed amount on each in the source's asset, hop of each,
+    node ids, amount of each node in its asset, hop of each, the edge that first reached
+    each node or -1, truncated)."""
+    cap = max(1024, 4 * seed_edges.size)
+    ed_id = np.empty(cap, dtype=np.int64)
+    ed_amt = np.empty(cap, dtype=np.float64)
+    ed_hop = np.empty(cap, dtype=np.int64)
+    n_ed = 0
+    nd_id = np.empty(cap, dtype=np.int64)
+    nd_amt = np.empty(cap, dtype=np.float64)
+    nd_hop = np.empty(cap, dtype=np.int64)
+    nd_parent = np.empty(cap, dtype=np.int64)
+    nd_done = np.empty(cap, dtype=np.int64)  # poison: the time it was expanded with
+    n_nd = 0
+    big = np.int64(1) << np.int64(62)
+    def_time = -big if forward else big
+
+    # origin nodes (hop 0)
+    for k in range(seed_edges.size):
+        e = seed_edges[k]
+        o = e_src[e] if forward else e_dst[e]
+        if node_slot[o] < 0:
+            if n_nd >= nd_id.size:
+                nd_id, nd_amt, nd_hop, nd_parent, nd_done = _grow_nodes(
+                    nd_id, nd_amt, nd_hop, nd_parent, nd_done
+                )
+            node_slot[o] = n_nd
+            nd_id[n_nd] = o
+            nd_amt[n_nd] = 0.0
+            nd_hop[n_nd] = 0
+            nd_parent[n_nd] = -1
+            nd_done[n_nd] = def_time
+            n_nd += 1
+        if forward:
+            nd_amt[node_slot[o]] += seed_amounts[k]
+        else:
+            nd_amt[node_slot[o]] += seed_amounts[k] * e_out[e] / e_amount[e]
+
+    new_edges = np.empty(cap, dtype=np.int64)
+    new_delta = np.empty(cap, dtype=np.float64)
+    new_edges[: seed_edges.size] = seed_edges
+    new_delta[: seed_edges.size] = seed_amounts
+    n_new = seed_edges.size
+    fr_nodes = np.empty(cap, dtype=np.int64)
+    fr_delta = np.empty(cap, dtype=np.float64)
+    fr_time = np.empty(cap, dtype=np.int64)
+    fr_edges = np.empty(cap, dtype=np.int64)
+    fr_edge_delta = np.empty(cap, dtype=np.float64)
+    truncated = False
+    hop = 1
+    while n_new > 0:
+        # record this level's edges; gather the nodes they reach (frontier)
+        n_fr = 0
+        n_fe = 0
+        for k in range(n_new):
+            e = new_edges[k]
+            d = new_delta[k]
+            s = edge_slot[e]
+            if s >= 0:
+                if model == POISON:
+                    continue
+                ed_amt[s] += d
+            else:
+                if n_ed >= ed_id.size:
+                    ed_id = _grow(ed_id)
+                    ed_amt = _grow(ed_amt)
+                    ed_hop = _grow(ed_hop)
+                edge_slot[e] = n_ed
+                ed_id[n_ed] = e
+                ed_amt[n_ed] = d
+                ed_hop[n_ed] = hop
+                n_ed += 1
+            if forward:
+                v = e_dst[e]
+                dv = d * e_out[e] / e_amount[e]
+            else:
+                v = e_src[e]
+                dv = d
+            if node_slot[v] < 0:
+                if n_nd >= nd_id.size:
+                    nd_id, nd_amt, nd_hop, nd_parent, nd_done = _grow_nodes(
+                        nd_id, nd_amt, nd_hop, nd_parent, nd_done
+                    )
+                node_slot[v] = n_nd
+                nd_id[n_nd] = v
+                nd_amt[n_nd] = 0.0
+                nd_hop[n_nd] = hop
+                nd_parent[n_nd] = e
+                nd_done[n_nd] = def_time
+                n_nd += 1
+            nd_amt[node_slot[v]] += dv
+            if fr_level[v] != hop:
+                if n_fr >= fr_nodes.size:
+                    fr_nodes = _grow(fr_nodes)
+                    fr_delta = _grow(fr_delta)
+                    fr_time = _grow(fr_time)
+                fr_level[v] = hop
+                fr_index[v] = n_fr
+                fr_nodes[n_fr] = v
+                fr_delta[n_fr] = 0.0
+                fr_time[n_fr] = e_time[e]
+                n_fr += 1
+            f = fr_index[v]
+            fr_delta[f] += dv
+            if forward:
+                if e_time[e] < fr_time[f]:
+                    fr_time[f] = e_time[e]
+            elif e_time[e] > fr_time[f]:
+                fr_time[f] = e_time[e]
+            if model == FIFO:
+                if n_fe >= fr_edges.size:
+                    fr_edges = _grow(fr_edges)
+                    fr_edge_delta = _grow(fr_edge_delta)
+                fr_edges[n_fe] = e
+                fr_edge_delta[n_fe] = dv
+                n_fe += 1
+        if hop >= hops:
+            break
+        if n_ed > max_edges:
+            truncated = True
+            break
+        hop += 1
+        n_new = 0
+        if model == FIFO:
+            for k in range(n_fe):
+                e = fr_edges[k]
+                f_delta = fr_edge_delta[k]
+                if forward:
+                    v = e_dst[e]
+                    if _in_stop(stop, v):
+                        continue
+                    amt = e_out[e]
+                    hi_ = in_cum[e]
+                    lo_ = hi_ - amt
+                    dens = f_delta / amt
+                    # out-edges of v overlapping [lo_, hi_) of its outgoing positions
+                    a, b = out_ptr[v], out_ptr[v + 1]
+                    while a < b:
+                        mid = (a + b) // 2
+                        if out_cum[mid] <= lo_:
+                            a = mid + 1
+                        else:
+                            b = mid
+                    j = a
+                    while j < out_ptr[v + 1] and out_cum[j] - e_amount[j] < hi_:
+                        top = min(hi_, out_cum[j])
+                        bottom = max(lo_, out_cum[j] - e_amount[j])
+                        t = (top - bottom) * dens
+                        if t >= min_value and t > 0 and since <= e_time[j] <= until:
+                            if n_new >= new_edges.size:
+                                new_edges = _grow(new_edges)
+                                new_delta = _grow(new_delta)
+                            new_edges[n_new] = j
+                            new_delta[n_new] = t
+                            n_new += 1
+                        j += 1
+                else:
+                    u = e_src[e]
+                    if _in_stop(stop, u):
+                        continue
+                    amt = e_amount[e]
+                    hi_ = out_cum[e]
+                    lo_ = hi_ - amt
+                    dens = f_delta / amt
+                    a, b = in_ptr[u], in_ptr[u + 1]
+                    while a < b:
+                        mid = (a + b) // 2
+                        if in_cum[in_eid[mid]] <= lo_:
+                            a = mid + 1
+                        else:
+                            b = mid
+                    p = a
+                    while p < in_ptr[u + 1]:
+                        i = in_eid[p]
+                        if in_cum[i] - e_out[i] >= hi_:
+                            break
+                        top = min(hi_, in_cum[i])
+                        bottom = max(lo_, in_cum[i] - e_out[i])
+                        t = (top - bottom) * dens * e_amount[i] / e_out[i]
+                        if t >= min_value and t > 0 and since <= e_time[i] <= until:
+                            if n_new >= new_edges.size:
+                                new_edges = _grow(new_edges)
+                                new_delta = _grow(new_delta)
+                            new_edges[n_new] = i
+                            new_delta[n_new] = t
+                            n_new += 1
+                        p += 1
+            n_new = _merge(new_edges, new_delta, n_new)
+            continue
+        for k in range(n_fr):
+            v = fr_nodes[k]
+            if _in_stop(stop, v):
+                continue
+            x = fr_delta[k]
+            t_v = fr_time[k]
+            s = node_slot[v]
+            if model == POISON:
+                if forward:
+                    if nd_done[s] != def_time and nd_done[s] <= t_v:
+                        continue
+                elif nd_done[s] != def_time and nd_done[s] >= t_v:
+                    continue
+                nd_done[s] = t_v
+            if forward:
+                start = _first_out_at(out_ptr, e_time, v, t_v) if respect_time else out_ptr[v]
+                share = 1.0
+                if model == HAIRCUT:
+                    total = _through(out_ptr, out_cum, in_ptr, in_eid, in_cum, v)
+                    if total <= 0:
+                        continue
+                    share = min(1.0, x / total)
+                for j in range(start, out_ptr[v + 1]):
+                    if e_time[j] < since or e_time[j] > until:
+                        continue
+                    t = e_amount[j] * share
+                    if t >= min_value and t > 0:
+                        if n_new >= new_edges.size:
+                            new_edges = _grow(new_edges)
+                            new_delta = _grow(new_delta)
+                        new_edges[n_new] = j
+                        new_delta[n_new] = t
+                        n_new += 1
+            else:
+                end = _last_in_at(in_ptr, in_eid, e_time, v, t_v) if respect_time else in_ptr[v + 1]
+                if end <= in_ptr[v]:
+                    continue
+                share = 1.0
+                if model == HAIRCUT:
+                    denom = in_cum[in_eid[end - 1]]
+                    if denom <= 0:
+                        continue
+                    share = min(1.0, x / denom)
+                for p in range(in_ptr[v], end):
+                    i = in_eid[p]
+                    if e_time[i] < since or e_time[i] > until:
+                        continue
+                    t = e_amount[i] * share
+                    if t >= min_value and t > 0:
+                        if n_new >= new_edges.size:
+                            new_edges = _grow(new_edges)
+                            new_delta = _grow(new_delta)
+                        new_edges[n_new] = i
+                        new_delta[n_new] = t
+                        n_new += 1
+    for k in range(n_ed):
+        edge_slot[ed_id[k]] = -1
+    for k in range(n_nd):
+        v = nd_id[k]
+        node_slot[v] = -1
+        fr_level[v] = -1
+    return (
+        ed_id[:n_ed].copy(),
+        ed_amt[:n_ed].copy(),
+        ed_hop[:n_ed].copy(),
+        nd_id[:n_nd].copy(),
+        nd_amt[:n_nd].copy(),
+        nd_hop[:n_nd].copy(),
+        nd_parent[:n_nd].copy(),
+        truncated,
+    )
+
+
+@njit(cache=True)
+def _grow(a: np.ndarray) -> np.ndarray:
+    b = np.empty(2 * a.size + 16, dtype=a.dtype)
+    b[: a.size] = a
+    return b
+
+
+@njit(cache=True)
+def _grow_nodes(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, e: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return _grow(a), _grow(b), _grow(c), _grow(d), _grow(e)
+
+
+@njit(cache=True)
+def _merge(edges: np.ndarray, deltas: np.ndarray, n: int) -> int:
+    """One entry per edge among the first ``n`` (summing, in place), so that FIFO pieces
+    of one edge count once. Returns the new count."""
+    seen = Dict.empty(key_type=types.int64, value_type=types.int64)
+    m = 0
+    for k in range(n):
+        e = edges[k]
+        if e in seen:
+            deltas[seen[e]] += deltas[k]
+        else:
+            seen[e] = m
+            edges[m] = e
+            deltas[m] = deltas[k]
+            m += 1
+    return m
+
+
+@njit(cache=True)
+def bfs_paths(
+    out_ptr: np.ndarray,
+    e_src: np.ndarray,
+    e_dst: np.ndarray,
+    e_time: np.ndarray,
+    e_amount: np.ndarray,
+    sources: np.ndarray,
+    targets: np.ndarray,
+    hops: int,
+    min_value: float,
+    since: int,
+    until: int,
+    by_value: bool,
+    stop: np.ndarray,
+    max_nodes: int,
+) -> tuple[np.ndarray, float]:
+    """The edges of the best path from any source to any target, at most ``hops`` long.
+
+    ``by_value`` False: fewest hops (breadth first). True: the path whose smallest edge is
+    largest (widest path, by rounds of relaxation, one per hop). Returns (edge ids in
+    order, bottleneck value); no path: an empty array."""
+    tgt = Dict.empty(key_type=types.int64, value_type=types.int64)
+    for k in range(targets.size):
+        tgt[targets[k]] = 1
+    # per (node): best width, and the edge that set it, per round
+    width = Dict.empty(key_type=types.int64, value_type=types.float64)
+    parent = Dict.empty(key_type=types.int64, value_type=types.int64)
+    depth = Dict.empty(key_type=types.int64, value_type=types.int64)
+    frontier = List.empty_list(types.int64)
+    inf = np.inf
+    for k in range(sources.size):
+        s = sources[k]
+        width[s] = inf
+        parent[s] = -1
+        depth[s] = 0
+        frontier.append(s)
+    best_node = -1
+    best_width = -1.0
+    for h in range(1, hops + 1):
+        nxt = List.empty_list(types.int64)
+        queued = Dict.empty(key_type=types.int64, value_type=types.int64)
+        for k in range(len(frontier)):
+            v = frontier[k]
+            if depth[v] > 0 and _in_stop(stop, v):
+                continue
+            wv = width[v]
+            for j in range(out_ptr[v], out_ptr[v + 1]):
+                if e_amount[j] < min_value or e_time[j] < since or e_time[j] > until:
+                    continue
+                d = e_dst[j]
+                w = min(wv, e_amount[j])
+                if d in width:
+                    if not by_value or width[d] >= w or depth[d] == 0:
+                        continue
+                width[d] = w
+                parent[d] = j
+                depth[d] = h
+                if d in tgt:
+                    if w > best_width:
+                        best_width = w
+                        best_node = d
+                elif d not in queued:
+                    queued[d] = 1
+                    nxt.append(d)
+        if best_node >= 0 and not by_value:
+            break
+        if len(width) > max_nodes:
+            break
+        frontier = nxt
+        if len(frontier) == 0:
+            break
+    if best_node < 0:
+        return np.empty(0, dtype=np.int64), 0.0
+    path = List.empty_list(types.int64)
+    v = best_node
+    guard = 0
+    while parent[v] >= 0 and guard <= hops:
+        e = parent[v]
+        path.append(e)
+        v = e_src[e]
+        guard += 1
+    out = np.empty(len(path), dtype=np.int64)
+    for k in range(len(path)):
+        out[k] = path[len(path) - 1 - k]
+    return out, best_width
+
+
+@njit(cache=True)
+def _category(nodes: np.ndarray, values: np.ndarray, v: int) -> int:
+    if nodes.size == 0:
+        return -1
+    k = np.searchsorted(nodes, v)
+    if k < nodes.size and nodes[k] == v:
+        return int(values[k])
+    return -1
+
+
+@njit(cache=True)
+def bulk_exposure(
+    out_ptr: np.ndarray,
+    e_src: np.ndarray,
+    e_dst: np.ndarray,
+    e_amount: np.ndarray,
+    e_out: np.ndarray,
+    in_ptr: np.ndarray,
+    in_eid: np.ndarray,
+    in_cum: np.ndarray,
+    out_cum: np.ndarray,
+    starts: np.ndarray,
+    start_ptr: np.ndarray,
+    cat_nodes: np.ndarray,
+    cat_values: np.ndarray,
+    stop: np.ndarray,
+    n_categories: int,
+    forward: bool,
+    hops: int,
+    min_share: float,
+) -> np.ndarray:
+    """Haircut exposure of many subjects at once, time order ignored: ``out[s, c]`` is
+    the share of subject ``s``'s outgoing (``forward``) or incoming flows that reached,
+    or came from, nodes of category ``c`` (``cat_nodes`` sorted, ``cat_values`` their
+    categories), ``hops`` deep at most; a node with a category, or in ``stop``, ends the
+    walk. Subject ``s`` is the nodes ``starts[start_ptr[s]:start_ptr[s + 1]]``. The same
+    rules as ``propagate`` with the haircut model."""
+    n = start_ptr.size - 1
+    out = np.zeros((n, n_categories), dtype=np.float64)
+    for s in range(n):
+        members = Dict.empty(key_type=types.int64, value_type=types.int64)
+        for k in range(start_ptr[s], start_ptr[s + 1]):
+            members[starts[k]] = 1
+        frontier = Dict.empty(key_type=types.int64, value_type=types.float64)
+        total = 0.0
+        # hop 1: the subject's flows to (from) others, whole
+        for k in range(start_ptr[s], start_ptr[s + 1]):
+            v = starts[k]
+            if forward:
+                for j in range(out_ptr[v], out_ptr[v + 1]):
+                    d = e_dst[j]
+                    if d in members:
+                        continue
+                    total += e_amount[j]
+                    frontier[d] = frontier.get(d, 0.0) + e_out[j]
+            else:
+                for p in range(in_ptr[v], in_ptr[v + 1]):
+                    i = in_eid[p]
+                    u = e_src[i]
+                    if u in members:
+                        continue
+                    total += e_out[i]
+                    frontier[u] = frontier.get(u, 0.0) + e_amount[i]
+        if total <= 0:
+            continue
+        limit = min_share * total
+        for h in range(hops):
+            nxt = Dict.empty(key_type=types.int64, value_type=types.float64)
+            for v, x in frontier.items():
+                c = _category(cat_nodes, cat_values, v)
+                if c >= 0:
+                    out[s, c] += x
+                    continue
+                if h == hops - 1 or _in_stop(stop, v):
+                    continue
+                if forward:
+                    denom = _through(out_ptr, out_cum, in_ptr, in_eid, in_cum, v)
+                elif in_ptr[v + 1] > in_ptr[v]:
+                    denom = in_cum[in_eid[in_ptr[v + 1] - 1]]
+                else:
+                    denom = 0.0
+                if denom <= 0:
+                    continue
+                share = min(1.0, x / denom)
+                if forward:
+                    for j in range(out_ptr[v], out_ptr[v + 1]):
+                        d = e_dst[j]
+                        t = e_amount[j] * share
+                        if d in members or t < limit or t <= 0:
+                            continue
+                        nxt[d] = nxt.get(d, 0.0) + t * e_out[j] / e_amount[j]
+                else:
+                    for p in range(in_ptr[v], in_ptr[v + 1]):
+                        i = in_eid[p]
+                        u = e_src[i]
+                        t = e_amount[i] * share
+                        if u in members or t < limit or t <= 0:
+                            continue
+                        nxt[u] = nxt.get(u, 0.0) + t
+            frontier = nxt
+            if len(frontier) == 0:
+                break
+        for c in range(n_categories):
+            out[s, c] /= total
+    return out

@@ -1,0 +1,532 @@
+"""Tracing for the rest of chainsleuth: traces, paths and exposure from user input.
+
+``from chainsleuth.tracing import service as tracing_service``. Inputs are canonicalised
+here (chain, addresses, hashes, times); the work is done by ``engine``, ``paths`` and
+``exposure`` on the cached ``graph``; results come back as ``schemas`` models.
+
+What the tracer knows beyond the chain comes in a ``TracingContext``:
+
+* ``services``: bridge and converter contracts (``config``; ``<data dir>/tracing.yaml``);
+* ``categories``: a ``CategoryProvider`` (address id -> category per chain). For now a CSV
+  file (``chain,address,category``; ``<data dir>/tracing-labels.csv``) or a mapping; the
+  labels service plugs in here;
+* ``entity_of``: per chain, an array address id -> entity id (shown on the nodes).
+
+Traces stop by default at addresses of the service categories in ``DEFAULT_STOP``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from chainsleuth.chain import storage
+from chainsleuth.chain.addresses import canonical_address, canonical_hash, display_address
+from chainsleuth.chain.chains import get_chain
+from chainsleuth.chain.enums import ChainKind
+from chainsleuth.chain.keys import hex_of
+from chainsleuth.chain.lookups import ChainReader
+from chainsleuth.core.config import Settings
+from chainsleuth.core.errors import InvalidInput, NotFound
+from chainsleuth.tracing import engine
+from chainsleuth.tracing import exposure as exposure_engine
+from chainsleuth.tracing import paths as path_engine
+from chainsleuth.tracing.config import CONFIG_FILE, Services, load_services
+from chainsleuth.tracing.crosschain import KIND_BRIDGE, KINDS
+from chainsleuth.tracing.graph import FlowGraph, load_graph
+from chainsleuth.tracing.schemas import (
+    ExposureEntry,
+    ExposureReport,
+    PathBy,
+    PathResult,
+    TraceEdge,
+    TraceGraph,
+    TraceNode,
+    TraceRequest,
+)
+
+LABELS_FILE = "tracing-labels.csv"
+#: where a trace stops unless told otherwise: services, whose funds are pooled
+DEFAULT_STOP = (
+    "exchange", "otc_broker", "mixer", "coinjoin", "bridge", "dex", "defi", "gambling",
+    "payment_processor",
+)  # fmt: skip
+
+
+class CategoryProvider(Protocol):
+    def categories(self, reader: ChainReader, chain: str) -> dict[int, str]:
+        """address id -> category of the labelled addresses of ``chain``."""
+        ...
+
+
+class MappingCategories:
+    """Categories given by (chain, address text) -> category."""
+
+    def __init__(self, mapping: Mapping[tuple[str, str], str]) -> None:
+        self.mapping = {
+            (get_chain(c).id, canonical_address(c, a)): v.strip().lower()
+            for (c, a), v in mapping.items()
+        }
+        self._ids: dict[tuple[Path, str], dict[int, str]] = {}
+
+    def categories(self, reader: ChainReader, chain: str) -> dict[int, str]:
+        key = (Path(reader.root), chain)
+        if key not in self._ids:
+            found: dict[int, str] = {}
+            for (c, address), category in self.mapping.items():
+                if c != chain:
+                    continue
+                address_id = reader.address_id(c, address)
+                if address_id is not None:
+                    found[address_id] = category
+            self._ids[key] = found
+        return self._ids[key]
+
+
+def categories_from_csv(path: Path) -> MappingCategories:
+    """A CSV file with the columns ``chain``, ``address``, ``category``."""
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read labels file {path}: {exc.strerror}") from exc
+    mapping: dict[tuple[str, str], str] = {}
+    for n, row in enumerate(rows, start=2):
+        try:
+            mapping[(row["chain"], row["address"])] = row["category"]
+        except (KeyError, TypeError) as exc:
+            raise InvalidInput(
+                f"{path} line {n}: expected the columns chain, address, category"
+            ) from exc
+    return MappingCategories(mapping)
+
+
+@dataclass
+class TracingContext:
+    services: Services = field(default_factory=Services)
+    categories: CategoryProvider | None = None
+    entity_of: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def context_for(
+    settings: Settings, *, services: Path | None = None, labels: Path | None = None
+) -> TracingContext:
+    """The context of a data folder: its ``tracing.yaml`` and ``tracing-labels.csv``."""
+    services_path = services or settings.data_dir / CONFIG_FILE
+    if services is not None and not services.exists():
+        raise InvalidInput(f"no tracing configuration at {services}")
+    labels_path = labels or settings.data_dir / LABELS_FILE
+    if labels is not None and not labels.exists():
+        raise InvalidInput(f"no labels file at {labels}")
+    return TracingContext(
+        services=load_services(services_path),
+        categories=categories_from_csv(labels_path) if labels_path.exists() else None,
+    )
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def _unix(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp())
+
+
+def _address_ids(reader: ChainReader, chain: str, addresses: Iterable[str]) -> list[int]:
+    ids: list[int] = []
+    for address in addresses:
+        found = reader.address_id(chain, address)
+        if found is None:
+            shown = display_address(chain, canonical_address(chain, address))
+            raise NotFound(f"no activity of {shown} on {get_chain(chain).name}")
+        ids.append(found)
+    return ids
+
+
+def _asset_id(reader: ChainReader, chain: str, asset: str | None) -> int | None:
+    if asset is None:
+        return None
+    info = get_chain(chain)
+    text = asset.strip()
+    if text.upper() == info.symbol:
+        return storage.NATIVE_ASSET
+    if info.kind is ChainKind.ACCOUNT and text.lower().startswith("0x"):
+        found = reader.address_id(chain, text)
+        if found is None:
+            raise NotFound(f"no token {text} on {info.name}")
+        return found
+    assert reader.con is not None
+    row = storage.one(
+        reader.con,
+        "SELECT token_id FROM tokens WHERE chain = ? AND upper(symbol) = ?",
+        [info.id, text.upper()],
+    )
+    if row is None:
+        raise InvalidInput(f"unknown asset {asset!r} on {info.name}")
+    return int(row[0])
+
+
+def _stop_nodes(
+    reader: ChainReader,
+    graph: FlowGraph,
+    ctx: TracingContext,
+    categories: Iterable[str],
+    extra: dict[str, list[int]],
+) -> np.ndarray:
+    wanted = {c.strip().lower() for c in categories}
+    parts: list[np.ndarray] = []
+    for chain in graph.chains:
+        ids = list(extra.get(chain, []))
+        if ctx.categories is not None and wanted:
+            labelled = ctx.categories.categories(reader, chain)
+            ids.extend(a for a, c in labelled.items() if c in wanted)
+        if ids:
+            parts.append(graph.nodes_of(chain, np.array(sorted(set(ids)), dtype=np.int64)))
+    return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+class _Render:
+    """Node and edge records with address texts, hashes and asset symbols, in batches."""
+
+    def __init__(self, reader: ChainReader, graph: FlowGraph, ctx: TracingContext) -> None:
+        self.reader = reader
+        self.graph = graph
+        self.ctx = ctx
+        self._texts: dict[tuple[str, int], str] = {}
+        self._hashes: dict[tuple[str, int], str] = {}
+        self._symbols: dict[tuple[str, int], str] = {}
+        self._cats: dict[str, dict[int, str]] = {}
+
+    def prepare(self, nodes: Iterable[int], edges: Iterable[int]) -> None:
+        g = self.graph
+        node_list = list(nodes)
+        edge_list = list(edges)
+        for e in edge_list:
+            node_list.extend((int(g.e_src[e]), int(g.e_dst[e])))
+        by_chain: dict[str, set[int]] = {}
+        for v in node_list:
+            chain = g.chains[int(g.node_chain[v])]
+            by_chain.setdefault(chain, set()).add(int(g.node_addr[v]))
+            asset = int(g.node_asset[v])
+            if asset >= 0:
+                by_chain[chain].add(asset)
+        for chain, ids in by_chain.items():
+            wanted = sorted(i for i in ids if i >= 0 and (chain, i) not in self._texts)
+            flat = storage.FlatFiles(Path(self.reader.root) / chain)
+            for i, text in zip(wanted, flat.addresses(wanted), strict=True):
+                self._texts[(chain, i)] = display_address(chain, text)
+        txs: dict[str, set[int]] = {}
+        for e in edge_list:
+            chain = g.chains[int(g.node_chain[g.e_src[e]])]
+            txs.setdefault(chain, set()).add(int(g.e_tx[e]))
+            second = g.second_tx(e) if g.e_kind[e] == KIND_BRIDGE else None
+            if second is not None:
+                other = g.chains[int(g.node_chain[g.e_dst[e]])]
+                txs.setdefault(other, set()).add(second)
+        for chain, ids in txs.items():
+            wanted = sorted(i for i in ids if (chain, i) not in self._hashes)
+            flat = storage.FlatFiles(Path(self.reader.root) / chain)
+            prefixed = get_chain(chain).kind is ChainKind.ACCOUNT
+            for i, h in zip(wanted, hex_of(flat.tx_hashes(wanted), prefixed=prefixed), strict=True):
+                self._hashes[(chain, i)] = h
+
+    def symbol(self, chain: str, asset: int) -> str:
+        if asset < 0:
+            return get_chain(chain).symbol
+        key = (chain, asset)
+        if key not in self._symbols:
+            assert self.reader.con is not None
+            row = storage.one(
+                self.reader.con,
+                "SELECT symbol FROM tokens WHERE chain = ? AND token_id = ?",
+                [chain, asset],
+            )
+            self._symbols[key] = (row[0] if row and row[0] else None) or self._texts.get(
+                key, str(asset)
+            )
+        return self._symbols[key]
+
+    def category(self, chain: str, address_id: int) -> str | None:
+        if self.ctx.categories is None:
+            return None
+        if chain not in self._cats:
+            self._cats[chain] = self.ctx.categories.categories(self.reader, chain)
+        return self._cats[chain].get(address_id)
+
+    def node_id(self, v: int) -> str:
+        g = self.graph
+        chain = g.chains[int(g.node_chain[v])]
+        addr = int(g.node_addr[v])
+        text = self._texts.get((chain, addr), "coinbase" if addr < 0 else str(addr))
+        return f"{chain}:{text}:{self.symbol(chain, int(g.node_asset[v]))}"
+
+    def node(self, v: int, amount: int, hop: int, stop: bool) -> TraceNode:
+        g = self.graph
+        chain = g.chains[int(g.node_chain[v])]
+        addr = int(g.node_addr[v])
+        entity = None
+        if chain in self.ctx.entity_of and 0 <= addr < self.ctx.entity_of[chain].size:
+            entity = int(self.ctx.entity_of[chain][addr])
+        return TraceNode(
+            id=self.node_id(v),
+            chain=chain,
+            address=self._texts.get((chain, addr)) if addr >= 0 else None,
+            asset=self.symbol(chain, int(g.node_asset[v])),
+            entity=entity,
+            category=self.category(chain, addr) if addr >= 0 else None,
+            amount=amount,
+            hop=hop,
+            stop=stop,
+        )
+
+    def edge(self, e: int, amount: int, amount_out: int, hop: int) -> TraceEdge:
+        g = self.graph
+        s, d = int(g.e_src[e]), int(g.e_dst[e])
+        chain = g.chains[int(g.node_chain[s])]
+        other = g.chains[int(g.node_chain[d])]
+        kind = int(g.e_kind[e])
+        second = g.second_tx(e) if kind == KIND_BRIDGE else None
+        return TraceEdge(
+            source=self.node_id(s),
+            target=self.node_id(d),
+            kind=KINDS[kind],
+            chain=chain,
+            tx_hash=self._hashes[(chain, int(g.e_tx[e]))],
+            release_tx_hash=self._hashes.get((other, second)) if second is not None else None,
+            time=datetime.fromtimestamp(int(g.e_time[e]), UTC),
+            asset=self.symbol(chain, int(g.node_asset[s])),
+            asset_out=self.symbol(other, int(g.node_asset[d])),
+            amount=amount,
+            amount_out=amount_out,
+            value=g.exact_amount(e),
+            hop=hop,
+        )
+
+    def path(self, edges: list[int]) -> list[TraceEdge]:
+        g = self.graph
+        return [
+            self.edge(e, g.exact_amount(e), g.exact_out(e), h) for h, e in enumerate(edges, start=1)
+        ]
+
+
+# --- traces -----------------------------------------------------------------------------------
+
+
+def run_trace(reader: ChainReader, request: TraceRequest, ctx: TracingContext) -> TraceGraph:
+    """A trace as the API and the CLI ask for it (see ``engine`` for the models)."""
+    info = get_chain(request.chain)
+    given = [x for x in (request.address, request.tx, request.addresses) if x]
+    if len(given) != 1:
+        raise InvalidInput("give exactly one of an address, a transaction or addresses")
+    options = engine.TraceOptions(
+        direction=request.direction,
+        model=request.model,
+        hops=request.hops,
+        min_value=request.min_value,
+        since=_unix(request.since),
+        until=_unix(request.until),
+        respect_time=request.respect_time,
+        max_edges=request.max_edges,
+        asset=_asset_id(reader, info.id, request.asset),
+    )
+    options.check()
+    graph = load_graph(reader, ctx.services)
+    if request.tx:
+        tx_hash = canonical_hash(info.id, request.tx)
+        tx_id = reader.tx_id(info.id, tx_hash)
+        if tx_id is None:
+            raise NotFound(f"no transaction {tx_hash} on {info.name}")
+        seeds = engine.tx_seeds(graph, info.id, tx_id, options)
+        subject: list[int] = []
+    else:
+        addresses = [request.address] if request.address else list(request.addresses or [])
+        subject = _address_ids(reader, info.id, addresses)
+        nodes = graph.nodes_of(info.id, np.array(sorted(set(subject)), dtype=np.int64))
+        seeds = engine.address_seeds(graph, nodes, options)
+    stop_ids = _address_ids(reader, info.id, request.stop)
+    categories = DEFAULT_STOP if request.stop_categories is None else request.stop_categories
+    stop = _stop_nodes(reader, graph, ctx, categories, {info.id: stop_ids})
+    result = engine.trace(graph, seeds, options, stop=stop)
+    return render_trace(reader, graph, ctx, result, info.id, stop)
+
+
+def render_trace(
+    reader: ChainReader,
+    graph: FlowGraph,
+    ctx: TracingContext,
+    result: engine.TraceResult,
+    chain: str,
+    stop: np.ndarray,
+) -> TraceGraph:
+    r = _Render(reader, graph, ctx)
+    r.prepare(result.nodes.tolist(), result.edges.tolist())
+    stops = set(stop.tolist())
+    nodes = [
+        r.node(v, amount, h, v in stops)
+        for v, amount, h in zip(
+            result.nodes.tolist(), result.node_amount, result.node_hop.tolist(), strict=True
+        )
+    ]
+    edges = [
+        r.edge(e, a, b, h)
+        for e, a, b, h in zip(
+            result.edges.tolist(),
+            result.edge_amount,
+            result.edge_amount_out,
+            result.edge_hop.tolist(),
+            strict=True,
+        )
+    ]
+    return TraceGraph(
+        chain=chain,
+        direction=result.options.direction,
+        model=result.options.model,
+        hops=result.options.hops,
+        origin=[n.id for n in nodes if n.hop == 0],
+        nodes=nodes,
+        edges=edges,
+        truncated=result.truncated,
+    )
+
+
+# --- paths ------------------------------------------------------------------------------------
+
+
+def find_path(
+    reader: ChainReader,
+    chain: str,
+    sources: list[str],
+    targets: list[str],
+    ctx: TracingContext,
+    *,
+    hops: int = 5,
+    by: PathBy = PathBy.SHORTEST,
+    min_value: int = 0,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> PathResult:
+    """The shortest or the highest-value path of funds from ``sources`` to ``targets``."""
+    info = get_chain(chain)
+    if not 1 <= hops <= path_engine.MAX_PATH_HOPS:
+        raise InvalidInput(f"hops must be between 1 and {path_engine.MAX_PATH_HOPS}")
+    if min_value < 0:
+        raise InvalidInput("min_value must not be negative")
+    graph = load_graph(reader, ctx.services)
+    src = graph.nodes_of(info.id, np.array(_address_ids(reader, info.id, sources)))
+    dst = graph.nodes_of(info.id, np.array(_address_ids(reader, info.id, targets)))
+    found = path_engine.find_path(
+        graph,
+        src,
+        dst,
+        hops=hops,
+        by_value=by is PathBy.VALUE,
+        min_value=min_value,
+        since=_unix(since),
+        until=_unix(until),
+        stop=np.concatenate([engine.service_nodes(graph), dst]),
+    )
+    r = _Render(reader, graph, ctx)
+    edges = found.edges.tolist()
+    r.prepare([], edges)
+    records = r.path(edges)
+    return PathResult(
+        chain=info.id,
+        by=by,
+        found=bool(edges),
+        hops=len(edges),
+        bottleneck=min((e.value for e in records), default=0),
+        edges=records,
+    )
+
+
+# --- exposure ---------------------------------------------------------------------------------
+
+
+def exposure(
+    reader: ChainReader,
+    chain: str,
+    addresses: list[str],
+    ctx: TracingContext,
+    *,
+    hops: int = 3,
+    min_value: int = 0,
+) -> ExposureReport:
+    """Direct and indirect exposure per category of an address (or of a set of them)."""
+    info = get_chain(chain)
+    if not 1 <= hops <= engine.MAX_HOPS:
+        raise InvalidInput(f"hops must be between 1 and {engine.MAX_HOPS}")
+    if not addresses:
+        raise InvalidInput("give an address")
+    graph = load_graph(reader, ctx.services)
+    subject = _address_ids(reader, info.id, addresses)
+    nodes = graph.nodes_of(info.id, np.array(sorted(set(subject)), dtype=np.int64))
+    names, node_category = category_nodes(reader, graph, ctx)
+    r = _Render(reader, graph, ctx)
+    entries: list[ExposureEntry] = []
+    totals: dict[str, dict[str, int]] = {}
+    for direction, forward in (("incoming", False), ("outgoing", True)):
+        found, sums, _ = exposure_engine.exposure(
+            graph, nodes, node_category, forward=forward, hops=hops, min_value=min_value
+        )
+        edges = [e for x in found for p in x.paths for e in p]
+        r.prepare([], edges)
+        totals[direction] = {r.symbol(info.id, a): v for a, v in sums.items()}
+        for x in found:
+            entries.append(
+                ExposureEntry(
+                    category=names[x.category],
+                    direction=direction,
+                    asset=r.symbol(graph.chains[x.chain], x.asset),
+                    value=x.value,
+                    share=x.share,
+                    direct_value=x.direct,
+                    indirect_value=x.indirect,
+                    min_hops=x.min_hops,
+                    paths=[r.path(p) for p in x.paths],
+                )
+            )
+    shown = display_address(info.id, canonical_address(info.id, addresses[0]))
+    return ExposureReport(
+        chain=info.id,
+        address=shown if len(addresses) == 1 else f"{shown} and {len(addresses) - 1} more",
+        hops=hops,
+        received=totals["incoming"],
+        sent=totals["outgoing"],
+        entries=entries,
+    )
+
+
+def category_nodes(
+    reader: ChainReader, graph: FlowGraph, ctx: TracingContext
+) -> tuple[list[str], dict[int, int]]:
+    """The category names, and node -> category index of every labelled node."""
+    names: list[str] = []
+    index: dict[str, int] = {}
+    node_category: dict[int, int] = {}
+    if ctx.categories is None:
+        return names, node_category
+    for chain in graph.chains:
+        labelled = ctx.categories.categories(reader, chain)
+        if not labelled:
+            continue
+        ids = np.array(sorted(labelled), dtype=np.int64)
+        nodes = graph.nodes_of(chain, ids)
+        for v in nodes.tolist():
+            category = labelled[int(graph.node_addr[v])]
+            if category not in index:
+                index[category] = len(names)
+                names.append(category)
+            node_category[v] = index[category]
+    return names, node_category

@@ -1,0 +1,92 @@
+"""The union-find against networkx's connected components, and its invariants."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from chainsleuth.entities.unionfind import UnionFind, grow, new_forest
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pairs_match_networkx(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 2_000))
+    m = int(rng.integers(0, 2 * n))
+    a = rng.integers(0, n, m)
+    b = rng.integers(0, n, m)
+    uf = UnionFind(n)
+    merged, _ = uf.union_pairs(a, b)
+    roots = uf.roots()
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(zip(a.tolist(), b.tolist(), strict=True))
+    components = list(nx.connected_components(g))
+    want = np.empty(n, dtype=np.int64)
+    for comp in components:
+        want[list(comp)] = min(comp)  # the entity id is the smallest member
+    assert np.array_equal(roots, want)
+    # the merges form a spanning forest: exactly n - components of them, and they alone
+    # connect the same components
+    assert int(merged.sum()) == n - len(components)
+    forest = nx.Graph()
+    forest.add_nodes_from(range(n))
+    forest.add_edges_from(zip(a[merged].tolist(), b[merged].tolist(), strict=True))
+    assert nx.is_forest(forest)
+    assert sorted(map(sorted, nx.connected_components(forest))) == sorted(map(sorted, components))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_groups_match_networkx(seed: int) -> None:
+    """Multi-input: every transaction's inputs are one entity; merges name their tx."""
+    rng = np.random.default_rng(100 + seed)
+    n, txs = 3_000, 1_500
+    sizes = rng.integers(1, 6, txs)
+    group = np.repeat(np.arange(txs), sizes)
+    member = rng.integers(0, n, group.size)
+    uf = UnionFind(n, large=1)
+    a, b, tx, _ = uf.union_groups(group, member)
+    roots = uf.roots()
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    for t in range(txs):
+        ins = member[group == t].tolist()
+        g.add_edges_from((ins[0], x) for x in ins[1:])
+    want = np.empty(n, dtype=np.int64)
+    for comp in nx.connected_components(g):
+        want[list(comp)] = min(comp)
+    assert np.array_equal(roots, want)
+    for x, y, t in zip(a.tolist(), b.tolist(), tx.tolist(), strict=True):
+        assert x in member[group == t] and y in member[group == t]
+    assert np.array_equal(np.bincount(roots, minlength=n)[roots], uf.sizes[roots])
+
+
+def test_incremental_equals_all_at_once() -> None:
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, 500, 800), rng.integers(0, 500, 800)
+    whole = UnionFind(500)
+    whole.union_pairs(a, b)
+    first = UnionFind(300)
+    keep = (a < 300) & (b < 300)
+    first.union_pairs(a[keep], b[keep])
+    later = UnionFind(500, parent=first.roots().copy())
+    later.union_pairs(a[~keep], b[~keep])
+    assert np.array_equal(later.roots(), whole.roots())
+
+
+def test_large_merge_is_flagged() -> None:
+    uf = UnionFind(8, large=3)
+    uf.union_pairs(np.array([0, 0, 4, 4]), np.array([1, 2, 5, 6]))
+    merged, large = uf.union_pairs(np.array([1, 3]), np.array([6, 0]))
+    assert merged.tolist() == [True, True] and large.tolist() == [True, False]
+    assert uf.component_size(6) == 7
+
+
+def test_forest_helpers() -> None:
+    f = new_forest(4)
+    assert f.dtype == np.int32 and f.tolist() == [0, 1, 2, 3]
+    f[3] = 1
+    g = grow(f, 6)
+    assert g.tolist() == [0, 1, 2, 1, 4, 5]
+    assert grow(g, 3) is g

@@ -1,0 +1,154 @@
+"""Each detector on hand-built data: a true positive and a near miss."""
+
+from __future__ import annotations
+
+from chainsleuth.risk.policy import TypologyPolicy
+from chainsleuth.risk.typologies import Typology, detect_data
+from risk.conftest import hand_chain
+
+H = 3600
+DAY = 86_400
+BTC = 100_000_000
+P = TypologyPolicy()
+
+
+def _kinds(data, typ):  # type: ignore[no-untyped-def]
+    return [i for i in detect_data(data, P, typologies=[typ]) if i.typology == typ]
+
+
+def _peel(gap: int):  # type: ignore[no-untyped-def]
+    flows, outs, ins = [], [], []
+    value = 20 * BTC
+    for k in range(6):  # tx k+1 spends the change of tx k from address 10+k
+        tx = k + 1
+        peel = BTC // 10
+        value -= peel
+        outs += [(tx, 0, 10 + k + 1, value), (tx, 1, 100 + k, peel)]
+        ins.append((tx, k, 0, 10 + k, value + peel))
+        flows += [
+            (tx, k * gap, 10 + k, 10 + k + 1, -1, value),
+            (tx, k * gap, 10 + k, 100 + k, -1, peel),
+        ]
+    return hand_chain("btc", flows=flows, outs=outs, ins=ins)
+
+
+def test_peel_chain_found_and_near_miss() -> None:
+    found = _kinds(_peel(H), Typology.PEEL_CHAIN)
+    assert len(found) == 1
+    inst = found[0]
+    assert inst.tx_hashes == [f"h{t}" for t in range(1, 7)]
+    assert inst.amounts == [BTC // 10] * 6
+    assert "6 transactions in a row" in inst.explanation
+    assert _kinds(_peel(2 * DAY), Typology.PEEL_CHAIN) == []  # hops too far apart
+
+
+def test_dormant_then_active() -> None:
+    def data(days: float):  # type: ignore[no-untyped-def]
+        return hand_chain("btc", flows=[(1, 0, 1, 2, -1, BTC), (2, int(days * DAY), 2, 3, -1, BTC)])
+
+    found = _kinds(data(12), Typology.DORMANT_THEN_ACTIVE)
+    assert [i.tx_hashes for i in found] == [["h1", "h2"]]
+    assert found[0].addresses == ["a2"] and "untouched for 12.0 days" in found[0].explanation
+    assert _kinds(data(9), Typology.DORMANT_THEN_ACTIVE) == []
+
+
+def test_pass_through() -> None:
+    usdt = 5_000 * 10**6
+
+    def data(share: float):  # type: ignore[no-untyped-def]
+        return hand_chain(
+            "eth", flows=[(1, 0, 1, 2, 7, usdt), (2, 1800, 2, 3, 7, int(usdt * share))]
+        )
+
+    found = _kinds(data(1.0), Typology.PASS_THROUGH)
+    assert [i.tx_hashes for i in found] == [["h1", "h2"]]
+    assert found[0].asset == "USDT" and found[0].amounts == [usdt, usdt]
+    assert _kinds(data(0.5), Typology.PASS_THROUGH) == []
+
+
+def test_structuring() -> None:
+    def data(n: int, usd: int):  # type: ignore[no-untyped-def]
+        return hand_chain(
+            "eth", flows=[(k + 1, k * H, 1, 10 + k, 7, usd * 10**6) for k in range(n)]
+        )
+
+    found = _kinds(data(4, 9_700), Typology.STRUCTURING)
+    assert len(found) == 1 and len(found[0].tx_hashes) == 4
+    assert "just under the USD 10,000 threshold" in found[0].explanation
+    assert _kinds(data(2, 9_700), Typology.STRUCTURING) == []  # too few
+    assert _kinds(data(4, 5_000), Typology.STRUCTURING) == []  # not near the threshold
+
+
+def test_mixing() -> None:
+    def data(inputs: int):  # type: ignore[no-untyped-def]
+        ins = [(1, 0, 0, a, BTC // 10 + 1000) for a in range(1, inputs + 1)]
+        outs = [(1, n, 20 + n, BTC // 10) for n in range(inputs)]
+        flows = [(1, 0, a, 20 + a - 1, -1, BTC // 10) for a in range(1, inputs + 1)]
+        return hand_chain("btc", flows=flows, ins=ins, outs=outs)
+
+    found = _kinds(data(7), Typology.MIXING)
+    assert len(found) == 1 and found[0].amounts == [BTC // 10] * 7
+    assert _kinds(data(4), Typology.MIXING) == []
+
+
+def test_chain_hopping() -> None:
+    weth = 10 * 10**18
+
+    def data(sender_entity_big: bool):  # type: ignore[no-untyped-def]
+        entities = (
+            {1: 1, 30: 1, 31: 1} if not sender_entity_big else dict.fromkeys([1, *range(30, 80)], 1)
+        )
+        flows = [(1, 0, 1, 2, -1, weth), (2, H, 2, 9, -1, weth)]
+        atx = [(1, 0, 1, 2, weth, None), (2, H, 2, 9, weth, "0x0d7a8a8e")]
+        return hand_chain("eth", flows=flows + [(3, 0, 79, 80, -1, 1)], atx=atx, entities=entities)
+
+    found = _kinds(data(False), Typology.CHAIN_HOPPING)
+    assert [i.tx_hashes for i in found] == [["h1", "h2"]]
+    assert "bridged 10 ETH" in found[0].explanation
+    assert _kinds(data(True), Typology.CHAIN_HOPPING) == []  # funds from a service
+
+
+def test_round_trip() -> None:
+    def data(back: int):  # type: ignore[no-untyped-def]
+        return hand_chain(
+            "eth",
+            flows=[
+                (1, 0, 1, 2, 7, 5_000 * 10**6),
+                (2, H, 2, 3, 7, 4_900 * 10**6),
+                (3, 2 * H, 3, 1, 7, back * 10**6),
+            ],
+        )
+
+    found = _kinds(data(4_800), Typology.ROUND_TRIP)
+    assert len(found) == 1 and found[0].tx_hashes == ["h1", "h2", "h3"]
+    assert _kinds(data(1_000), Typology.ROUND_TRIP) == []
+
+
+def test_fan_in_and_fan_out() -> None:
+    fin = hand_chain(
+        "eth",
+        flows=[
+            (1, 0, 1, 5, 7, 100 * 10**6),
+            (2, H, 2, 5, 7, 100 * 10**6),
+            (3, 2 * H, 5, 6, 7, 200 * 10**6),
+        ],
+    )
+    found = _kinds(fin, Typology.FAN_IN)
+    assert len(found) == 1 and found[0].tx_hashes == ["h1", "h2", "h3"]
+    one_sender = hand_chain(
+        "eth",
+        flows=[
+            (1, 0, 1, 5, 7, 100 * 10**6),
+            (2, H, 1, 5, 7, 10**8),
+            (3, 2 * H, 5, 6, 7, 200 * 10**6),
+        ],
+    )
+    assert _kinds(one_sender, Typology.FAN_IN) == []
+    fout = hand_chain(
+        "btc",
+        flows=[(1, 0, 1, b, -1, BTC) for b in (2, 3, 4)],
+        outs=[(1, n, b, BTC) for n, b in enumerate((2, 3, 4))],
+    )
+    assert len(_kinds(fout, Typology.FAN_OUT)) == 1
+    two = hand_chain("btc", flows=[(1, 0, 1, b, -1, BTC) for b in (2, 3)])
+    assert _kinds(two, Typology.FAN_OUT) == []
