@@ -72,9 +72,10 @@ def load(root: Path, txs: int, batch: int) -> None:
     print(f"generated {txs:,} txs in {generate_s:.1f} s (not counted below)")
     print(f"append:   {txs:,} txs in {append_s:.1f} s = {txs / append_s:,.0f} tx/s")
     print(f"optimize: {optimize_s:.1f} s (sort the indexes, merge segments)")
+    on_disk = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
     print(
         f"load incl. optimize: {txs / (append_s + optimize_s):,.0f} tx/s; "
-        f"store on disk: {sum(f.stat().st_size for f in root.rglob('*') if f.is_file()) / 2**30:.2f} GiB"
+        f"store on disk: {on_disk / 2**30:.2f} GiB"
     )
 
 

@@ -19,6 +19,7 @@ from chainsleuth.labels import pages as label_pages
 from chainsleuth.labels import views as label_views
 from chainsleuth.orgs import pages as org_pages
 from chainsleuth.orgs import views as org_views
+from chainsleuth.risk import views as risk_views
 from chainsleuth.tracing import pages as tracing_pages
 from chainsleuth.tracing import views as tracing_views
 from chainsleuth.web import views as web_views
@@ -39,6 +40,7 @@ def mount_routers(app: FastAPI) -> None:
     api.include_router(label_views.router)
     api.include_router(tracing_views.router)
     api.include_router(exchange_views.router)
+    api.include_router(risk_views.router)
     app.include_router(api)
 
     for pages in (auth_pages.router, org_pages.router, audit_pages.router, chain_pages.router):

@@ -83,6 +83,9 @@ def test_login_with_mfa_then_sign_out(page: Page, console: ConsoleWatch, admin: 
         "Users",
         "Organisations",
         "Explorer",
+        "Labels",
+        "Customers",
+        "Chain sync",
         "Audit log",
         "My account",
     ]

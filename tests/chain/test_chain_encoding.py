@@ -12,7 +12,8 @@ from chain_builders import UTx as U
 from chainsleuth.chain import maintenance
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.encode import prepare_with, prepared
-from chainsleuth.chain.store import ChainStore, prepare
+from chainsleuth.chain.prepare import prepare
+from chainsleuth.chain.store import ChainStore
 from chainsleuth.chain.synthetic import AccountSynth, UtxoSynth
 from chainsleuth.core.errors import InvalidInput
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
@@ -31,13 +32,16 @@ from chainsleuth.auth.models import User, WebSession
 from chainsleuth.auth.passwords import verify_password
 from chainsleuth.cli import app
 from chainsleuth.core.config import Settings
-from chainsleuth.core.db import Database
+from chainsleuth.core.db import Database, alembic_config
 from chainsleuth.core.models import utcnow
 from factories import make_user, unprotect_audit_log
 
 OPERATOR = f"cli:{getpass.getuser()}"
 STRONG = "Tr0ub4dor-and-more-2026"
 runner = CliRunner()
+
+#: the revision the migrations end at
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 @pytest.fixture(autouse=True)
@@ -104,12 +108,13 @@ def test_db_upgrade_then_current(
 ) -> None:
     monkeypatch.setenv("CHAINSLEUTH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CHAINSLEUTH_DATABASE_URL", empty_db_url)
-    assert "database: empty; this version: 0001 (needs `chainsleuth db upgrade`)" in (
+    head = HEAD
+    assert f"database: empty; this version: {head} (needs `chainsleuth db upgrade`)" in (
         ok(cs("db", "current")).stdout
     )
-    assert "database upgraded from empty to 0001" in ok(cs("db", "upgrade")).stdout
-    assert "database already at revision 0001" in ok(cs("db", "upgrade")).stdout
-    assert "database: 0001; this version: 0001 (up to date)" in ok(cs("db", "current")).stdout
+    assert f"database upgraded from empty to {head}" in ok(cs("db", "upgrade")).stdout
+    assert f"database already at revision {head}" in ok(cs("db", "upgrade")).stdout
+    assert f"database: {head}; this version: {head} (up to date)" in ok(cs("db", "current")).stdout
     assert "audit chain intact: 0 entries" in ok(cs("audit", "verify")).stdout
 
 
@@ -612,7 +617,8 @@ def test_the_installed_command(tmp_path: Path) -> None:
 
     upgraded = chainsleuth("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "database upgraded from empty to 0001" in upgraded.stdout
+    head = HEAD
+    assert f"database upgraded from empty to {head}" in upgraded.stdout
     assert (data_dir / "chainsleuth.db").is_file()
 
     current = chainsleuth("db", "current", env=env)

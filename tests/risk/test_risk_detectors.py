@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from chainsleuth.risk.features import FEATURES, address_features
 from chainsleuth.risk.policy import TypologyPolicy
-from chainsleuth.risk.typologies import Typology, detect_data
+from chainsleuth.risk.typologies import DETECTORS, Typology, detect_data
 from risk.conftest import hand_chain
 
 H = 3600
@@ -152,3 +153,13 @@ def test_fan_in_and_fan_out() -> None:
     assert len(_kinds(fout, Typology.FAN_OUT)) == 1
     two = hand_chain("btc", flows=[(1, 0, 1, b, -1, BTC) for b in (2, 3)])
     assert _kinds(two, Typology.FAN_OUT) == []
+
+
+def test_features_after_detectors_on_one_connection() -> None:
+    data = _peel(H)
+    for typ, fn in DETECTORS.items():  # leaves no result open on the connection
+        fn(data, getattr(P, typ.value))
+    ids, first_t, x = address_features(data, P)
+    assert x.shape == (ids.size, len(FEATURES)) and first_t.size == ids.size
+    peel = FEATURES.index("typ_peel_chain")
+    assert x[list(ids).index(10), peel] == 1  # the chain's first input address

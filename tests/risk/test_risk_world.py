@@ -25,6 +25,7 @@ FLOORS = {
     "pass_through": (0.1, 1.0),
     "mixing": (0.15, 1.0),
     "fan_out": (0.02, 0.4),
+    "fan_in": (0.02, 0.4),
 }
 
 

@@ -26,7 +26,7 @@ class BlockRange:
     first_height: int
     last_height: int
     tables: dict[str, pa.Table] = field(default_factory=dict)
-    #: what ``chainsleuth.chain.store.prepare`` derived from ``tables`` ahead of ``append``
+    #: what ``chainsleuth.chain.prepare.prepare`` derived from ``tables`` ahead of ``append``
     prepared: Any = field(default=None, repr=False, compare=False)
 
     @property

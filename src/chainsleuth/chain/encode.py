@@ -97,7 +97,7 @@ class Prepared:
 
 
 def prepared(batch: BlockRange, kind: str, build: Callable[[BlockRange], P]) -> P:
-    """``build(batch)``: computed ahead by ``store.prepare`` (say, on the thread that read
+    """``build(batch)``: computed ahead by ``chain.prepare`` (say, on the thread that read
     the batch) when its tables are still the same objects, or now."""
     hit = batch.prepared
     if (

@@ -122,13 +122,7 @@ def encode_utxo(
     p = prepared(batch, "utxo", prepare_utxo)
     heights, raw, k1, k2 = p.heights, p.raw, p.k1, p.k2
     outputs, out_row, out_n, out_value = p.outputs, p.out_row, p.out_n, p.out_value
-    inputs, in_row, prev_k1, prev_k2, prev_row = (
-        p.inputs,
-        p.in_row,
-        p.prev_k1,
-        p.prev_k2,
-        p.prev_row,
-    )
+    inputs, in_row = p.inputs, p.in_row
     n_tx = txs.num_rows
     tx_ids = state.tx_count + np.arange(n_tx, dtype=np.int64)
 
@@ -151,44 +145,10 @@ def encode_utxo(
             }
         ).cast(SCHEMAS["outputs"]),
     )
-    out_table = pa.table(
-        {
-            "tx_id": out_tx,
-            "n": outputs["n"],
-            "address_id": out_address,
-            "value": out_value,
-            "spendable": pc.not_equal(script_types, ScriptType.NULLDATA.value),
-        }
+    spendable = pc.not_equal(script_types, ScriptType.NULLDATA.value).to_numpy(zero_copy_only=False)
+    resolved = _resolve_inputs(
+        con, chain, p, out_tx=out_tx, out_address=addresses.ids, spendable=spendable
     )
-    in_table = pa.table(
-        {
-            "row": np.arange(inputs.num_rows, dtype=np.int64),
-            "prev_k1": prev_k1,
-            "prev_k2": prev_k2,
-            "prev_n": inputs["prev_n"],
-            "prev_batch_tx_id": pc.add(prev_row.cast(pa.int64()), state.tx_count),
-        }
-    )
-    with registered(con, out_table) as t_outs, registered(con, in_table) as t_ins:
-        resolved = storage.arrow(
-            con,
-            f"""SELECT coalesce(o.tx_id, u.tx_id) AS prev_tx_id,
-                   coalesce(o.address_id, u.address_id) AS address_id,
-                   coalesce(o.value, u.value) AS value,
-                   i.prev_batch_tx_id IS NOT NULL AS in_batch,
-                   u.utxo_row
-            FROM {t_ins} i
-            LEFT JOIN {t_outs} o ON o.tx_id = i.prev_batch_tx_id AND o.n = i.prev_n
-                AND o.spendable
-            LEFT JOIN (
-                SELECT k1, k2, n, tx_id, address_id, value, rowid AS utxo_row
-                FROM utxos WHERE chain = ?
-            ) u
-                ON i.prev_batch_tx_id IS NULL
-                AND u.k1 = i.prev_k1 AND u.k2 = i.prev_k2 AND u.n = i.prev_n
-            ORDER BY i.row""",
-            [chain],
-        )
     in_tx = tx_ids[in_row]
     in_value = _check_inputs(resolved, inputs, in_tx)
     prev_tx = resolved["prev_tx_id"].to_numpy()
@@ -213,7 +173,7 @@ def encode_utxo(
     spent_in_batch = resolved["in_batch"].to_numpy(zero_copy_only=False)
     out_key = (out_row << _N_BITS) | out_n
     spent_key = ((prev_tx - state.tx_count) << _N_BITS) | inputs["prev_n"].to_numpy()
-    unspent = pc.fill_null(out_table["spendable"], False).to_numpy(zero_copy_only=False).copy()
+    unspent = spendable.copy()
     unspent[np.searchsorted(out_key, spent_key[spent_in_batch])] = False
     new_utxos = pa.table(
         {
@@ -275,6 +235,75 @@ def encode_utxo(
         tx_times=txs["time"].cast(pa.int64()).to_numpy(),
         new_addresses=addresses.new,
         index_rows=int(index_rows),
+    )
+
+
+def _resolve_inputs(
+    con: duckdb.DuckDBPyConnection,
+    chain: str,
+    p: UtxoPrep,
+    *,
+    out_tx: np.ndarray,
+    out_address: np.ndarray,
+    spendable: np.ndarray,
+) -> pa.Table:
+    """The output each input spends: one of the batch (found with numpy) or an unspent
+    one of the store (one DuckDB join). Columns ``prev_tx_id``, ``address_id``, ``value``
+    (null where no spendable output was found), ``in_batch`` and ``utxo_row`` (the spent
+    row of ``utxos``, null for an output of the batch)."""
+    n = p.inputs.num_rows
+    prev_n = p.inputs["prev_n"].to_numpy().astype(np.int64)
+    in_batch = pc.is_valid(p.prev_row).to_numpy(zero_copy_only=False)
+    found = np.zeros(n, dtype=bool)
+    prev_tx = np.zeros(n, dtype=np.int64)
+    address = np.full(n, -1, dtype=np.int64)
+    value = np.zeros(n, dtype=np.int64)
+    utxo_row = np.full(n, -1, dtype=np.int64)
+    rows = np.flatnonzero(in_batch)
+    if rows.size and p.out_row.size:
+        prev_row = pc.fill_null(p.prev_row, 0).to_numpy().astype(np.int64)
+        key = (prev_row[rows] << _N_BITS) | prev_n[rows]
+        out_key = (p.out_row << _N_BITS) | p.out_n  # ascending: outputs are in chain order
+        pos = np.minimum(np.searchsorted(out_key, key), out_key.size - 1)
+        hit = (out_key[pos] == key) & spendable[pos]
+        rows, pos = rows[hit], pos[hit]
+        found[rows] = True
+        prev_tx[rows], address[rows], value[rows] = out_tx[pos], out_address[pos], p.out_value[pos]
+    outside = np.flatnonzero(~in_batch)
+    if outside.size:
+        keys = pa.table(
+            {
+                "row": outside,
+                "k1": p.prev_k1[outside],
+                "k2": p.prev_k2[outside],
+                "n": prev_n[outside],
+            }
+        )
+        with registered(con, keys) as t_ins:
+            hits = storage.arrow(
+                con,
+                f"""SELECT i.row, u.tx_id, u.address_id, u.value, u.rowid AS utxo_row
+                FROM {t_ins} i JOIN utxos u
+                ON u.chain = ? AND u.k1 = i.k1 AND u.k2 = i.k2 AND u.n = i.n""",
+                [chain],
+            )
+        at = hits["row"].to_numpy()
+        if np.unique(at).size != at.size:  # pragma: no cover - tx hashes are unique
+            raise InvalidInput("an input spends an output that two stored transactions share")
+        found[at] = True
+        prev_tx[at] = hits["tx_id"].to_numpy()
+        address[at] = pc.fill_null(hits["address_id"], -1).to_numpy()
+        value[at] = hits["value"].to_numpy()
+        utxo_row[at] = hits["utxo_row"].to_numpy()
+    missing = ~found
+    return pa.table(
+        {
+            "prev_tx_id": pa.array(prev_tx, mask=missing),
+            "address_id": pa.array(address, mask=address < 0),
+            "value": pa.array(value, mask=missing),
+            "in_batch": pa.array(in_batch),
+            "utxo_row": pa.array(utxo_row, mask=utxo_row < 0),
+        }
     )
 
 

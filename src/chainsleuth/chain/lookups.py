@@ -11,11 +11,13 @@ key), its totals and its newest transactions with running balances (zone maps on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from chainsleuth.chain import explorer, storage
@@ -27,7 +29,7 @@ from chainsleuth.chain.addresses import (
 from chainsleuth.chain.chains import ChainInfo, get_chain
 from chainsleuth.chain.enums import ChainKind
 from chainsleuth.chain.explorer import MAX_PAGE, native_asset, utc
-from chainsleuth.chain.keys import address_key, hash_bytes, hash_key, hex_of
+from chainsleuth.chain.keys import address_key, address_keys, hash_bytes, hash_key, hex_of
 from chainsleuth.chain.records import (
     AddressSummary,
     AddressTx,
@@ -155,6 +157,35 @@ class ChainReader:
         """The id of an address, or None when the store has never seen it."""
         found = self._address(chain, address)
         return found[0] if found else None
+
+    def address_ids(self, chain: str, addresses: Sequence[str]) -> np.ndarray:
+        """The ids of many addresses at once, in order (-1 where the store never saw one):
+        one join on the dictionary's keys, each text checked against the flat file."""
+        info = get_chain(chain)
+        texts = [canonical_address(info.id, a) for a in addresses]
+        out = np.full(len(texts), -1, dtype=np.int64)
+        if not texts or self.con is None:
+            return out
+        k1, k2 = address_keys(pa.array(texts, pa.string()))
+        keys = pa.table({"i": np.arange(len(texts), dtype=np.int64), "k1": k1, "k2": k2})
+        name = f"_wanted_addresses_{id(keys)}"
+        self.con.register(name, keys)
+        try:
+            found = storage.arrow(
+                self.con,
+                f"SELECT w.i, a.address_id FROM {name} w JOIN addresses a "
+                "ON a.chain = ? AND a.k1 = w.k1 AND a.k2 = w.k2",
+                [info.id],
+            )
+        finally:
+            self.con.unregister(name)
+        if found.num_rows:
+            rows = found["i"].to_numpy()
+            ids = found["address_id"].to_numpy()
+            stored = self._flat(info.id).addresses(ids)
+            same = np.array([stored[j] == texts[r] for j, r in enumerate(rows)], dtype=bool)
+            out[rows[same]] = ids[same]
+        return out
 
     def _address(self, chain: str, address: str) -> tuple[int, str | None] | None:
         """(id, kind) of an address (remembered for the reader's life: one request)."""

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from chainsleuth.attribution import service as attribution_service
 from chainsleuth.auth.enums import Permission
 from chainsleuth.chain.chains import CHAINS, format_amount
 from chainsleuth.chain.records import Asset
 from chainsleuth.chain.views import ReaderDep
-from chainsleuth.web.deps import Principal, requires
+from chainsleuth.web.deps import Principal, SessionDep, requires
 from chainsleuth.web.templating import render
 
 router = APIRouter()
@@ -45,20 +46,27 @@ def overview(request: Request, _: CanRead, reader: ReaderDep) -> Response:
 @router.get("/chains/{chain}/addresses/{address}")
 def address_page(
     request: Request,
-    _: CanRead,
+    principal: CanRead,
     reader: ReaderDep,
+    db: SessionDep,
     chain: str,
     address: str,
     before: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     summary = reader.address_summary(chain, address)
     page = reader.address_txs(chain, address, limit=PAGE, before=before)
+    known = attribution_service.address_attribution(
+        db, reader, chain=chain, address=address, viewer=principal.user
+    )
     return render(
         request,
         "chain/address.html",
         {
             "summary": summary,
             "page": page,
+            "known": known,
+            "format_amount": format_amount,
+            "chains": CHAINS,
             "amount": amount,
             "older_url": _url(request, before=page.next_before) if page.next_before else None,
             "newest_url": request.url.path if before is not None else None,

@@ -21,6 +21,10 @@
   ``optimize()`` (also run automatically when enough small appends have piled up), so that
   DuckDB's zone maps narrow an address lookup to a few row groups.
 
+``chainsleuth.chain.prepare.prepare(batch)`` does ahead, on any thread, the part of an
+append that needs only the batch (hashes, keys, ordering, the address dictionary's pass),
+so that a loader can overlap it with the append before.
+
 Set ``CHAINSLEUTH_CHAIN_PAUSE_AT`` to one of ``PAUSE_POINTS`` to make a writer stop there
 (it prints ``PAUSED <point>`` on stderr and sleeps): the crash tests kill it at that point.
 """
@@ -45,14 +49,14 @@ import pyarrow.compute as pc
 from chainsleuth.chain import maintenance, storage
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.chains import CHAINS, get_chain
-from chainsleuth.chain.encode import ChainState, as_array, prepare_with
-from chainsleuth.chain.encode_account import encode_account, prepare_account
-from chainsleuth.chain.encode_utxo import encode_utxo, prepare_utxo
+from chainsleuth.chain.encode import ChainState, as_array
+from chainsleuth.chain.encode_account import encode_account
+from chainsleuth.chain.encode_utxo import encode_utxo
 from chainsleuth.chain.enums import ChainKind
 from chainsleuth.chain.keys import KEY_VERSION, hash_bytes
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.chain.segments import SegmentWriter, stored_schemas, write_parquet
-from chainsleuth.core.errors import ChainsleuthError, Conflict, IntegrityViolation, InvalidInput
+from chainsleuth.core.errors import Conflict, IntegrityViolation, InvalidInput
 
 PAUSE_ENV = "CHAINSLEUTH_CHAIN_PAUSE_AT"
 PAUSE_POINTS = ("encoded", "files-written", "before-commit", "after-commit")
@@ -97,24 +101,6 @@ class StoreEvent:
     last_height: int
     txs: int
     at: datetime
-
-
-def prepare(batch: BlockRange) -> BlockRange:
-    """Do now, for a later ``append``, the part of its work that needs only the batch
-    (hashes, keys, the address dictionary's pass, ordering). Safe to call on another
-    thread (a loader's reading thread) while the store appends an earlier batch. A batch
-    that fails a check is left as it is: ``append`` reports the problem in its own order.
-    """
-    try:
-        batch.validate()
-        kind = get_chain(batch.chain).kind
-        if kind is ChainKind.UTXO:
-            prepare_with(batch, "utxo", prepare_utxo)
-        else:
-            prepare_with(batch, "account", prepare_account)
-    except ChainsleuthError:
-        batch.prepared = None
-    return batch
 
 
 def _pause(point: str) -> None:

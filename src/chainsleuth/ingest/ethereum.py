@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
-from operator import attrgetter, mul
+from operator import mul
 from typing import Any
 
 import msgspec
@@ -114,7 +114,10 @@ class AccountColumns:
         schema = SOURCE["account"]
         try:
             tables = {
-                name: pa.Table.from_pydict(getattr(self, name), schema=schema[name])
+                name: pa.Table.from_pydict(
+                    {f.name: _array(getattr(self, name)[f.name], f.type) for f in schema[name]},
+                    schema=schema[name],
+                )
                 for name in schema
             }
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
@@ -122,6 +125,17 @@ class AccountColumns:
                 f"blocks {first}..{last} of eth hold bad values: {exc}"
             ) from exc
         return BlockRange(CHAIN, first, last, tables)
+
+
+def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """A column as Arrow; amounts (decimal128) through int64 where they fit, which is much
+    faster than converting each Python int."""
+    if pa.types.is_decimal(kind):
+        try:
+            return pa.array(values, pa.int64()).cast(kind)
+        except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return pa.array(values, kind)
 
 
 def add_log_transfer(cols: AccountColumns, log: dict[str, Any], where: str) -> None:
@@ -211,6 +225,17 @@ def decode_eth_receipt(raw: bytes) -> EthReceipt:
         raise MalformedResponse(f"an eth_getTransactionReceipt answer is malformed: {exc}") from exc
 
 
+_RECEIPTS_DECODER = msgspec.json.Decoder(list[EthReceipt])
+
+
+def decode_eth_receipts(raw: bytes) -> list[EthReceipt]:
+    """A block's receipts as one JSON array (``eth_getBlockReceipts``) as ``EthReceipt``s."""
+    try:
+        return _RECEIPTS_DECODER.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise MalformedResponse(f"an eth_getBlockReceipts answer is malformed: {exc}") from exc
+
+
 def _convert(value: Any, kind: type[Any], what: str) -> Any:
     if isinstance(value, kind):
         return value
@@ -237,15 +262,6 @@ def _addresses(values: Sequence[Any], where: str) -> list[Any]:
     if out.count(None) != values.count(None):
         out = [None if not v else (_SEEN.get(v) or _address(v, where)) for v in values]
     return out
-
-
-_TX_FIELDS = attrgetter("sender", "to", "value", "nonce", "input", "data", "gasPrice")
-_RECEIPT_FIELDS = attrgetter("gasUsed", "effectiveGasPrice", "status", "contractAddress")
-
-
-def _columns(records: Sequence[Any], fields: attrgetter[Any]) -> list[list[Any]]:
-    """The named fields of records, as columns (one C-level pass and a transpose)."""
-    return [list(column) for column in zip(*map(fields, records), strict=True)]
 
 
 def _tx_hashes(values: list[str], where: str) -> list[str]:
@@ -321,8 +337,16 @@ def add_eth_blocks(
 
         if not txs:
             return
-        senders, tos, values, nonces, inputs, datas, gas_prices = _columns(txs, _TX_FIELDS)
-        gas_used, prices, statuses, created = _columns(rs, _RECEIPT_FIELDS)
+        # (list comprehensions: the fastest way to read a field of many records)
+        senders = [tx.sender for tx in txs]
+        tos = [tx.to for tx in txs]
+        values = [tx.value for tx in txs]
+        nonces = [tx.nonce for tx in txs]
+        inputs = [tx.input for tx in txs]
+        gas_used = [r.gasUsed for r in rs]
+        prices = [r.effectiveGasPrice for r in rs]
+        statuses = [r.status for r in rs]
+        created = [r.contractAddress for r in rs]
         t = cols.txs
         t["hash"] += tx_hashes
         t["height"] += tx_h
@@ -332,22 +356,23 @@ def add_eth_blocks(
         tos = _addresses(tos, where)
         t["to_address"] += tos
         t["value"] += hex_ints(values)
-        gas_used = hex_ints(gas_used)
+        gas = hex_ints(gas_used)
         if None in prices:  # nodes that give no effective price: the transaction's
-            prices = [p or g or "0x0" for p, g in zip(prices, gas_prices, strict=True)]
-        t["fee"] += map(mul, gas_used, hex_ints(prices))
+            prices = [p or tx.gasPrice or "0x0" for p, tx in zip(prices, txs, strict=True)]
+        t["fee"] += map(mul, gas, hex_ints(prices))
         if None in statuses:
             t["status"] += [1 if s is None else hex_int(s) for s in statuses]
         else:
             t["status"] += hex_ints(statuses)
+        datas: list[str] = inputs  # type: ignore[assignment]
         if None in inputs:
-            inputs = [i or d or "0x" for i, d in zip(inputs, datas, strict=True)]
+            datas = [i or tx.data or "0x" for i, tx in zip(inputs, txs, strict=True)]
         t["method"] += [
-            d[:10] if to and len(d) >= 10 else None for d, to in zip(inputs, tos, strict=True)
+            d[:10] if to and len(d) >= 10 else None for d, to in zip(datas, tos, strict=True)
         ]
         t["created_contract"] += _addresses(created, where)
         t["nonce"] += hex_ints(nonces)
-        t["gas_used"] += gas_used
+        t["gas_used"] += gas
         _add_transfers(cols, rs, tx_hashes, where)
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         if isinstance(exc, MalformedResponse):
@@ -420,7 +445,7 @@ def _add_transfers(
     keep = [a <= MAX_AMOUNT for a in amounts]
     if not all(keep):
         cols.skipped_transfers += keep.count(False)
-        hashes, indexes, tokens, senders, receivers, amounts = (
+        hashes, indexes, tokens, senders, receivers, amounts = (  # type: ignore[assignment]
             [v for v, k in zip(col, keep, strict=True) if k]
             for col in (hashes, indexes, tokens, senders, receivers, amounts)
         )

@@ -22,13 +22,14 @@ One loop for every source (Bitcoin Core, an Ethereum node, blockchain-etl files)
 * **Following.** With ``follow`` the loop polls the tip every ``poll_s`` seconds until
   stopped (Ctrl-C, or ``stop`` set), or until ``to_block`` is stored.
 
-Fetching runs one batch ahead of appending, in a thread of its own.
+Fetching runs up to ``PREFETCH`` batches ahead of appending, in a thread of its own.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from chainsleuth.core.errors import Conflict, InvalidInput
 from chainsleuth.ingest import status as sync_status
 from chainsleuth.ingest.progress import SyncProgress
 from chainsleuth.ingest.rpc import CredentialsRefused, NodeUnreachable
+
+PREFETCH = 2  # batches fetched ahead of the one being appended
 
 
 class Source(Protocol):
@@ -196,31 +199,37 @@ class Syncer:
         ranges = [(a, min(a + size - 1, end)) for a in range(start, end + 1, size)]
         if self.progress is not None:
             self.progress.start(self.chain, start, end)
+        # one fetching thread, PREFETCH batches ahead of the append: the node always has work
+        # while the store appends (the fetches stay in order, one at a time)
         with ThreadPoolExecutor(1, thread_name_prefix="fetch") as pool:
-            pending: Future[BlockRange] | None = pool.submit(self._fetch, *ranges[0])
-            for i in range(len(ranges)):
-                assert pending is not None
-                batch = pending.result()
-                pending = pool.submit(self._fetch, *ranges[i + 1]) if i + 1 < len(ranges) else None
-                try:
-                    result = self.store.append(batch)
-                except Conflict:
-                    if pending is not None:
-                        pending.cancel()
-                    raise _Relink() from None
-                if self.options.stop is not None and self.options.stop.is_set():
-                    if pending is not None:
-                        pending.cancel()
-                    return
-                r = self.report
-                r.blocks += result.blocks
-                r.txs += result.txs
-                if r.first_height is None:
-                    r.first_height = batch.first_height
-                r.last_height = batch.last_height
-                if self.progress is not None:
-                    self.progress.advance(batch.last_height - batch.first_height + 1, result.txs)
-                self._save_status("syncing")
+            pending: deque[Future[BlockRange]] = deque(
+                pool.submit(self._fetch, *r) for r in ranges[:PREFETCH]
+            )
+            try:
+                for i in range(len(ranges)):
+                    batch = pending.popleft().result()
+                    if i + PREFETCH < len(ranges):
+                        pending.append(pool.submit(self._fetch, *ranges[i + PREFETCH]))
+                    try:
+                        result = self.store.append(batch)
+                    except Conflict:
+                        raise _Relink() from None
+                    if self.options.stop is not None and self.options.stop.is_set():
+                        return
+                    r = self.report
+                    r.blocks += result.blocks
+                    r.txs += result.txs
+                    if r.first_height is None:
+                        r.first_height = batch.first_height
+                    r.last_height = batch.last_height
+                    if self.progress is not None:
+                        self.progress.advance(
+                            batch.last_height - batch.first_height + 1, result.txs
+                        )
+                    self._save_status("syncing")
+            finally:
+                for future in pending:  # stopped, re-linking or failed: fetch no further
+                    future.cancel()
 
     def _fetch(self, first: int, last: int) -> BlockRange:
         """A checked batch; fetched a second time if the first was inconsistent (a re-org on

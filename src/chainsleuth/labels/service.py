@@ -41,6 +41,7 @@ from chainsleuth.labels.schemas import (
 )
 
 __all__ = [
+    "active_categories",
     "addresses_with_categories",
     "attribution",
     "create_label",
@@ -161,6 +162,18 @@ def addresses_with_categories(
         .order_by(Label.address)
     )
     return list(session.scalars(stmt))
+
+
+def active_categories(session: Session, *, chain: str) -> list[tuple[str, str, int]]:
+    """(address, category, confidence) of every active label on ``chain``, best first per
+    address (highest confidence), for bulk jobs (tracing, exposure) that run as the system."""
+    chain_id = get_chain(chain).id
+    stmt = (
+        select(Label.address, Label.category, Label.confidence)
+        .where(Label.chain == chain_id, Label.active.is_(True))
+        .order_by(Label.address, Label.confidence.desc(), Label.id)
+    )
+    return [(a, c, int(n)) for a, c, n in session.execute(stmt)]
 
 
 def _rank_key(label: LabelRead) -> tuple[int, float, int]:

@@ -90,8 +90,9 @@ def _print_metrics(m: dict[str, Any]) -> None:
         "recall",
         "F1",
         "AUC",
-        title=f"model {m.get('version', '')} "
-        f"on the test part ({t['rows']} rows, {t['illicit']} illicit)",
+        title=f"model {m.get('version', '')} on "
+        f"{'the test part' if 'split' in m or m.get('dataset') == 'elliptic' else m.get('world')}"
+        f" ({t['rows']} rows, {t['illicit']} illicit)",
     )
     table.add_row(
         f"model @ {t['threshold']:.3f}",
@@ -122,11 +123,22 @@ def evaluate(
     ),
     folder: Path | None = typer.Argument(None, help="The data set's folder (with --dataset)"),
     trees: int = typer.Option(300, "--trees", help="Boosting rounds (with --dataset)"),
+    world: Path | None = typer.Option(
+        None, "--world", help="Score the version on this (other) world: its store is --store"
+    ),
+    store: Path | None = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Show a version's metrics, or train and test on the Elliptic data set (steps 1-34 /
-    35-49) beside the published random forest."""
-    if dataset is not None:
+    """Show a version's stored test metrics, score it on another world (``--world``), or
+    train and test on the Elliptic data set (steps 1-34 / 35-49) beside the published
+    random forest."""
+    if world is not None and dataset is None:
+        if not (Path(world) / "truth").is_dir():
+            raise InvalidInput(f"{world} is no world folder (no truth/)")
+        metrics = risk_model.evaluate_on_world(
+            _root(store), world, models=_models(), version=version
+        )
+    elif dataset is not None:
         if dataset.strip().lower() != "elliptic":
             raise InvalidInput(f"unknown dataset {dataset!r}: use elliptic")
         if folder is None:

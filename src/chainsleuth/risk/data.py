@@ -58,10 +58,10 @@ class ChainData:
         return [display_address(self.info.id, by[i]) for i in ids]
 
     def symbol(self, asset_id: int) -> str:
-        row = self.con.execute(
+        found = self.con.execute(
             "SELECT symbol FROM assets WHERE asset_id = ?", [asset_id]
-        ).fetchone()
-        return str(row[0]) if row else str(asset_id)
+        ).fetchall()
+        return str(found[0][0]) if found else str(asset_id)
 
     def close(self) -> None:
         self.con.close()
@@ -137,13 +137,8 @@ def load_chain(
            FROM flows f JOIN assets a USING (asset_id)"""
     )
     con.execute("DROP TABLE flows")
-    con.execute("ALTER TABLE flows_usd RENAME TO flows")
+    con.execute("ALTER TABLE flows_usd RENAME TO flows").fetchall()
     return ChainData(info, root, con, since_height, tip, address_count)
-
-
-def _read(kind: str, files: list[str]) -> str:
-    del kind
-    return "read_parquet($files::VARCHAR[])" if files else ""
 
 
 def _create(

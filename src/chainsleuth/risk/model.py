@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,11 @@ import pyarrow.parquet as pq
 from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
 from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
 
+from chainsleuth.chain import storage
+from chainsleuth.chain.chains import get_chain
 from chainsleuth.core.errors import InvalidInput, NotFound
 from chainsleuth.entities import service as entity_service
+from chainsleuth.entities import source
 from chainsleuth.risk import registry
 from chainsleuth.risk.data import ChainData, load_chain
 from chainsleuth.risk.features import FEATURES, address_features
@@ -46,6 +50,9 @@ ILLICIT = frozenset(
         "terrorist_financing",
     }
 )
+
+_CACHE: dict[tuple[str, str, str], tuple[int, np.ndarray, np.ndarray, bool]] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -249,12 +256,24 @@ def save(models: Path, fitted: Fitted, features: Sequence[str], metrics: dict[st
     return registry.save_version(models, files, metrics)
 
 
+_LOADED: dict[tuple[str, str], tuple[Fitted, list[str]]] = {}
+
+
 def load(models: Path, version: str | None = None) -> tuple[str, Fitted, list[str]]:
+    """A stored version (kept in memory: a version never changes once written)."""
     version = registry.resolve(models, version)
     path = registry.check_version(models, version)
+    key = (str(path.resolve()), version)
+    with _CACHE_LOCK:
+        hit = _LOADED.get(key)
+    if hit is not None:
+        return version, hit[0], hit[1]
     booster = lgb.Booster(model_str=(path / "model.txt").read_text())
     cal = json.loads((path / "calibration.json").read_text())
-    return version, Fitted(booster, cal["x"], cal["y"], float(cal["threshold"])), cal["features"]
+    fitted = Fitted(booster, cal["x"], cal["y"], float(cal["threshold"]))
+    with _CACHE_LOCK:
+        _LOADED[key] = (fitted, list(cal["features"]))
+    return version, fitted, list(cal["features"])
 
 
 def train(
@@ -305,6 +324,28 @@ def train(
     return version, metrics
 
 
+def evaluate_on_world(
+    root: Path,
+    world: Path,
+    *,
+    models: Path,
+    version: str | None = None,
+    policy: TypologyPolicy | None = None,
+) -> dict[str, Any]:
+    """A stored version on another world (every address of its store, its truth's labels):
+    how the model does on data it never saw."""
+    version, fitted, features = load(models, version)
+    if features != list(FEATURES):
+        raise InvalidInput("the model was trained on other features: train a new version")
+    ds = build_dataset(root, world, policy=policy)
+    return {
+        "dataset": "world",
+        "version": version,
+        "world": str(world),
+        "test": evaluate_fitted(fitted, ds.x, ds.y),
+    }
+
+
 def _importance(fitted: Fitted, features: Sequence[str]) -> dict[str, float]:
     gain = fitted.booster.feature_importance(importance_type="gain")
     total = float(np.sum(gain)) or 1.0
@@ -328,6 +369,31 @@ def top_contributions(
     return out
 
 
+def chain_features(
+    root: Path, chain: str, policy: TypologyPolicy
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(address ids, features, is UTXO) of every address of the chain, kept in memory
+    until the chain's tip moves (one entry per store, chain and policy)."""
+    info = get_chain(chain)
+    with source.chain_connection(Path(root)) as con:
+        row = storage.one(con, "SELECT tip_height FROM chain_state WHERE chain = ?", [info.id])
+    tip = -1 if row is None or row[0] is None else int(row[0])
+    key = (str(Path(root).resolve()), info.id, policy.model_dump_json())
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None and hit[0] == tip:
+        return hit[1], hit[2], hit[3]
+    data = load_chain(root, info.id, prices_usd=policy.prices_usd)
+    try:
+        ids, _, x = address_features(data, policy)
+        utxo = data.utxo
+    finally:
+        data.close()
+    with _CACHE_LOCK:
+        _CACHE[key] = (tip, ids, x, utxo)
+    return ids, x, utxo
+
+
 def score_addresses(
     root: Path,
     chain: str,
@@ -342,18 +408,13 @@ def score_addresses(
     (log-odds). Addresses without a flow get the model's score of an empty row."""
     models = models if models is not None else registry.models_dir(Path(root).parent)
     _, fitted, features = load(models, version)
-    policy = policy or TypologyPolicy()
-    data = load_chain(root, chain, prices_usd=policy.prices_usd)
-    try:
-        ids, _, x = address_features(data, policy)
-    finally:
-        data.close()
     if features != list(FEATURES):
         raise InvalidInput("the model was trained on other features: train a new version")
+    ids, x, utxo = chain_features(root, chain, policy or TypologyPolicy())
     want = np.asarray(list(address_ids), dtype=np.int64)
     pos = np.searchsorted(ids, want)
     found = (pos < ids.size) & (ids[np.minimum(pos, max(ids.size - 1, 0))] == want)
     rows = np.zeros((want.size, len(FEATURES)))
     rows[found] = x[pos[found]]
-    rows[:, FEATURES.index("is_account_chain")] = 0.0 if data.utxo else 1.0
+    rows[:, FEATURES.index("is_account_chain")] = 0.0 if utxo else 1.0
     return fitted.proba(rows), top_contributions(fitted.contributions(rows), features, rows, top)

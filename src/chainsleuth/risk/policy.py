@@ -31,11 +31,17 @@ class PeelChainPolicy(_Part):
 
 
 class FanInPolicy(_Part):
-    min_senders: int = Field(2, ge=1, description="distinct sending entities into the collector")
+    min_senders: int = Field(
+        5, ge=1, description="account chains: distinct sending entities into the collector"
+    )
     window_s: int = Field(3 * DAY, gt=0, description="payments in and the sweep within this time")
     min_swept_share: float = Field(0.8, gt=0, le=1, description="share of the inflow swept on")
     max_sweep_receivers: int = Field(1, ge=1, description="addresses the sweep pays")
     max_entity_size: int = Field(40, ge=1, description="larger collectors (services) are skipped")
+    utxo_min_inputs: int = Field(
+        2, ge=2, description="UTXO: one-shot input addresses swept together"
+    )
+    utxo_max_outputs: int = Field(1, ge=1, description="UTXO: output addresses of the sweep")
 
 
 class FanOutPolicy(_Part):

@@ -108,6 +108,7 @@ class TraceResult:
     node_parent: np.ndarray  # the edge that first reached the node, -1 for origins
     truncated: bool
     options: TraceOptions
+    edge_float: np.ndarray | None = None  # the kernel's float attributions, before rounding
 
 
 def _window(options: TraceOptions) -> tuple[int, int]:
@@ -119,7 +120,7 @@ def _window(options: TraceOptions) -> tuple[int, int]:
 
 def address_seeds(graph: FlowGraph, nodes: np.ndarray, options: TraceOptions) -> np.ndarray:
     """Seed edges of a set of nodes: their flows out to (forward) or in from (backward)
-    other nodes of the set's complement, in the time window, of ``options.asset``."""
+    nodes outside the set (and their swaps), in the time window, of ``options.asset``."""
     since, until = _window(options)
     members = set(nodes.tolist())
     ptr = graph.out_ptr if options.direction is TraceDirection.FORWARD else graph.in_ptr
@@ -133,10 +134,10 @@ def address_seeds(graph: FlowGraph, nodes: np.ndarray, options: TraceOptions) ->
             edges = np.asarray(graph.in_eid[a:b], dtype=np.int64)
             other = graph.e_src[edges]
         keep = (graph.e_time[edges] >= since) & (graph.e_time[edges] <= until)
-        if len(members) > 1:
-            keep &= ~np.isin(other, nodes)
-        else:
-            keep &= other != v
+        # flows among the subject's own positions stay inside it; its swaps (one asset
+        # of its own into another) move the funds on
+        inside = np.isin(other, nodes) if len(members) > 1 else other == v
+        keep &= ~(inside & (graph.e_kind[edges] == 0))
         picked.append(edges[keep])
     seeds = np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
     if options.asset is not None:
@@ -177,10 +178,25 @@ def trace(
             float(options.min_value), since, until, options.respect_time, options.max_edges,
             node_slot, edge_slot, fr_level, fr_index,
         )  # fmt: skip
-    a_in, a_out = _exact(graph, e, ea)
-    if options.model is not Model.POISON:
-        _conserve(graph, e, a_in, a_out, nodes, nh, forward)
-    node_amount = _node_amounts(graph, e, a_in, a_out, nodes, nh, forward)
+    amount = np.asarray(graph.e_amount[e], dtype=np.float64)
+    out = np.asarray(graph.e_out[e], dtype=np.float64)
+    if (
+        not np.any(graph.e_hi[e] != 0)
+        and float(max(amount.max(initial=0.0), out.max(initial=0.0))) < _EXACT_FLOAT
+        and float(amount.sum()) < _SUM_LIMIT
+        and float(out.sum()) < _SUM_LIMIT
+    ):  # every amount exact in float64 and every sum in int64: compiled all the way
+        with graph.scratch() as (node_slot, _, _, _):
+            a_in, a_out, amounts = kernels.finish_small(
+                a["e_src"], a["e_dst"], e, ea, amount, out, nodes, nh, forward,
+                options.model is not Model.POISON, _NUDGE, node_slot,
+            )  # fmt: skip
+        node_amount: list[int] = amounts.tolist()
+    else:
+        a_in, a_out = _exact(graph, e, ea)
+        if options.model is not Model.POISON:
+            _conserve(graph, e, a_in, a_out, nodes, nh, forward)
+        node_amount = _node_amounts(graph, e, a_in, a_out, nodes, nh, forward)
     edge_in, edge_out = a_in.tolist(), a_out.tolist()  # Python ints either way
     return TraceResult(
         edges=e,
@@ -193,6 +209,7 @@ def trace(
         node_parent=npar,
         truncated=bool(truncated),
         options=options,
+        edge_float=ea,
     )
 
 

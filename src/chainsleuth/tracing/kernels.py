@@ -604,3 +604,97 @@ def bulk_exposure(
         for c in range(n_categories):
             out[s, c] /= total
     return out
+
+
+@njit(cache=True)
+def finish_small(
+    e_src: np.ndarray,
+    e_dst: np.ndarray,
+    edges: np.ndarray,
+    attributed: np.ndarray,
+    amount: np.ndarray,
+    out: np.ndarray,
+    nodes: np.ndarray,
+    hops: np.ndarray,
+    forward: bool,
+    conserve: bool,
+    nudge: float,
+    node_slot: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The integer amounts of a trace whose amounts are all below 2**53 (and whose sums
+    fit int64): ``floor`` of each edge's attribution (source and destination side), the
+    conservation trim (``engine._conserve``) and the node amounts. ``node_slot`` is the
+    scratch array (-1), left -1."""
+    n = nodes.size
+    m = edges.size
+    for k in range(n):
+        node_slot[nodes[k]] = k
+    near = np.empty(m, dtype=np.int64)
+    far = np.empty(m, dtype=np.int64)
+    a_in = np.empty(m, dtype=np.int64)
+    a_out = np.empty(m, dtype=np.int64)
+    for k in range(m):
+        e = edges[k]
+        s = node_slot[e_src[e]]
+        d = node_slot[e_dst[e]]
+        if forward:
+            near[k], far[k] = s, d
+        else:
+            near[k], far[k] = d, s
+        frac = attributed[k] / amount[k] if amount[k] > 0 else 0.0
+        frac = min(1.0, max(0.0, frac) * nudge)
+        a_in[k] = np.int64(min(np.floor(frac * amount[k]), amount[k]))
+        a_out[k] = np.int64(min(np.floor(frac * out[k]), out[k]))
+    side = a_in if forward else a_out
+    other = a_out if forward else a_in
+    if conserve and m > 0:
+        order = np.argsort(near, kind="mergesort")
+        start = np.zeros(n + 1, dtype=np.int64)
+        for k in range(m):
+            start[near[k] + 1] += 1
+        for v in range(n):
+            start[v + 1] += start[v]
+        for _ in range(8):
+            got = np.zeros(n, dtype=np.int64)
+            passed = np.zeros(n, dtype=np.int64)
+            for k in range(m):
+                got[far[k]] += other[k]
+                passed[near[k]] += side[k]
+            changed = False
+            for v in range(n):
+                if hops[v] == 0 or passed[v] <= got[v]:
+                    continue
+                excess = passed[v] - got[v]
+                ks = order[start[v] : start[v + 1]]
+                by_size = ks[np.argsort(-side[ks], kind="mergesort")]
+                for k in by_size:
+                    if excess <= 0:
+                        break
+                    old = side[k]
+                    cut = min(excess, old)
+                    if cut <= 0:
+                        continue
+                    new = old - cut
+                    if a_in[k] == a_out[k]:
+                        a_in[k] = new
+                        a_out[k] = new
+                    elif forward:
+                        a_in[k] = new
+                        a_out[k] = np.int64(np.floor(a_out[k] * (new / old)))
+                    else:
+                        a_out[k] = new
+                        a_in[k] = np.int64(np.floor(a_in[k] * (new / old)))
+                    excess -= cut
+                    changed = True
+            if not changed:
+                break
+    total = np.zeros(n, dtype=np.int64)
+    origin = np.zeros(n, dtype=np.int64)
+    for k in range(m):
+        total[far[k]] += other[k]
+        origin[near[k]] += side[k]
+    node_amount = np.empty(n, dtype=np.int64)
+    for v in range(n):
+        node_amount[v] = origin[v] if hops[v] == 0 else total[v]
+        node_slot[nodes[v]] = -1
+    return a_in, a_out, node_amount

@@ -18,6 +18,7 @@ Traces stop by default at addresses of the service categories in ``DEFAULT_STOP`
 from __future__ import annotations
 
 import csv
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,10 +125,24 @@ def context_for(
     labels_path = labels or settings.data_dir / LABELS_FILE
     if labels is not None and not labels.exists():
         raise InvalidInput(f"no labels file at {labels}")
-    return TracingContext(
-        services=load_services(services_path),
-        categories=categories_from_csv(labels_path) if labels_path.exists() else None,
+    key = tuple(
+        (str(path), path.stat().st_mtime_ns if path.exists() else None)
+        for path in (services_path, labels_path)
     )
+    with _CONTEXTS_LOCK:
+        found = _CONTEXTS.get(key)
+    if found is None:  # read once per version of the files: label ids resolve once
+        found = TracingContext(
+            services=load_services(services_path),
+            categories=categories_from_csv(labels_path) if labels_path.exists() else None,
+        )
+        with _CONTEXTS_LOCK:
+            _CONTEXTS[key] = found
+    return found
+
+
+_CONTEXTS: dict[tuple[tuple[str, int | None], ...], TracingContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
 
 
 # --- inputs ----------------------------------------------------------------------------------

@@ -47,7 +47,9 @@ NAV: list[tuple[str, str, Permission | None]] = [
     ("Users", "/admin/users", Permission.USERS_MANAGE),
     ("Organisations", "/admin/orgs", Permission.ORGS_MANAGE),
     ("Explorer", "/chains", Permission.CHAIN_READ),
+    ("Labels", "/labels", Permission.LABELS_READ),
     ("Customers", "/customers", Permission.EXCHANGE_READ),
+    ("Chain sync", "/admin/sync", Permission.USERS_MANAGE),
     ("Audit log", "/audit", Permission.AUDIT_READ),
     ("My account", "/account", None),
 ]

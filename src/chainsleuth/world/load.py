@@ -6,6 +6,9 @@ version), every file's size and SHA-256, and every chain file's Parquet schema a
 the chains are cut back to where they were before this load (``truncate_after``), so a
 load either completes or leaves the store as it found it. Loading a world twice is a no-op
 (the store skips batches it already holds with the same block hashes).
+
+While the store appends one range, a reading thread reads the next and does the store's
+batch-only work on it (``chainsleuth.chain.prepare``): two ranges in memory at most.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ def read_range(folder: Path, chain: str, r: dict[str, Any]) -> BlockRange:
 
 def _read_prepared(folder: Path, chain: str, r: dict[str, Any]) -> BlockRange:
     """``read_range``, and the store's batch-only work done on this (the reading) thread."""
-    from chainsleuth.chain.store import prepare  # noqa: PLC0415 - heavy, and only here
+    from chainsleuth.chain.prepare import prepare  # noqa: PLC0415 - heavy, and only here
 
     return prepare(read_range(folder, chain, r))
 

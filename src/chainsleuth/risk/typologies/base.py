@@ -55,9 +55,10 @@ class Raw:
 
 
 def amount_text(data: ChainData, asset_id: int, value: int) -> str:
-    row = data.con.execute(
+    found = data.con.execute(
         "SELECT symbol, decimals FROM assets WHERE asset_id = ?", [asset_id]
-    ).fetchone()
+    ).fetchall()
+    row = found[0] if found else None
     symbol, decimals = (str(row[0]), int(row[1])) if row else (str(asset_id), 0)
     text = format_amount(int(value), decimals)
     if "." in text:

@@ -23,7 +23,11 @@ from chainsleuth.risk.typologies.base import Raw, Typology, amount_text, hours
 
 def fan_in(data: ChainData, p: FanInPolicy) -> list[Raw]:
     """A collector (a small entity) that receives from ``min_senders`` entities and sweeps
-    at least ``min_swept_share`` of it on to at most ``max_sweep_receivers`` addresses."""
+    at least ``min_swept_share`` of it on to at most ``max_sweep_receivers`` addresses.
+    On a UTXO chain: a transaction that sweeps ``utxo_min_inputs`` one-shot addresses (each
+    funded once) into at most ``utxo_max_outputs`` addresses of a small entity."""
+    if data.utxo:
+        return _fan_in_utxo(data, p)
     rows = data.con.execute(
         """WITH inflow AS (
                SELECT f.to_id AS a, f.tx_id, f.t, f.asset_id, f.value, es.entity_id AS se
@@ -80,6 +84,41 @@ def fan_in(data: ChainData, p: FanInPolicy) -> list[Raw]:
             )
         )
     return raws
+
+
+def _fan_in_utxo(data: ChainData, p: FanInPolicy) -> list[Raw]:
+    rows = data.con.execute(
+        """WITH funded AS (SELECT address_id, count(DISTINCT tx_id) AS k FROM outs
+                          GROUP BY address_id),
+           ia AS (SELECT i.tx_id, count(DISTINCT i.address_id) AS na,
+                         list(DISTINCT i.address_id) AS addrs, list(DISTINCT i.prev_tx_id) AS src,
+                         bool_and(f.k = 1) AS one_shot
+                  FROM ins i JOIN funded f USING (address_id) GROUP BY i.tx_id),
+           oa AS (SELECT o.tx_id, count(DISTINCT o.address_id) AS no,
+                         list(DISTINCT o.address_id) AS dst, sum(o.value) AS v, max(e.size) AS sz
+                  FROM outs o JOIN ent e USING (address_id) GROUP BY o.tx_id)
+        SELECT x.tx_id, x.t, ia.na, ia.addrs, ia.src, oa.dst, oa.v
+        FROM tx x JOIN ia USING (tx_id) JOIN oa USING (tx_id)
+        WHERE NOT x.coinbase AND ia.na >= $ni AND ia.one_shot AND oa.no <= $no
+          AND oa.sz <= $max
+        ORDER BY x.tx_id""",
+        {"ni": p.utxo_min_inputs, "no": p.utxo_max_outputs, "max": p.max_entity_size},
+    ).fetchall()
+    return [
+        Raw(
+            Typology.FAN_IN,
+            [int(tx)],
+            [int(a) for a in addrs] + [int(b) for b in dst if b is not None],
+            [int(v)],
+            -1,
+            int(t),
+            int(t),
+            f"{na} addresses, each funded once, swept together: "
+            f"{amount_text(data, -1, int(v))} to {len(dst)} address(es)",
+            {"funding_txs": [int(s) for s in src]},
+        )
+        for tx, t, na, addrs, src, dst, v in rows
+    ]
 
 
 def fan_out(data: ChainData, p: FanOutPolicy) -> list[Raw]:
@@ -295,7 +334,7 @@ def round_trip(data: ChainData, p: RoundTripPolicy) -> list[Raw]:
            WHERE es.entity_id <> er.entity_id AND es.size <= $size AND er.size <= $size
            GROUP BY ALL HAVING sum(f.usd) >= $usd""",
         {"size": p.max_entity_size, "usd": p.min_value_usd},
-    )
+    ).fetchall()
     two = con.execute(
         """SELECT x.tx_id, y.tx_id, x.t, y.t, x.asset_id, x.v, y.v, x.fa, x.tb, y.tb
            FROM rt_e x JOIN rt_e y ON y.a = x.b AND y.b = x.a AND y.asset_id = x.asset_id
