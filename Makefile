@@ -1,7 +1,7 @@
 # chainsleuth developer tasks.
 #
 #   make venv       create/refresh .venv from uv.lock (cheap when up to date)
-#   make test-deps  install the Debian packages the tests need (PostgreSQL server, Chromium)
+#   make test-deps  install the Debian packages the tests need (PostgreSQL server, Chromium, Java)
 #   make node       install the npm packages the tests need (ganache) from package-lock.json
 #   make lint       ruff + mypy
 #   make test       everything above, then the test suite
@@ -25,6 +25,7 @@ DEMO_PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 TEST_APT_CHROMIUM := chromium fonts-dejavu-core
 TEST_APT_POSTGRES := postgresql
+TEST_APT_JAVA := openjdk-17-jre-headless
 
 .PHONY: help venv test-deps node lint test demo clean
 
@@ -56,8 +57,11 @@ test-deps:
 	if [ ! -x "$(CHROMIUM)" ]; then \
 	    missing="$$missing $(TEST_APT_CHROMIUM)"; \
 	fi; \
+	if ! command -v java >/dev/null 2>&1; then \
+	    missing="$$missing $(TEST_APT_JAVA)"; \
+	fi; \
 	if [ -z "$$missing" ]; then \
-	    echo "test-deps: PostgreSQL server and Chromium already installed"; \
+	    echo "test-deps: PostgreSQL server, Chromium and Java already installed"; \
 	    exit 0; \
 	fi; \
 	sudo=""; \
@@ -108,6 +112,8 @@ demo: venv
 	    $(BIN)/chainsleuth world generate --out "$(CHAINSLEUTH_DATA_DIR)/world" --preset demo; \
 	fi
 	$(BIN)/chainsleuth world load "$(CHAINSLEUTH_DATA_DIR)/world"
+	$(BIN)/chainsleuth entities build --chain all
+	$(BIN)/chainsleuth trace services --from-world "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth labels import world "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth exchange import "$(CHAINSLEUTH_DATA_DIR)/world/exchange"
 	$(BIN)/chainsleuth serve --host $(DEMO_HOST) --port $(DEMO_PORT)

@@ -224,11 +224,17 @@ def plain_eth(responses: list[tuple[bytes, Any]]) -> int:
 # --- ours ---------------------------------------------------------------------------------------
 
 
+BATCH_BLOCKS = 100  # the ingester's default --batch-blocks: one Arrow batch per 100 blocks
+
+
 def ours_btc(responses: list[bytes]) -> int:
-    cols = UtxoColumns()
-    add_core_blocks(cols, [decode_core_block(raw) for raw in responses])
-    cols.block_range(0, max(0, len(responses) - 1)).tables  # noqa: B018 - build the Arrow tables
-    return cols.tx_count
+    n = 0
+    for i in range(0, len(responses), BATCH_BLOCKS):
+        cols = UtxoColumns()
+        add_core_blocks(cols, [decode_core_block(raw) for raw in responses[i : i + BATCH_BLOCKS]])
+        cols.block_range(0, 0).tables  # noqa: B018 - build the Arrow tables
+        n += cols.tx_count
+    return n
 
 
 def _receipt_dicts(raw: bytes | list[bytes]) -> list[Any]:
@@ -243,14 +249,18 @@ def _receipts(raw: bytes | list[bytes]) -> list[Any]:
 
 
 def ours_eth(responses: list[tuple[bytes, Any]]) -> int:
-    cols = AccountColumns()
-    add_eth_blocks(
-        cols,
-        [decode_eth_block(raw_block) for raw_block, _ in responses],
-        [_receipts(raw_receipts) for _, raw_receipts in responses],
-    )
-    cols.block_range(0, max(0, len(responses) - 1))
-    return cols.tx_count
+    n = 0
+    for i in range(0, len(responses), BATCH_BLOCKS):
+        chunk = responses[i : i + BATCH_BLOCKS]
+        cols = AccountColumns()
+        add_eth_blocks(
+            cols,
+            [decode_eth_block(raw_block) for raw_block, _ in chunk],
+            [_receipts(raw_receipts) for _, raw_receipts in chunk],
+        )
+        cols.block_range(0, 0)
+        n += cols.tx_count
+    return n
 
 
 def ours_btc_load(responses: list[bytes], root: Path) -> int:

@@ -17,13 +17,17 @@ from sqlalchemy.orm import Session
 from chainsleuth.app import create_app
 from chainsleuth.core.config import Settings
 from chainsleuth.core.db import Database
+from chainsleuth.world.generate import generate_world
+from chainsleuth.world.presets import params_for
 from factories import make_settings
 from harness import PostgresServer
+from harness.world import SMALL
 
 #: the browser fixtures (``browser``, ``page``, ``console``, ...) for every test package
 pytest_plugins = ["harness.pages"]
 
 BACKENDS = ["sqlite", "postgresql"]
+
 TEMPLATE_DB = "chainsleuth_template"
 
 
@@ -120,3 +124,11 @@ def app(settings: Settings, database: Database) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The small world, generated once per test session (a few seconds)."""
+    root = tmp_path_factory.mktemp("world") / "w"
+    generate_world(root, params_for(**SMALL), jobs=1)
+    yield root

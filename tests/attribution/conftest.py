@@ -11,11 +11,10 @@ from typer.testing import CliRunner
 from chainsleuth.cli import app as cli_app
 from chainsleuth.entities import service as entity_service
 from chainsleuth.world.load import load_world
-from world.conftest import world  # noqa: F401 - the shared session world
 
 
 @pytest.fixture(scope="session")
-def world_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def world_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("attribution") / "chains"
     load_world(world, store_root=root)
     entity_service.build(root, "all")
@@ -24,7 +23,7 @@ def world_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path: 
 
 @pytest.fixture
 def world_labels(
-    world: Path,  # noqa: F811
+    world: Path,
     db_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -83,6 +83,7 @@ def test_login_with_mfa_then_sign_out(page: Page, console: ConsoleWatch, admin: 
         "Users",
         "Organisations",
         "Explorer",
+        "Trace",
         "Labels",
         "Customers",
         "Chain sync",

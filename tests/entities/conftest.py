@@ -8,13 +8,13 @@ import pytest
 
 from chainsleuth.entities import service as entity_service
 from chainsleuth.world.load import load_world
-from world.conftest import SMALL, world  # noqa: F401 - the shared session world
+from harness.world import SMALL
 
 __all__ = ["SMALL"]
 
 
 @pytest.fixture(scope="session")
-def world_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def world_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small world in a chain store, with entities built by the default heuristics."""
     root = tmp_path_factory.mktemp("entities") / "chains"
     load_world(world, store_root=root)

@@ -8,16 +8,14 @@ from pathlib import Path
 import pytest
 from exchange_helpers import cut_export, mule_customers, read_csv
 
-from world.conftest import world  # noqa: F401 - the shared session world
-
 
 @pytest.fixture(scope="session")
-def export(world: Path) -> Path:  # noqa: F811
+def export(world: Path) -> Path:
     return world / "exchange"
 
 
 @pytest.fixture(scope="session")
-def mules(world: Path) -> set[str]:  # noqa: F811
+def mules(world: Path) -> set[str]:
     return mule_customers(world)
 
 

@@ -31,7 +31,7 @@ def test_typed_and_dict_bitcoin_blocks_give_the_same_batch() -> None:
 
 def _eth_block() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     folder = ETH_FIX / "test_stream" / "blocks_1755634_1755635"
-    block = response(folder, f"web3_response.eth_getBlockByNumber_{hex(1755634)}_true")
+    block = response(folder, f"web3_response.eth_getBlockByNumber_{hex(1755635)}_true")
     receipts = [
         response(folder, f"web3_response.eth_getTransactionReceipt_{tx['hash']}")
         for tx in block["transactions"]
@@ -48,11 +48,11 @@ def test_amounts_beyond_int64_and_typed_ethereum_input() -> None:
         typed,
         decode_eth_block(json.dumps(block, default=_encode).encode()),
         decode_eth_receipts(raw_receipts),
-        1755634,
+        1755635,
     )
     plain = AccountColumns()
-    add_eth_block(plain, block, receipts, 1755634)
-    a, b = typed.block_range(1755634, 1755634), plain.block_range(1755634, 1755634)
+    add_eth_block(plain, block, receipts, 1755635)
+    a, b = typed.block_range(1755635, 1755635), plain.block_range(1755635, 1755635)
     assert a.tables["txs"].to_pylist() == b.tables["txs"].to_pylist()
     assert int(a.tables["txs"]["value"][0].as_py()) == 10**30
 

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from world.conftest import world  # noqa: F401 - the shared session world
-
 
 @pytest.fixture
 def cli_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> str:

@@ -11,11 +11,10 @@ from chainsleuth.chain.chains import get_chain
 from chainsleuth.entities import service as entity_service
 from chainsleuth.risk.data import ChainData
 from chainsleuth.world.load import load_world
-from world.conftest import world  # noqa: F401 - the shared session world
 
 
 @pytest.fixture(scope="session")
-def risk_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def risk_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("risk") / "chains"
     load_world(world, store_root=root)
     entity_service.build(root, "all")

@@ -126,25 +126,33 @@ def test_round_trip() -> None:
 
 
 def test_fan_in_and_fan_out() -> None:
-    fin = hand_chain(
-        "eth",
-        flows=[
-            (1, 0, 1, 5, 7, 100 * 10**6),
-            (2, H, 2, 5, 7, 100 * 10**6),
-            (3, 2 * H, 5, 6, 7, 200 * 10**6),
-        ],
-    )
+    usdt = 100 * 10**6
+    senders = [(k + 1, k * H, k + 1, 9, 7, usdt) for k in range(5)]  # five entities pay 9
+    fin = hand_chain("eth", flows=[*senders, (6, 6 * H, 9, 10, 7, 5 * usdt)])
     found = _kinds(fin, Typology.FAN_IN)
-    assert len(found) == 1 and found[0].tx_hashes == ["h1", "h2", "h3"]
-    one_sender = hand_chain(
-        "eth",
+    assert len(found) == 1 and found[0].tx_hashes == [f"h{k}" for k in range(1, 7)]
+    assert "received from 5 different entities" in found[0].explanation
+    four = hand_chain("eth", flows=[*senders[:4], (6, 6 * H, 9, 10, 7, 4 * usdt)])
+    assert _kinds(four, Typology.FAN_IN) == []
+    sweep = hand_chain(
+        "btc",
         flows=[
-            (1, 0, 1, 5, 7, 100 * 10**6),
-            (2, H, 1, 5, 7, 10**8),
-            (3, 2 * H, 5, 6, 7, 200 * 10**6),
+            (1, 0, 1, 3, -1, BTC),
+            (2, 0, 2, 4, -1, BTC),
+            (3, H, 3, 5, -1, BTC),
+            (3, H, 4, 5, -1, BTC),
         ],
+        outs=[(1, 0, 3, BTC), (2, 0, 4, BTC), (3, 0, 5, 2 * BTC)],
+        ins=[(3, 1, 0, 3, BTC), (3, 2, 0, 4, BTC)],
     )
-    assert _kinds(one_sender, Typology.FAN_IN) == []
+    assert [i.tx_hashes for i in _kinds(sweep, Typology.FAN_IN)] == [["h3"]]
+    reused = hand_chain(
+        "btc",
+        flows=[(1, 0, 1, 3, -1, BTC), (2, 0, 2, 3, -1, BTC), (3, H, 3, 5, -1, 2 * BTC)],
+        outs=[(1, 0, 3, BTC), (2, 0, 3, BTC), (3, 0, 5, 2 * BTC)],
+        ins=[(3, 1, 0, 3, BTC), (3, 2, 0, 3, BTC)],
+    )
+    assert _kinds(reused, Typology.FAN_IN) == []  # one address, funded twice
     fout = hand_chain(
         "btc",
         flows=[(1, 0, 1, b, -1, BTC) for b in (2, 3, 4)],

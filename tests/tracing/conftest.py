@@ -19,13 +19,13 @@ from chainsleuth.core.config import Settings
 from chainsleuth.tracing.config import save_services, services_from_world
 from chainsleuth.tracing.graph import FlowGraph, load_graph
 from chainsleuth.world.load import load_world
-from world.conftest import SMALL, world  # noqa: F401 - the shared session world
+from harness.world import SMALL
 
 __all__ = ["SMALL"]
 
 
 @pytest.fixture(scope="session")
-def traced(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Traced:  # noqa: F811
+def traced(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Traced:
     root = tmp_path_factory.mktemp("tracing") / "chains"
     load_world(world, store_root=root)
     con = duckdb.connect()

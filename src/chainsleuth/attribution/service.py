@@ -28,6 +28,7 @@ from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.db import Database
 from chainsleuth.core.errors import NotFound
 from chainsleuth.entities import service as entity_service
+from chainsleuth.entities import store as entity_store
 from chainsleuth.entities.schemas import AddressEntity
 from chainsleuth.labels import service as label_service
 from chainsleuth.labels.schemas import LabelRead, ResolvedAttribution
@@ -130,21 +131,67 @@ def category_ids(
     return all_ids[order], all_codes[order], names
 
 
+def entities_version(root: Path, chain: str) -> int | None:
+    """Changes whenever the entities of ``chain`` are rebuilt (None: never built)."""
+    state = entity_store.entity_dir(root, get_chain(chain).id) / entity_store.STATE_FILE
+    try:
+        return state.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
 class LabelCategories:
     """A ``tracing.service.CategoryProvider`` over the labels database and the entities:
-    address id -> category, cached per (store, chain) until the labels or entities change
-    (the caller makes a new provider per request or job)."""
+    address id -> category. Rebuilt when the chain's labels or its entities change (one
+    cheap query per call tells)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._cache: dict[tuple[Path, str], dict[int, str]] = {}
+        self._cache: dict[tuple[Path, str], tuple[object, dict[int, str]]] = {}
 
     def categories(self, reader: ChainReader, chain: str) -> dict[int, str]:
-        key = (Path(reader.root), get_chain(chain).id)
-        if key not in self._cache:
-            with self.database.session() as session:
-                ids, codes, names = category_ids(session, reader, key[1])
-            self._cache[key] = {
-                int(i): names[c] for i, c in zip(ids.tolist(), codes.tolist(), strict=True)
-            }
-        return self._cache[key]
+        chain_id = get_chain(chain).id
+        key = (Path(reader.root), chain_id)
+        with self.database.session() as session:
+            version = (
+                label_service.labels_version(session, chain=chain_id),
+                entities_version(key[0], chain_id),
+            )
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            ids, codes, names = category_ids(session, reader, chain_id)
+        found = {int(i): names[c] for i, c in zip(ids.tolist(), codes.tolist(), strict=True)}
+        self._cache[key] = (version, found)
+        return found
+
+
+class EntityMaps(dict[str, np.ndarray]):
+    """``TracingContext.entity_of`` for a store: each chain's address -> entity array of the
+    last clustering build, read (memory-mapped) on first use and again after a rebuild;
+    a chain without a build is simply absent."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self._versions: dict[str, int | None] = {}
+
+    def _refresh(self, chain: object) -> None:
+        if not isinstance(chain, str):
+            return
+        version = entities_version(self.root, chain)
+        if self._versions.get(chain, -1) == version:
+            return
+        self._versions[chain] = version
+        try:
+            self[chain] = np.asarray(entity_service.entity_map(self.root, chain))
+        except NotFound:
+            self.pop(chain, None)
+
+    def __contains__(self, chain: object) -> bool:
+        self._refresh(chain)
+        return super().__contains__(chain)
+
+    def __getitem__(self, chain: str) -> np.ndarray:
+        self._refresh(chain)
+        return super().__getitem__(chain)

@@ -86,6 +86,9 @@ def build(
     hot_min: int = typer.Option(
         3, "--hot-min", min=1, help="eth: deposit addresses that make a hot wallet"
     ),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (DuckDB + numba) or spark (PySpark, multi-input)"
+    ),
     store: Path | None = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -112,7 +115,13 @@ def build(
             bar.update(task, description=phase, completed=done, total=max(total, 1))
 
         results = entity_service.build(
-            root, chain, heuristics=heuristics, full=full, params=params, progress=tick
+            root,
+            chain,
+            heuristics=heuristics,
+            full=full,
+            params=params,
+            engine=engine,
+            progress=tick,
         )
     if as_json:
         _print_json([r.__dict__ for r in results])

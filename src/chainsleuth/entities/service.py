@@ -62,6 +62,8 @@ def build(
     """Build or bring up to date the entities of ``chain`` (or ``all``) in the store."""
     results: list[BuildResult] = []
     missing: NotFound | None = None
+    if engine == "spark":
+        from chainsleuth.entities import spark  # noqa: F401, PLC0415 - registers the engine
     runner = get_engine(engine)
     for c in chains_of(chain):
         kind = str(get_chain(c).kind)

@@ -20,20 +20,26 @@ nonstandard, other        nonstandard      none
 Old nodes (before 22.0) give ``addresses: [..]`` instead of ``address``; both are read.
 Amounts arrive as JSON numbers in BTC. Read as doubles they convert to satoshi exactly
 (at most 21 million BTC: the double's error stays below 0.36 satoshi and rounds away);
-decimals (``parse_float=Decimal``) are taken as well. Addresses are canonicalised (Bech32
+decimals (``Decimal``, in dicts) are taken as well. Addresses are canonicalised (Bech32
 lower-cased) and checked for their shape; their checksums are not recomputed by default
 (the node encoded them from the script; ``UtxoColumns(verify_checksums=True)`` does).
 
 Inputs are named by ``(txid, vout)``. Their address and value come from ``prevout`` when
 the node gives it (verbosity 3); otherwise they are left null and the store resolves them
 from the spent output: one in the same batch, or one of its unspent outputs.
+
+Speed: the RPC client decodes a batch reply with msgspec straight into the ``Core*``
+records below (only the fields read here; no dict per object), and ``add_core_blocks``
+turns a whole batch of them into columns at once: a list comprehension per column,
+amounts converted with numpy, block hashes checked in one pass (``hex_hashes``) and
+addresses through a per-batch cache. Dicts (tests, saved responses) go through
+``msgspec.convert`` into the same records.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import Decimal
 from itertools import chain, repeat
 from typing import Any
 
@@ -84,21 +90,6 @@ _flat = chain.from_iterable
 
 _SCRIPT_TYPES = {k: (str(v), v in ADDRESS_TYPES) for k, v in CORE_TYPES.items()}
 _NONSTANDARD = (str(ScriptType.NONSTANDARD), False)
-
-
-def to_satoshi(value: Any, where: str) -> int:
-    """A BTC amount as Core sends it (a decimal number) in satoshi, exactly."""
-    if isinstance(value, Decimal):
-        sat = value * COIN
-        if sat != sat.to_integral_value():
-            raise MalformedResponse(f"{where}: amount {value} has more than 8 decimals")
-        return int(sat)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedResponse(f"{where}: amount {value!r} is not a number")
-    if not 0 <= value <= MAX_BTC:
-        raise MalformedResponse(f"{where}: amount {value!r} is outside 0..21,000,000 BTC")
-    # exact: below 2.1e15 satoshi a double's error (< 0.36 sat) rounds away
-    return round(value * COIN)
 
 
 class UtxoColumns:
@@ -258,7 +249,8 @@ def _as_block(block: Any, height: int | None) -> CoreBlock:
 
 
 def _satoshi(values: list[float], where: str) -> list[int]:
-    """BTC amounts (doubles) in satoshi, exactly, in bulk (see ``to_satoshi``)."""
+    """BTC amounts (doubles) in satoshi, exactly, in bulk: below 2.1e15 satoshi a double's
+    error (< 0.36 sat) rounds away."""
     if not values:
         return []
     btc = np.asarray(values, dtype=np.float64)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit import service as audit
@@ -162,6 +162,20 @@ def addresses_with_categories(
         .order_by(Label.address)
     )
     return list(session.scalars(stmt))
+
+
+def labels_version(session: Session, *, chain: str) -> tuple[int, int, int]:
+    """Changes whenever a label of ``chain`` is added, changed or retired (for caches)."""
+    chain_id = get_chain(chain).id
+    count, top, active = session.execute(
+        select(
+            func.count(Label.id),
+            func.coalesce(func.max(Label.id), 0),
+            func.coalesce(func.sum(case((Label.active.is_(True), 1), else_=0)), 0),
+        ).where(Label.chain == chain_id)
+    ).one()
+    history = session.scalar(select(func.coalesce(func.max(LabelHistory.id), 0))) or 0
+    return (int(count) * 1_000_003 + int(active), int(top), int(history))
 
 
 def active_categories(session: Session, *, chain: str) -> list[tuple[str, str, int]]:

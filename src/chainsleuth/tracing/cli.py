@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -18,8 +20,9 @@ from rich.table import Table
 from chainsleuth.chain import service as chain_service
 from chainsleuth.chain.chains import format_amount, get_chain
 from chainsleuth.core.cli import console
-from chainsleuth.core.config import load_settings
-from chainsleuth.core.errors import InvalidInput
+from chainsleuth.core.config import Settings, load_settings
+from chainsleuth.core.db import Database
+from chainsleuth.core.errors import DatabaseNotReady, InvalidInput
 from chainsleuth.tracing import service as tracing_service
 from chainsleuth.tracing.config import CONFIG_FILE, save_services, services_from_world
 from chainsleuth.tracing.engine import Model, TraceDirection
@@ -50,6 +53,22 @@ EDGE_COLUMNS = [
     "asset", "amount", "asset_out", "amount_out", "value",
 ]  # fmt: skip
 NODE_COLUMNS = ["id", "chain", "address", "asset", "entity", "category", "amount", "hop", "stop"]
+
+
+@contextmanager
+def _labels_db(settings: Settings) -> Iterator[Database | None]:
+    """The operational database when it is migrated (its labels then join the trace), else
+    None: tracing needs only the chain store."""
+    db = Database.from_settings(settings)
+    try:
+        try:
+            db.check_migrated()
+        except DatabaseNotReady:
+            yield None
+            return
+        yield db
+    finally:
+        db.dispose()
 
 
 def parse_time(value: str | None, name: str) -> datetime | None:
@@ -116,8 +135,8 @@ def _trace(
         respect_time=not no_time_order,
     )
     settings = load_settings()
-    ctx = tracing_service.context_for(settings, services=services, labels=labels)
-    with chain_service.open_reader(settings) as reader:
+    with _labels_db(settings) as db, chain_service.open_reader(settings) as reader:
+        ctx = tracing_service.context_for(settings, services=services, labels=labels, database=db)
         graph = tracing_service.run_trace(reader, request, ctx)
     if fmt is Format.JSON:
         text = json.dumps(graph.model_dump(mode="json"), indent=2)
@@ -212,8 +231,8 @@ def path(
 ) -> None:
     """A path of funds from one address to another."""
     settings = load_settings()
-    ctx = tracing_service.context_for(settings, services=services)
-    with chain_service.open_reader(settings) as reader:
+    with _labels_db(settings) as db, chain_service.open_reader(settings) as reader:
+        ctx = tracing_service.context_for(settings, services=services, database=db)
         result = tracing_service.find_path(
             reader, chain, [from_address], [to_address], ctx, hops=hops, by=by,
             min_value=min_value,
@@ -263,10 +282,12 @@ def exposure(
 ) -> None:
     """Direct and indirect exposure of an address per category, incoming and outgoing."""
     settings = load_settings()
-    ctx = tracing_service.context_for(settings, services=services, labels=labels)
-    if ctx.categories is None:
-        raise InvalidInput("no labels: give --labels FILE (CSV chain,address,category)")
-    with chain_service.open_reader(settings) as reader:
+    with _labels_db(settings) as db, chain_service.open_reader(settings) as reader:
+        ctx = tracing_service.context_for(settings, services=services, labels=labels, database=db)
+        if ctx.categories is None:
+            raise InvalidInput(
+                "no labels: import some (`chainsleuth labels import`) or give --labels FILE"
+            )
         report = tracing_service.exposure(reader, chain, [address], ctx, hops=hops)
     if as_json:
         typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))

@@ -130,12 +130,14 @@ class FlowGraph:
         lo = int(np.searchsorted(node_chain, c, side="left"))
         hi = int(np.searchsorted(node_chain, c, side="right"))
         addr = self.arrays["node_addr"][lo:hi]
-        a = np.searchsorted(addr, ids, side="left")
-        b = np.searchsorted(addr, ids, side="right")
-        found = [np.arange(x, y, dtype=np.int64) for x, y in zip(a, b, strict=True) if y > x]
-        if not found:
+        a = np.searchsorted(addr, ids, side="left").astype(np.int64)
+        counts = np.searchsorted(addr, ids, side="right").astype(np.int64) - a
+        total = int(counts.sum())
+        if total == 0:
             return np.empty(0, dtype=np.int64)
-        nodes: np.ndarray = np.sort(np.concatenate(found)) + lo
+        first = np.cumsum(counts) - counts  # each id's first place in the output
+        step = np.arange(total, dtype=np.int64) - np.repeat(first, counts)
+        nodes: np.ndarray = np.sort(np.repeat(a, counts) + step) + lo
         if nodes.size > 1:
             nodes = nodes[np.concatenate(([True], nodes[1:] != nodes[:-1]))]
         return nodes

@@ -36,7 +36,7 @@ def _run(
 ) -> TraceGraph:
     ctx = getattr(request.app.state, "tracing_context", None)
     if not isinstance(ctx, tracing_service.TracingContext):
-        ctx = tracing_service.context_for(settings)
+        ctx = tracing_service.context_for(settings, database=request.app.state.db)
     body = TraceRequest(
         chain=chain, address=address or None, tx=tx or None, direction=direction, model=model,
         hops=hops, max_edges=5_000,

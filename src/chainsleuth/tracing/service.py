@@ -27,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
+from chainsleuth.attribution import service as attribution_service
 from chainsleuth.chain import storage
 from chainsleuth.chain.addresses import canonical_address, canonical_hash, display_address
 from chainsleuth.chain.chains import get_chain
@@ -34,12 +35,14 @@ from chainsleuth.chain.enums import ChainKind
 from chainsleuth.chain.keys import hex_of
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.config import Settings
+from chainsleuth.core.db import Database
 from chainsleuth.core.errors import InvalidInput, NotFound
 from chainsleuth.tracing import engine
 from chainsleuth.tracing import exposure as exposure_engine
 from chainsleuth.tracing import paths as path_engine
 from chainsleuth.tracing.config import CONFIG_FILE, Services, load_services
 from chainsleuth.tracing.crosschain import KIND_BRIDGE, KINDS
+from chainsleuth.tracing.flowsource import BASE
 from chainsleuth.tracing.graph import FlowGraph, load_graph
 from chainsleuth.tracing.schemas import (
     ExposureEntry,
@@ -115,10 +118,53 @@ class TracingContext:
     entity_of: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+class CombinedCategories:
+    """Several providers; the first that names an address wins."""
+
+    def __init__(self, *providers: CategoryProvider) -> None:
+        self.providers = providers
+
+    def categories(self, reader: ChainReader, chain: str) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for provider in reversed(self.providers):
+            found.update(provider.categories(reader, chain))
+        return found
+
+
 def context_for(
+    settings: Settings,
+    *,
+    services: Path | None = None,
+    labels: Path | None = None,
+    database: Database | None = None,
+) -> TracingContext:
+    """The context of a data folder: its ``tracing.yaml`` and ``tracing-labels.csv``; with
+    ``database``, also the labels there (an address's and its entity's, see
+    ``chainsleuth.attribution``) and the entities of the last clustering build."""
+    files = _file_context(settings, services=services, labels=labels)
+    if database is None:
+        return files
+    with _CONTEXTS_LOCK:
+        provider = _LABEL_PROVIDERS.get(id(database))
+        if provider is None or provider[0] is not database:
+            provider = (database, attribution_service.LabelCategories(database))
+            _LABEL_PROVIDERS[id(database)] = provider
+        root = settings.data_dir / "chains"
+        maps = _ENTITY_MAPS.setdefault(root, attribution_service.EntityMaps(root))
+    categories: CategoryProvider = provider[1]
+    if files.categories is not None:
+        categories = CombinedCategories(files.categories, provider[1])
+    return TracingContext(services=files.services, categories=categories, entity_of=maps)
+
+
+_LABEL_PROVIDERS: dict[int, tuple[Database, attribution_service.LabelCategories]] = {}
+_ENTITY_MAPS: dict[Path, attribution_service.EntityMaps] = {}
+
+
+def _file_context(
     settings: Settings, *, services: Path | None = None, labels: Path | None = None
 ) -> TracingContext:
-    """The context of a data folder: its ``tracing.yaml`` and ``tracing-labels.csv``."""
+    """The context the data folder's files give."""
     services_path = services or settings.data_dir / CONFIG_FILE
     if services is not None and not services.exists():
         raise InvalidInput(f"no tracing configuration at {services}")
@@ -223,38 +269,45 @@ class _Render:
         self._hashes: dict[tuple[str, int], str] = {}
         self._symbols: dict[tuple[str, int], str] = {}
         self._cats: dict[str, dict[int, str]] = {}
+        self._ids: dict[int, str] = {}
 
     def prepare(self, nodes: Iterable[int], edges: Iterable[int]) -> None:
         g = self.graph
-        node_list = list(nodes)
-        edge_list = list(edges)
-        for e in edge_list:
-            node_list.extend((int(g.e_src[e]), int(g.e_dst[e])))
+        edge_ids = np.asarray(list(edges), dtype=np.int64)
+        every = np.unique(
+            np.concatenate(
+                [np.asarray(list(nodes), dtype=np.int64), g.e_src[edge_ids], g.e_dst[edge_ids]]
+            )
+        )
+        chains = g.node_chain[every]
+        addrs = g.node_addr[every]
+        assets = g.node_asset[every]
         by_chain: dict[str, set[int]] = {}
-        for v in node_list:
-            chain = g.chains[int(g.node_chain[v])]
-            by_chain.setdefault(chain, set()).add(int(g.node_addr[v]))
-            asset = int(g.node_asset[v])
-            if asset >= 0:
-                by_chain[chain].add(asset)
+        for c in np.unique(chains).tolist():
+            mine = chains == c
+            wanted = set(addrs[mine].tolist()) | set(assets[mine].tolist())
+            by_chain[g.chains[int(c)]] = {i for i in wanted if i >= 0}
         for chain, ids in by_chain.items():
-            wanted = sorted(i for i in ids if i >= 0 and (chain, i) not in self._texts)
+            wanted_ids = sorted(i for i in ids if (chain, i) not in self._texts)
             flat = storage.FlatFiles(Path(self.reader.root) / chain)
-            for i, text in zip(wanted, flat.addresses(wanted), strict=True):
+            for i, text in zip(wanted_ids, flat.addresses(wanted_ids), strict=True):
                 self._texts[(chain, i)] = display_address(chain, text)
         txs: dict[str, set[int]] = {}
-        for e in edge_list:
-            chain = g.chains[int(g.node_chain[g.e_src[e]])]
-            txs.setdefault(chain, set()).add(int(g.e_tx[e]))
-            second = g.second_tx(e) if g.e_kind[e] == KIND_BRIDGE else None
+        src_chain = g.node_chain[g.e_src[edge_ids]]
+        tx_ids = g.e_tx[edge_ids]
+        for c in np.unique(src_chain).tolist():
+            txs.setdefault(g.chains[int(c)], set()).update(tx_ids[src_chain == c].tolist())
+        for e in edge_ids[g.e_kind[edge_ids] == KIND_BRIDGE].tolist():
+            second = g.second_tx(e)
             if second is not None:
                 other = g.chains[int(g.node_chain[g.e_dst[e]])]
                 txs.setdefault(other, set()).add(second)
         for chain, ids in txs.items():
-            wanted = sorted(i for i in ids if (chain, i) not in self._hashes)
+            wanted_tx = sorted(i for i in ids if (chain, i) not in self._hashes)
             flat = storage.FlatFiles(Path(self.reader.root) / chain)
             prefixed = get_chain(chain).kind is ChainKind.ACCOUNT
-            for i, h in zip(wanted, hex_of(flat.tx_hashes(wanted), prefixed=prefixed), strict=True):
+            found = hex_of(flat.tx_hashes(wanted_tx), prefixed=prefixed)
+            for i, h in zip(wanted_tx, found, strict=True):
                 self._hashes[(chain, i)] = h
 
     def symbol(self, chain: str, asset: int) -> str:
@@ -280,7 +333,58 @@ class _Render:
             self._cats[chain] = self.ctx.categories.categories(self.reader, chain)
         return self._cats[chain].get(address_id)
 
+    def edges(
+        self, edges: list[int], amount: list[int], amount_out: list[int], hops: np.ndarray
+    ) -> list[TraceEdge]:
+        """Edge records in bulk: the graph's arrays are read once per column."""
+        g = self.graph
+        ids = np.asarray(edges, dtype=np.int64)
+        src = g.e_src[ids].tolist()
+        dst = g.e_dst[ids].tolist()
+        kinds = g.e_kind[ids].tolist()
+        txs = g.e_tx[ids].tolist()
+        times = g.e_time[ids].tolist()
+        node_chain = g.node_chain
+        src_chain = node_chain[g.e_src[ids]].tolist()
+        dst_chain = node_chain[g.e_dst[ids]].tolist()
+        values = [
+            int(h) * BASE + int(lo)
+            for h, lo in zip(g.e_hi[ids].tolist(), g.e_lo[ids].tolist(), strict=True)
+        ]
+        out: list[TraceEdge] = []
+        for k, e in enumerate(edges):
+            chain = g.chains[src_chain[k]]
+            other = g.chains[dst_chain[k]]
+            second = g.second_tx(e) if kinds[k] == KIND_BRIDGE else None
+            s_id, d_id = self.node_id(src[k]), self.node_id(dst[k])
+            out.append(
+                TraceEdge(
+                    source=s_id,
+                    target=d_id,
+                    kind=KINDS[kinds[k]],
+                    chain=chain,
+                    tx_hash=self._hashes[(chain, txs[k])],
+                    release_tx_hash=(
+                        self._hashes.get((other, second)) if second is not None else None
+                    ),
+                    time=datetime.fromtimestamp(times[k], UTC),
+                    asset=s_id.rsplit(":", 1)[1],
+                    asset_out=d_id.rsplit(":", 1)[1],
+                    amount=amount[k],
+                    amount_out=amount_out[k],
+                    value=values[k],
+                    hop=int(hops[k]),
+                )
+            )
+        return out
+
     def node_id(self, v: int) -> str:
+        found = self._ids.get(v)
+        if found is None:
+            found = self._ids[v] = self._node_id(v)
+        return found
+
+    def _node_id(self, v: int) -> str:
         g = self.graph
         chain = g.chains[int(g.node_chain[v])]
         addr = int(g.node_addr[v])
@@ -386,22 +490,14 @@ def render_trace(
     stop: np.ndarray,
 ) -> TraceGraph:
     r = _Render(reader, graph, ctx)
-    r.prepare(result.nodes.tolist(), result.edges.tolist())
+    node_list = result.nodes.tolist()
+    edge_list = result.edges.tolist()
+    r.prepare(node_list, edge_list)
     stops = set(stop.tolist())
     nodes = [
         r.node(v, amount, h, v in stops)
         for v, amount, h in zip(
-            result.nodes.tolist(), result.node_amount, result.node_hop.tolist(), strict=True
-        )
-    ]
-    edges = [
-        r.edge(e, a, b, h)
-        for e, a, b, h in zip(
-            result.edges.tolist(),
-            result.edge_amount,
-            result.edge_amount_out,
-            result.edge_hop.tolist(),
-            strict=True,
+            node_list, result.node_amount, result.node_hop.tolist(), strict=True
         )
     ]
     return TraceGraph(
@@ -411,7 +507,7 @@ def render_trace(
         hops=result.options.hops,
         origin=[n.id for n in nodes if n.hop == 0],
         nodes=nodes,
-        edges=edges,
+        edges=r.edges(edge_list, result.edge_amount, result.edge_amount_out, result.edge_hop),
         truncated=result.truncated,
     )
 

@@ -29,7 +29,7 @@ def _context(request: Request, settings: SettingsDep) -> tracing_service.Tracing
     ctx = getattr(request.app.state, "tracing_context", None)
     if isinstance(ctx, tracing_service.TracingContext):
         return ctx
-    return tracing_service.context_for(settings)
+    return tracing_service.context_for(settings, database=request.app.state.db)
 
 
 @router.post("/traces")

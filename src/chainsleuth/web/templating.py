@@ -47,6 +47,7 @@ NAV: list[tuple[str, str, Permission | None]] = [
     ("Users", "/admin/users", Permission.USERS_MANAGE),
     ("Organisations", "/admin/orgs", Permission.ORGS_MANAGE),
     ("Explorer", "/chains", Permission.CHAIN_READ),
+    ("Trace", "/trace", Permission.CHAIN_READ),
     ("Labels", "/labels", Permission.LABELS_READ),
     ("Customers", "/customers", Permission.EXCHANGE_READ),
     ("Chain sync", "/admin/sync", Permission.USERS_MANAGE),
