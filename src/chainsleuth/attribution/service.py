@@ -140,30 +140,47 @@ def entities_version(root: Path, chain: str) -> int | None:
         return None
 
 
+#: (database URL, store root, chain) -> (labels and entities version, address id -> category)
+_CATEGORIES: dict[tuple[str, Path, str], tuple[object, dict[int, str]]] = {}
+
+
 class LabelCategories:
     """A ``tracing.service.CategoryProvider`` over the labels database and the entities:
-    address id -> category. Rebuilt when the chain's labels or its entities change (one
-    cheap query per call tells)."""
+    address id -> category. Kept between calls (per database, store and chain) and rebuilt
+    when the chain's labels or its entities change (one cheap query per call tells).
 
-    def __init__(self, database: Database) -> None:
+    Give the request's own ``session`` inside a web request (SQLite allows one writer, and
+    every transaction there takes the write lock), or a ``database`` to open one per call."""
+
+    def __init__(self, database: Database | None = None, *, session: Session | None = None):
+        if (database is None) == (session is None):
+            raise ValueError("give a database or a session")
         self.database = database
-        self._cache: dict[tuple[Path, str], tuple[object, dict[int, str]]] = {}
+        self.session = session
 
     def categories(self, reader: ChainReader, chain: str) -> dict[int, str]:
-        chain_id = get_chain(chain).id
-        key = (Path(reader.root), chain_id)
+        if self.session is not None:
+            return _categories(self.session, reader, chain)
+        assert self.database is not None
         with self.database.session() as session:
-            version = (
-                label_service.labels_version(session, chain=chain_id),
-                entities_version(key[0], chain_id),
-            )
-            cached = self._cache.get(key)
-            if cached is not None and cached[0] == version:
-                return cached[1]
-            ids, codes, names = category_ids(session, reader, chain_id)
-        found = {int(i): names[c] for i, c in zip(ids.tolist(), codes.tolist(), strict=True)}
-        self._cache[key] = (version, found)
-        return found
+            return _categories(session, reader, chain)
+
+
+def _categories(session: Session, reader: ChainReader, chain: str) -> dict[int, str]:
+    chain_id = get_chain(chain).id
+    root = Path(reader.root)
+    key = (str(session.get_bind().engine.url), root, chain_id)
+    version = (
+        label_service.labels_version(session, chain=chain_id),
+        entities_version(root, chain_id),
+    )
+    cached = _CATEGORIES.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    ids, codes, names = category_ids(session, reader, chain_id)
+    found = {int(i): names[c] for i, c in zip(ids.tolist(), codes.tolist(), strict=True)}
+    _CATEGORIES[key] = (version, found)
+    return found
 
 
 class EntityMaps(dict[str, np.ndarray]):

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from chainsleuth.auth.enums import Permission
 from chainsleuth.chain.chains import CHAINS
@@ -14,7 +15,7 @@ from chainsleuth.chain.views import ReaderDep
 from chainsleuth.tracing import service as tracing_service
 from chainsleuth.tracing.engine import MAX_HOPS, Model, TraceDirection
 from chainsleuth.tracing.schemas import TraceGraph, TraceRequest
-from chainsleuth.web.deps import Principal, SettingsDep, requires
+from chainsleuth.web.deps import Principal, SessionDep, SettingsDep, requires
 from chainsleuth.web.templating import render
 
 router = APIRouter()
@@ -27,6 +28,7 @@ def _run(
     request: Request,
     reader: Any,
     settings: Any,
+    db: Session,
     chain: str,
     address: str | None,
     tx: str | None,
@@ -36,7 +38,7 @@ def _run(
 ) -> TraceGraph:
     ctx = getattr(request.app.state, "tracing_context", None)
     if not isinstance(ctx, tracing_service.TracingContext):
-        ctx = tracing_service.context_for(settings, database=request.app.state.db)
+        ctx = tracing_service.context_for(settings, session=db)
     body = TraceRequest(
         chain=chain, address=address or None, tx=tx or None, direction=direction, model=model,
         hops=hops, max_edges=5_000,
@@ -50,6 +52,7 @@ def trace_page(
     _: CanRead,
     reader: ReaderDep,
     settings: SettingsDep,
+    db: SessionDep,
     chain: str = "btc",
     address: str | None = None,
     tx: str | None = None,
@@ -59,7 +62,7 @@ def trace_page(
 ) -> Response:
     graph = None
     if address or tx:
-        graph = _run(request, reader, settings, chain, address, tx, direction, model, hops)
+        graph = _run(request, reader, settings, db, chain, address, tx, direction, model, hops)
     data = graph.model_dump_json().replace("</", "<\\/") if graph is not None else None
     return render(
         request,
@@ -82,6 +85,7 @@ def trace_data(
     _: CanRead,
     reader: ReaderDep,
     settings: SettingsDep,
+    db: SessionDep,
     chain: str,
     address: str | None = None,
     tx: str | None = None,
@@ -90,5 +94,5 @@ def trace_data(
     hops: Hops = 1,
 ) -> Response:
     """The trace as JSON, for the page's expand-on-click (same session, no form)."""
-    graph = _run(request, reader, settings, chain, address, tx, direction, model, hops)
+    graph = _run(request, reader, settings, db, chain, address, tx, direction, model, hops)
     return JSONResponse(graph.model_dump(mode="json"))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from chainsleuth.attribution import service as attribution_service
 from chainsleuth.chain import storage
@@ -137,27 +138,25 @@ def context_for(
     services: Path | None = None,
     labels: Path | None = None,
     database: Database | None = None,
+    session: Session | None = None,
 ) -> TracingContext:
     """The context of a data folder: its ``tracing.yaml`` and ``tracing-labels.csv``; with
-    ``database``, also the labels there (an address's and its entity's, see
-    ``chainsleuth.attribution``) and the entities of the last clustering build."""
+    a ``database`` (or, inside a request, its ``session``), also the labels there (an
+    address's and its entity's, see ``chainsleuth.attribution``) and the entities of the
+    last clustering build."""
     files = _file_context(settings, services=services, labels=labels)
-    if database is None:
+    if database is None and session is None:
         return files
+    provider = attribution_service.LabelCategories(database, session=session)
+    root = settings.data_dir / "chains"
     with _CONTEXTS_LOCK:
-        provider = _LABEL_PROVIDERS.get(id(database))
-        if provider is None or provider[0] is not database:
-            provider = (database, attribution_service.LabelCategories(database))
-            _LABEL_PROVIDERS[id(database)] = provider
-        root = settings.data_dir / "chains"
         maps = _ENTITY_MAPS.setdefault(root, attribution_service.EntityMaps(root))
-    categories: CategoryProvider = provider[1]
+    categories: CategoryProvider = provider
     if files.categories is not None:
-        categories = CombinedCategories(files.categories, provider[1])
+        categories = CombinedCategories(files.categories, provider)
     return TracingContext(services=files.services, categories=categories, entity_of=maps)
 
 
-_LABEL_PROVIDERS: dict[int, tuple[Database, attribution_service.LabelCategories]] = {}
 _ENTITY_MAPS: dict[Path, attribution_service.EntityMaps] = {}
 
 

@@ -20,25 +20,32 @@ from chainsleuth.tracing.schemas import (
     TraceGraph,
     TraceRequest,
 )
-from chainsleuth.web.deps import SettingsDep
+from chainsleuth.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(tags=["tracing"])
 
 
-def _context(request: Request, settings: SettingsDep) -> tracing_service.TracingContext:
+def _context(
+    request: Request, settings: SettingsDep, db: SessionDep
+) -> tracing_service.TracingContext:
     ctx = getattr(request.app.state, "tracing_context", None)
     if isinstance(ctx, tracing_service.TracingContext):
         return ctx
-    return tracing_service.context_for(settings, database=request.app.state.db)
+    return tracing_service.context_for(settings, session=db)
 
 
 @router.post("/traces")
 def create_trace(
-    _: CanRead, reader: ReaderDep, settings: SettingsDep, request: Request, body: TraceRequest
+    _: CanRead,
+    reader: ReaderDep,
+    settings: SettingsDep,
+    db: SessionDep,
+    request: Request,
+    body: TraceRequest,
 ) -> TraceGraph:
     """Trace funds forward or backward from an address, a transaction or a set of
     addresses, under the poison, haircut or FIFO model (see ``chainsleuth.tracing.engine``)."""
-    return tracing_service.run_trace(reader, body, _context(request, settings))
+    return tracing_service.run_trace(reader, body, _context(request, settings, db))
 
 
 @router.get("/chains/{chain}/paths")
@@ -46,6 +53,7 @@ def paths(
     _: CanRead,
     reader: ReaderDep,
     settings: SettingsDep,
+    db: SessionDep,
     request: Request,
     chain: str,
     from_: Annotated[list[str], Query(alias="from", min_length=1, max_length=100)],
@@ -59,7 +67,7 @@ def paths(
     """The shortest or highest-value path of funds from ``from`` to ``to`` (repeat either
     for a set of addresses)."""
     return tracing_service.find_path(
-        reader, chain, from_, to, _context(request, settings), hops=hops, by=by,
+        reader, chain, from_, to, _context(request, settings, db), hops=hops, by=by,
         min_value=min_value, since=since, until=until,
     )  # fmt: skip
 
@@ -69,6 +77,7 @@ def exposure(
     _: CanRead,
     reader: ReaderDep,
     settings: SettingsDep,
+    db: SessionDep,
     request: Request,
     chain: str,
     address: str,
@@ -77,5 +86,5 @@ def exposure(
 ) -> ExposureReport:
     """Direct and indirect exposure per category, incoming and outgoing."""
     return tracing_service.exposure(
-        reader, chain, [address], _context(request, settings), hops=hops, min_value=min_value
+        reader, chain, [address], _context(request, settings, db), hops=hops, min_value=min_value
     )
