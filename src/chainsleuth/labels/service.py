@@ -164,7 +164,7 @@ def addresses_with_categories(
     return list(session.scalars(stmt))
 
 
-def labels_version(session: Session, *, chain: str) -> tuple[int, int, int]:
+def labels_version(session: Session, *, chain: str) -> tuple[int, int, int, int]:
     """Changes whenever a label of ``chain`` is added, changed or retired (for caches)."""
     chain_id = get_chain(chain).id
     count, top, active = session.execute(
@@ -175,7 +175,7 @@ def labels_version(session: Session, *, chain: str) -> tuple[int, int, int]:
         ).where(Label.chain == chain_id)
     ).one()
     history = session.scalar(select(func.coalesce(func.max(LabelHistory.id), 0))) or 0
-    return (int(count) * 1_000_003 + int(active), int(top), int(history))
+    return (int(count), int(active), int(top), int(history))
 
 
 def active_categories(session: Session, *, chain: str) -> list[tuple[str, str, int]]:
