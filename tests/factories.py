@@ -177,3 +177,71 @@ def unprotect_audit_log(engine: Engine) -> None:
         else:
             conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
             conn.exec_driver_sql("DROP TRIGGER audit_events_no_delete")
+
+
+# --- verified officers (chainsleuth.officers): sign-up, e-mail link, approval, MFA ----------
+
+OFFICER_LINK_RE = re.compile(r"https?://\S+?(/officers/(?:verify|activate))\?token=([\w-]+)")
+
+
+def outbox_link(session: Session, settings: Settings, email: str, path: str) -> str:
+    """The token of the newest link to ``path`` mailed to ``email`` (from the outbox)."""
+    from chainsleuth.officers import mail
+
+    messages = mail.outbox(session, settings=settings, to=email)
+    session.commit()  # SQLite holds one writer: leave no transaction open
+    for message in messages:
+        for found_path, token in OFFICER_LINK_RE.findall(message.body):
+            if found_path == path:
+                return str(token)
+    raise AssertionError(f"no {path} link mailed to {email}")
+
+
+def make_verified_officer(
+    session: Session,
+    settings: Settings,
+    *,
+    agency: Agency | None = None,
+    username: str | None = None,
+    with_mfa: bool = True,
+    password: str = PASSWORD,
+) -> Account:
+    """An officer who went the whole way: signed up from the agency's domain, verified the
+    address, was approved, chose a password and (with_mfa) enrolled a second factor; a
+    verified sender (``officers.service.is_verified_sender``) when with_mfa."""
+    from chainsleuth.officers import service as officer_service
+    from chainsleuth.officers.schemas import OfficerSignup
+
+    agency = agency or make_agency(session)
+    name = username or f"officer{next(_seq)}"
+    email = f"{name}@{agency.email_domains[0]}"
+    officer = officer_service.signup(
+        session,
+        settings=settings,
+        data=OfficerSignup(full_name=f"Officer {name.title()}", email=email, username=name),
+        base_url="http://testserver",
+        ip=None,
+    )
+    officer_service.verify_email(
+        session, token=outbox_link(session, settings, email, "/officers/verify"), ip=None
+    )
+    officer_service.approve(
+        session,
+        settings=settings,
+        actor=SYSTEM,
+        officer_id=officer.id,
+        base_url="http://testserver",
+    )
+    officer_service.activate(
+        session,
+        token=outbox_link(session, settings, email, "/officers/activate"),
+        password=password,
+        ip=None,
+    )
+    user = user_service.require_by_username(session, name)
+    secret = None
+    if with_mfa:
+        secret = user_service.start_mfa_enrolment(session, settings=settings, user=user)
+        assert _enrol(session, settings, user, secret)
+    session.commit()
+    return Account(user=user, password=password, totp_secret=secret)

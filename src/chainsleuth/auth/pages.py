@@ -24,6 +24,7 @@ from chainsleuth.core.errors import (
     NotAuthenticated,
 )
 from chainsleuth.core.models import RowId
+from chainsleuth.freezes import reports as freeze_reports
 from chainsleuth.orgs import service as org_service
 from chainsleuth.web.deps import (
     SESSION_COOKIE,
@@ -277,6 +278,8 @@ def home(request: Request, principal: CurrentPrincipal, db: SessionDep) -> Respo
         context["colleagues"] = [
             u for u in user_service.list_visible(db, viewer=user) if u.id != user.id
         ]
+    if principal.can(Permission.FREEZES_READ):
+        context["freezes_due"] = freeze_reports.due_soon(db, days=7)[:10]
     return render(request, "home.html", context)
 
 

@@ -93,9 +93,29 @@ def login(
         )
         session.commit()
         raise LoginFailed(LOGIN_FAILED)
+    officer_mfa = False
+    if user.role is Role.LE_OFFICER:
+        # signed-up officers: not before approval, nor with a lapsed verification or a
+        # suspended agency (chainsleuth.officers); they always need a second factor
+        from chainsleuth.officers import service as officer_service
+
+        refusal = officer_service.login_refusal(session, user=user)
+        if refusal is not None:
+            audit.record(
+                session,
+                actor=actor,
+                action="auth.login",
+                outcome=Outcome.DENIED,
+                object_type="user",
+                object_id=user.id,
+                details={"reason": refusal},
+            )
+            session.commit()
+            raise LoginFailed(refusal)
+        officer_mfa = officer_service.must_enrol_mfa(session, user=user)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    needs_mfa = mfa_required(settings, user)
+    needs_mfa = mfa_required(settings, user) or officer_mfa
     if not needs_mfa:
         _logged_in(user)
     new = _open(session, settings=settings, user=user, ip=ip, user_agent=user_agent)

@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     rpc_concurrency: int = Field(default=4, ge=1, le=64)
     rpc_batch_size: int = Field(default=100, ge=1, le=10_000)
 
+    # --- response packages (chainsleuth.packages) ---
+    #: the platform's Ed25519 private key (PEM); generated under the data folder when unset
+    signing_key_file: Path | None = None
+    #: how long an agency's officer may download a delivered package
+    package_link_days: int = Field(default=14, ge=1, le=365)
+
+    # --- law-enforcement requests (chainsleuth.requests) ---
+    #: the largest signed document (PDF) or subjects file an officer may upload
+    request_document_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         if self.env is Environment.PRODUCTION:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -71,6 +71,8 @@ class SyncOptions:
     poll_s: float = 5.0
     max_reorg: int = 1000
     stop: threading.Event | None = None
+    #: called after each stored batch with (chain, first height, last height): the watch list
+    on_append: Callable[[str, int, int], None] | None = None
 
 
 @dataclass
@@ -214,6 +216,8 @@ class Syncer:
                         result = self.store.append(batch)
                     except Conflict:
                         raise _Relink() from None
+                    if self.options.on_append is not None and not result.skipped:
+                        self.options.on_append(self.chain, batch.first_height, batch.last_height)
                     if self.options.stop is not None and self.options.stop.is_set():
                         return
                     r = self.report

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chainsleuth.alerts import watch as watch_service
 from chainsleuth.chain import service as chain_service
 from chainsleuth.chain.chains import CHAINS
 from chainsleuth.core.config import Settings
@@ -79,6 +80,8 @@ def sync(
     progress: SyncProgress | None = None,
 ) -> SyncReport:
     """Load ``source`` into the settings' chain store (see ``chainsleuth.ingest.follow``)."""
+    if options.on_append is None:  # the watch list sees each stored batch
+        options.on_append = watch_service.after_append(settings)
     try:
         with chain_service.open_store(settings) as store:
             return Syncer(store, source, options, progress=progress).run()

@@ -111,7 +111,13 @@ def load(
                 tasks[stage] = bar.add_task(stage, total=total // scale, unit=unit)
             bar.update(tasks[stage], completed=done // scale, total=total // scale)
 
-        result = load_world(world, store_root=store, on_progress=on_progress)
+        on_append = None
+        if store is None:  # the watch list sees each stored range of the settings' store
+            from chainsleuth.alerts import watch as watch_service
+            from chainsleuth.core.config import load_settings
+
+            on_append = watch_service.after_append(load_settings())
+        result = load_world(world, store_root=store, on_progress=on_progress, on_append=on_append)
     console.print(
         f"loaded {world}: "
         + ", ".join(f"{chain} {n:,} transactions" for chain, n in result.items())

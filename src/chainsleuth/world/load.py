@@ -112,6 +112,7 @@ def load_world(
     *,
     store_root: Path | None = None,
     on_progress: Progress | None = None,
+    on_append: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, int]:
     """Load every chain of the world at ``folder``; returns transactions appended per chain."""
     from chainsleuth.chain.store import ChainStore  # noqa: PLC0415 - heavy, and only here
@@ -143,6 +144,8 @@ def load_world(
                     else None
                 )
                 result = store.append(batch)
+                if on_append is not None and not result.skipped:
+                    on_append(chain, batch.first_height, batch.last_height)
                 del batch
                 rows = int(r["rows"].get("txs", 0))
                 loaded[chain] += 0 if result.skipped else result.txs

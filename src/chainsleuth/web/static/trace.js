@@ -105,4 +105,60 @@
       download(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }), "trace.json");
     }
   });
+
+  // "Save to case": the graph as it is now (with expanded nodes) becomes a snapshot of the
+  // chosen case (POST /api/v1/cases/{id}/snapshots with the session's CSRF token).
+  const caseSelect = document.querySelector("[data-case-select]");
+  const saveButton = document.querySelector("[data-trace-save]");
+  const saveStatus = document.querySelector("[data-trace-save-status]");
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || "";
+    } catch (e) {
+      return "";
+    }
+  }
+  if (caseSelect && saveButton) {
+    fetch("/api/v1/cases?include_closed=false&limit=200", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (list) {
+        list.items.forEach(function (c) {
+          const option = document.createElement("option");
+          option.value = String(c.id);
+          option.textContent = "#" + c.id + " " + c.title;
+          option.selected = String(c.id) === caseSelect.dataset.case;
+          caseSelect.appendChild(option);
+        });
+      })
+      .catch(function () { saveStatus.textContent = "cannot list the cases"; });
+    saveButton.addEventListener("click", function () {
+      const caseId = caseSelect.value;
+      if (!caseId) {
+        saveStatus.textContent = "choose a case first";
+        return;
+      }
+      const title = box.dataset.direction + " trace of " + (data.origin || []).join(", ") +
+        " (" + box.dataset.model + ")";
+      fetch("/api/v1/cases/" + caseId + "/snapshots", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+        body: JSON.stringify({ title: title.slice(0, 300), graph: data }),
+      })
+        .then(function (r) { return r.json().then(function (body) { return [r.ok, body]; }); })
+        .then(function (result) {
+          if (!result[0]) {
+            saveStatus.textContent = (result[1].error && result[1].error.message) || "not saved";
+            return;
+          }
+          saveStatus.textContent = "";
+          const link = document.createElement("a");
+          link.href = "/cases/" + caseId + "?tab=graph";
+          link.textContent = "saved to case #" + caseId;
+          link.dataset.testid = "saved-to-case";
+          saveStatus.appendChild(link);
+        })
+        .catch(function () { saveStatus.textContent = "not saved"; });
+    });
+  }
 })();

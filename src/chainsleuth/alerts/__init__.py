@@ -1,0 +1,1 @@
+"""Alerts for investigators (queue, workflow, dispositions, figures) and the watch list."""

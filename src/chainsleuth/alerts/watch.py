@@ -1,0 +1,632 @@
+"""The watch list: addresses and entities under watch, and the scan that finds their funds
+arriving at our deposit addresses.
+
+``scan_range`` looks at the blocks ``first..last`` of a chain: every flow in them from a
+watched address (or a member of a watched entity) to one of the exchange's deposit addresses
+is a hit (``hops`` 1). With ``hops`` N > 1 it also follows the watched funds forward through
+up to N - 1 intermediate addresses (any earlier block), so that a deposit in these blocks
+from an address the watched one paid (directly or through others) is a hit too, with its
+hop count; the amount is the deposit's flow (an upper bound of the watched funds in it).
+Expansion stops at our deposit addresses and after ``MAX_FRONTIER`` addresses per hop.
+
+Each hit is stored once (entry, transaction, deposit address), so scanning the same blocks
+twice changes nothing. New hits raise one alert (``source="watchlist"``) per entry and
+deposit address, which repeats of the same pair bump (see ``service.raise_alert``).
+
+The ingest loop (``chainsleuth.ingest``) and the world loader call ``after_append`` after
+each stored block range: the watch list is checked within one block of ingest.
+``chainsleuth watch scan [--from-height H]`` catches up (``WatchScanState`` remembers how
+far each chain has been scanned).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from chainsleuth.alerts import service as alert_service
+from chainsleuth.alerts.enums import WatchKind
+from chainsleuth.alerts.models import WatchlistEntry, WatchlistHit, WatchScanState
+from chainsleuth.alerts.schemas import ScanResult, WatchEntryCreate
+from chainsleuth.audit import service as audit
+from chainsleuth.audit.service import Actor
+from chainsleuth.chain import flows as chain_flows
+from chainsleuth.chain import storage
+from chainsleuth.chain.addresses import canonical_address, display_address
+from chainsleuth.chain.chains import format_amount, get_chain
+from chainsleuth.chain.lookups import ChainReader
+from chainsleuth.core.errors import ChainsleuthError, Conflict, InvalidInput, NotFound
+from chainsleuth.core.models import MAX_ROW_ID, as_utc, utcnow
+from chainsleuth.entities import service as entity_service
+from chainsleuth.exchange.models import DepositAddress
+
+log = logging.getLogger(__name__)
+
+MAX_HOPS = 4
+MAX_FRONTIER = 1000
+#: the transactions listed in one alert's details
+MAX_LISTED = 50
+OBJECT_TYPE = "watchlist_entry"
+
+
+# -- the list ---------------------------------------------------------------------------
+
+
+def canonical_value(kind: WatchKind, chain: str, value: str) -> str:
+    if kind is WatchKind.ADDRESS:
+        return canonical_address(chain, value)
+    text = value.strip()
+    if not text.isdigit() or int(text) > MAX_ROW_ID:
+        raise InvalidInput(f"{value!r} is not an entity id (a whole number)")
+    return str(int(text))
+
+
+def add_entry(
+    session: Session,
+    *,
+    actor: Actor,
+    data: WatchEntryCreate,
+    store_root: Path | None = None,
+) -> WatchlistEntry:
+    """Put an address or entity under watch (audited); ``store_root`` checks an entity."""
+    chain = get_chain(data.chain).id
+    value = canonical_value(data.kind, chain, data.value)
+    expires = as_utc(data.expires_at)
+    if expires is not None and expires <= utcnow():
+        raise InvalidInput("the expiry must lie in the future")
+    if data.kind is WatchKind.ENTITY and store_root is not None:
+        entity_service.members(store_root, chain, int(value))  # NotFound for a merged id
+    existing = session.scalars(
+        select(WatchlistEntry).where(
+            WatchlistEntry.kind == data.kind.value,
+            WatchlistEntry.chain == chain,
+            WatchlistEntry.value == value,
+            WatchlistEntry.removed_at.is_(None),
+        )
+    ).first()
+    if existing is not None and not _expired(existing):
+        raise Conflict(f"{data.kind.value} {value} on {chain} is under watch already")
+    entry = WatchlistEntry(
+        kind=data.kind.value,
+        chain=chain,
+        value=value,
+        reason=data.reason,
+        severity=data.severity.value,
+        added_by=actor.name,
+        added_by_id=actor.user_id,
+        expires_at=expires,
+    )
+    session.add(entry)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="watchlist.added",
+        object_type=OBJECT_TYPE,
+        object_id=entry.id,
+        details={
+            "kind": entry.kind,
+            "chain": chain,
+            "value": value,
+            "reason": entry.reason,
+            "severity": entry.severity,
+            "expires_at": expires.isoformat() if expires else None,
+        },
+    )
+    return entry
+
+
+def get_entry(session: Session, entry_id: int) -> WatchlistEntry:
+    entry = session.get(WatchlistEntry, entry_id) if 1 <= entry_id <= MAX_ROW_ID else None
+    if entry is None:
+        raise NotFound(f"no watch-list entry {entry_id}")
+    return entry
+
+
+def remove_entry(session: Session, *, actor: Actor, entry_id: int) -> WatchlistEntry:
+    """Take an entry off the list (kept, with its hits, for the record; audited)."""
+    entry = get_entry(session, entry_id)
+    if entry.removed_at is not None:
+        raise Conflict(f"watch-list entry {entry_id} was removed already")
+    entry.removed_at = utcnow()
+    entry.removed_by = actor.name
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="watchlist.removed",
+        object_type=OBJECT_TYPE,
+        object_id=entry.id,
+        details={"kind": entry.kind, "chain": entry.chain, "value": entry.value},
+    )
+    return entry
+
+
+def _expired(entry: WatchlistEntry, at: datetime | None = None) -> bool:
+    return entry.expires_at is not None and entry.expires_at <= (at or utcnow())
+
+
+def list_entries(
+    session: Session, *, include_removed: bool = False, chain: str | None = None
+) -> list[tuple[WatchlistEntry, int]]:
+    """Entries with their number of hits, newest first."""
+    hits = (
+        select(WatchlistHit.entry_id, func.count().label("n"))
+        .group_by(WatchlistHit.entry_id)
+        .subquery()
+    )
+    stmt = select(WatchlistEntry, func.coalesce(hits.c.n, 0)).outerjoin(
+        hits, hits.c.entry_id == WatchlistEntry.id
+    )
+    if not include_removed:
+        stmt = stmt.where(WatchlistEntry.removed_at.is_(None))
+    if chain is not None:
+        stmt = stmt.where(WatchlistEntry.chain == get_chain(chain).id)
+    rows = session.execute(stmt.order_by(WatchlistEntry.id.desc())).all()
+    return [(entry, int(n)) for entry, n in rows]
+
+
+def active_entries(session: Session, chain: str) -> list[WatchlistEntry]:
+    now = utcnow()
+    return list(
+        session.scalars(
+            select(WatchlistEntry)
+            .where(
+                WatchlistEntry.chain == chain,
+                WatchlistEntry.removed_at.is_(None),
+                or_(WatchlistEntry.expires_at.is_(None), WatchlistEntry.expires_at > now),
+            )
+            .order_by(WatchlistEntry.id)
+        )
+    )
+
+
+def entry_hits(
+    session: Session, *, entry_id: int | None = None, alert_id: int | None = None, limit: int = 200
+) -> list[WatchlistHit]:
+    stmt = select(WatchlistHit)
+    if entry_id is not None:
+        stmt = stmt.where(WatchlistHit.entry_id == entry_id)
+    if alert_id is not None:
+        stmt = stmt.where(WatchlistHit.alert_id == alert_id)
+    return list(session.scalars(stmt.order_by(WatchlistHit.id.desc()).limit(limit)))
+
+
+def next_height(session: Session, chain: str) -> int | None:
+    state = session.get(WatchScanState, chain)
+    return state.next_height if state else None
+
+
+def _advance(session: Session, chain: str, last: int) -> None:
+    state = session.get(WatchScanState, chain)
+    if state is None:
+        session.add(WatchScanState(chain=chain, next_height=last + 1))
+    elif state.next_height <= last:
+        state.next_height = last + 1
+
+
+# -- the scan ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Hit:
+    entry: WatchlistEntry
+    tx_hash: str
+    height: int
+    from_address: str
+    deposit_address: str
+    customer_id: str
+    asset: str
+    amount: int
+    hops: int
+
+
+@dataclass
+class _Scan:
+    hits: list[_Hit] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)
+
+
+def _deposits(session: Session, reader: ChainReader, chain: str) -> dict[int, tuple[str, str]]:
+    """Our deposit addresses on the chain that the store knows: id -> (address, customer).
+
+    Read from the exchange's records (``exchange_deposit_addresses``), read-only.
+    """
+    rows = session.execute(
+        select(DepositAddress.address, DepositAddress.customer_id).where(
+            DepositAddress.chain == chain
+        )
+    ).all()
+    if not rows:
+        return {}
+    ids = reader.address_ids(chain, [r.address for r in rows])
+    return {
+        int(i): (canonical_address(chain, r.address), r.customer_id)
+        for i, r in zip(ids, rows, strict=True)
+        if i >= 0
+    }
+
+
+def _sources(reader: ChainReader, root: Path, chain: str, entry: WatchlistEntry) -> np.ndarray:
+    if entry.kind == WatchKind.ADDRESS.value:
+        found = reader.address_id(chain, entry.value)
+        return np.array([] if found is None else [found], dtype=np.int64)
+    return entity_service.members(root, chain, int(entry.value))
+
+
+def _time_bounds(reader: ChainReader, chain: str, first: int, last: int) -> tuple[Any, Any]:
+    assert reader.con is not None
+    row = storage.one(
+        reader.con,
+        "SELECT epoch(min(time))::BIGINT, epoch(max(time))::BIGINT FROM blocks "
+        "WHERE chain = ? AND height BETWEEN ? AND ?",
+        [chain, first, last],
+    )
+    if row is None or row[0] is None:
+        return None, None
+    return datetime.fromtimestamp(row[0], UTC), datetime.fromtimestamp(row[1], UTC)
+
+
+def _asset_names(reader: ChainReader, chain: str, ids: set[int]) -> dict[int, str]:
+    info = get_chain(chain)
+    return {i: a.symbol for i, a in reader._assets(info, ids).items()}
+
+
+def _scan_entry(
+    reader: ChainReader,
+    root: Path,
+    chain: str,
+    entry: WatchlistEntry,
+    deposits: dict[int, tuple[str, str]],
+    first: int,
+    last: int,
+    bounds: tuple[Any, Any],
+    hops: int,
+) -> list[_Hit]:
+    sources = _sources(reader, root, chain, entry)
+    if sources.size == 0:
+        return []
+    since, until = bounds
+    deposit_ids = np.fromiter(deposits, dtype=np.int64, count=len(deposits))
+    reached = set(sources.tolist())
+    frontier = sources
+    found: list[tuple[int, dict[str, Any]]] = []
+    for hop in range(1, hops + 1):
+        # flows out of this hop's addresses in the scanned blocks, to our deposit addresses
+        table = chain_flows.flows(
+            reader,
+            chain,
+            frontier.tolist(),
+            direction=chain_flows.Direction.OUT,
+            since=since,
+            until=until,
+        )
+        if table.num_rows:
+            rows = table.to_pylist()
+            found.extend(
+                (hop, r)
+                for r in rows
+                if first <= r["height"] <= last
+                and r["to_id"] in deposits
+                and r["from_id"] not in deposits
+            )
+        if hop == hops:
+            break
+        # where the watched funds went before (up to the end of the scanned blocks)
+        onward = chain_flows.flows(
+            reader, chain, frontier.tolist(), direction=chain_flows.Direction.OUT, until=until
+        )
+        if not onward.num_rows:
+            break
+        to_ids = np.unique(onward["to_id"].drop_null().to_numpy())
+        to_ids = to_ids[~np.isin(to_ids, deposit_ids)]
+        fresh = [int(i) for i in to_ids if int(i) not in reached][:MAX_FRONTIER]
+        if not fresh:
+            break
+        reached.update(fresh)
+        frontier = np.array(fresh, dtype=np.int64)
+    if not found:
+        return []
+    hashes = reader._hashes(chain, [r["tx_id"] for _, r in found])
+    senders = reader._addresses(chain, [r["from_id"] for _, r in found])
+    assets = _asset_names(reader, chain, {int(r["asset_id"]) for _, r in found})
+    hits: dict[tuple[str, str], _Hit] = {}
+    for (hop, r), tx_hash, sender in zip(found, hashes, senders, strict=True):
+        deposit, customer = deposits[r["to_id"]]
+        key = (tx_hash, deposit)
+        if key in hits and hits[key].hops <= hop:
+            continue
+        hits[key] = _Hit(
+            entry=entry,
+            tx_hash=tx_hash,
+            height=int(r["height"]),
+            from_address=canonical_address(chain, sender) if sender else "",
+            deposit_address=deposit,
+            customer_id=customer,
+            asset=assets.get(int(r["asset_id"]), "?"),
+            amount=int(r["value"]),
+            hops=hop,
+        )
+    return list(hits.values())
+
+
+def scan_range(
+    session: Session,
+    reader: ChainReader,
+    *,
+    root: Path,
+    chain: str,
+    first: int,
+    last: int,
+    actor: Actor,
+    hops: int = 1,
+    entries: Sequence[WatchlistEntry] | None = None,
+) -> ScanResult:
+    """Look for watched funds reaching our deposit addresses in blocks ``first..last``.
+
+    Stores the new hits, raises their alerts and moves the chain's scan mark, in the
+    caller's transaction (the caller commits).
+    """
+    info = get_chain(chain)
+    if not 1 <= hops <= MAX_HOPS:
+        raise InvalidInput(f"hops is 1 to {MAX_HOPS}")
+    if first < 0 or last < first:
+        raise InvalidInput(f"no blocks from {first} to {last}")
+    result = ScanResult(
+        chain=info.id,
+        from_height=first,
+        to_height=last,
+        blocks=last - first + 1,
+        hits=0,
+        alerts=[],
+    )
+    watched = list(entries) if entries is not None else active_entries(session, info.id)
+    if not watched or reader.con is None:
+        _advance(session, info.id, last)
+        return result
+    deposits = _deposits(session, reader, info.id)
+    scan = _Scan()
+    if deposits:
+        bounds = _time_bounds(reader, info.id, first, last)
+        if bounds[0] is not None:
+            for entry in watched:
+                try:
+                    scan.hits.extend(
+                        _scan_entry(
+                            reader, root, info.id, entry, deposits, first, last, bounds, hops
+                        )
+                    )
+                except NotFound as exc:  # an entity id that merged, entities not built
+                    log.warning("watch-list entry %s skipped: %s", entry.id, exc.message)
+    _record_hits(session, scan, actor=actor, chain=info.id)
+    _advance(session, info.id, last)
+    result.hits = len(scan.hits)
+    result.alerts = scan.alerts
+    return result
+
+
+def _record_hits(session: Session, scan: _Scan, *, actor: Actor, chain: str) -> None:
+    """Store the hits not stored before and raise an alert per entry and deposit address."""
+    if not scan.hits:
+        return
+    known = {
+        (e, t, d)
+        for e, t, d in session.execute(
+            select(WatchlistHit.entry_id, WatchlistHit.tx_hash, WatchlistHit.deposit_address).where(
+                WatchlistHit.tx_hash.in_({h.tx_hash for h in scan.hits})
+            )
+        )
+    }
+    new = [h for h in scan.hits if (h.entry.id, h.tx_hash, h.deposit_address) not in known]
+    scan.hits = new
+    groups: dict[tuple[int, str], list[_Hit]] = {}
+    for hit in new:
+        groups.setdefault((hit.entry.id, hit.deposit_address), []).append(hit)
+    decimals = get_chain(chain).decimals
+    for (_, deposit), hits in groups.items():
+        entry = hits[0].entry
+        hits.sort(key=lambda h: (h.height, h.tx_hash))
+        nearest = min(h.hops for h in hits)
+        what = (
+            f"watched address {display_address(chain, entry.value)}"
+            if entry.kind == WatchKind.ADDRESS.value
+            else f"watched entity {entry.value}"
+        )
+        how = "directly" if nearest == 1 else f"within {nearest} hops"
+        reason = (
+            f"Funds from {what} ({entry.reason}) reached our deposit address "
+            f"{display_address(chain, deposit)} of customer {hits[0].customer_id} {how}"
+        )
+        # totals over every hit of this entry at this deposit address, earlier ones too
+        earlier = session.execute(
+            select(WatchlistHit.asset, WatchlistHit.amount).where(
+                WatchlistHit.entry_id == entry.id, WatchlistHit.deposit_address == deposit
+            )
+        ).all()
+        total: dict[str, int] = {}
+        for asset, amount in [*earlier, *((h.asset, h.amount) for h in hits)]:
+            total[asset] = total.get(asset, 0) + amount
+        alert = alert_service.raise_alert(
+            session,
+            actor=actor,
+            severity=entry.severity,
+            subject_type="address" if entry.kind == WatchKind.ADDRESS.value else "entity",
+            subject=entry.value,
+            chain=chain,
+            reasons=[reason],
+            source="watchlist",
+            details={
+                "watchlist_entry_id": entry.id,
+                "deposit_address": deposit,
+                "customer_id": hits[0].customer_id,
+                "hops": nearest,
+                "hits": len(earlier) + len(hits),
+                "amounts": {
+                    asset: {"value": str(v), "display": _display(v, asset, chain, decimals)}
+                    for asset, v in total.items()
+                },
+                "transactions": [
+                    {
+                        "tx_hash": h.tx_hash,
+                        "height": h.height,
+                        "from_address": h.from_address,
+                        "asset": h.asset,
+                        "amount": str(h.amount),
+                        "hops": h.hops,
+                    }
+                    for h in hits[:MAX_LISTED]
+                ],
+            },
+        )
+        scan.alerts.append(alert.id)
+        for h in hits:
+            session.add(
+                WatchlistHit(
+                    entry_id=entry.id,
+                    alert_id=alert.id,
+                    chain=chain,
+                    tx_hash=h.tx_hash,
+                    height=h.height,
+                    from_address=h.from_address,
+                    deposit_address=h.deposit_address,
+                    customer_id=h.customer_id,
+                    asset=h.asset,
+                    amount=h.amount,
+                    hops=h.hops,
+                )
+            )
+    session.flush()
+
+
+def _display(value: int, asset: str, chain: str, decimals: int) -> str:
+    info = get_chain(chain)
+    if asset == info.symbol:
+        return f"{format_amount(value, decimals)} {asset}"
+    return f"{value} {asset} (base units)"
+
+
+# -- catching up and the ingest hook ------------------------------------------------------
+
+
+def chain_bounds(reader: ChainReader, chain: str) -> tuple[int, int] | None:
+    """The first and last stored heights of a chain, or None when it has no blocks."""
+    if reader.con is None:
+        return None
+    row = storage.one(
+        reader.con, "SELECT min(height), max(height) FROM blocks WHERE chain = ?", [chain]
+    )
+    if row is None or row[0] is None:
+        return None
+    return int(row[0]), int(row[1])
+
+
+def scan(
+    session_factory: Callable[[], AbstractContextManager[Session]],
+    reader: ChainReader,
+    *,
+    root: Path,
+    chain: str,
+    actor: Actor,
+    from_height: int | None = None,
+    to_height: int | None = None,
+    hops: int = 1,
+    step: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ScanResult:
+    """Catch up: scan the chain from ``from_height`` (default: where the last scan ended)
+    to ``to_height`` (default: the tip), ``step`` blocks per transaction (default: a
+    twentieth of the way, at least 500 blocks)."""
+    info = get_chain(chain)
+    bounds = chain_bounds(reader, info.id)
+    if bounds is None:
+        raise NotFound(f"no blocks of {info.name} have been loaded yet")
+    with session_factory() as session:
+        start = from_height if from_height is not None else next_height(session, info.id)
+    lo, hi = bounds
+    start = lo if start is None else max(start, lo)
+    end = hi if to_height is None else min(to_height, hi)
+    if from_height is not None and from_height > hi:
+        raise InvalidInput(f"{info.name} ends at block {hi}: nothing to scan from {from_height}")
+    total = ScanResult(
+        chain=info.id,
+        from_height=start,
+        to_height=max(end, start - 1),
+        blocks=0,
+        hits=0,
+        alerts=[],
+    )
+    if step is None:
+        step = max(500, (end - start + 1) // 20)
+    if step < 1:
+        raise InvalidInput("the step is at least one block")
+    height = start
+    while height <= end:
+        last = min(height + step - 1, end)
+        with session_factory() as session:
+            part = scan_range(
+                session,
+                reader,
+                root=root,
+                chain=info.id,
+                first=height,
+                last=last,
+                actor=actor,
+                hops=hops,
+            )
+            session.commit()
+        total.blocks += part.blocks
+        total.hits += part.hits
+        total.alerts.extend(a for a in part.alerts if a not in total.alerts)
+        if on_progress is not None:
+            on_progress(last - start + 1, end - start + 1)
+        height = last + 1
+    return total
+
+
+def after_append(settings: Any, *, hops: int = 1) -> Callable[[str, int, int], None]:
+    """A callback for the chain loaders: after each stored range, scan it (own transaction).
+
+    Cheap when nothing is watched on the chain (one query). A failure is logged and does
+    not stop the ingest: ``chainsleuth watch scan`` catches up later.
+    """
+    from chainsleuth.chain import service as chain_service  # noqa: PLC0415
+    from chainsleuth.core.db import Database  # noqa: PLC0415
+
+    def hook(chain: str, first: int, last: int) -> None:
+        db = Database.from_settings(settings)
+        try:
+            db.check_migrated()
+            with db.session() as session:
+                entries = active_entries(session, chain)
+                if not entries:
+                    _advance(session, chain, last)
+                    session.commit()
+                    return
+                with chain_service.open_reader(settings) as reader:
+                    scan_range(
+                        session,
+                        reader,
+                        root=chain_service.store_root(settings),
+                        chain=chain,
+                        first=first,
+                        last=last,
+                        actor=Actor.system("watchlist"),
+                        hops=hops,
+                        entries=entries,
+                    )
+                session.commit()
+        except ChainsleuthError as exc:
+            log.warning("watch list not checked for %s %s-%s: %s", chain, first, last, exc)
+        finally:
+            db.dispose()
+
+    return hook

@@ -1,0 +1,1 @@
+"""Cases: where an investigation lives (links, tasks, notes, evidence, timeline, reports)."""

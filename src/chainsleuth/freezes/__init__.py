@@ -1,0 +1,1 @@
+"""Freezes: holds on customer funds with a legal basis, four-eyes approvals and seizures."""

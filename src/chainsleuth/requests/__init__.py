@@ -1,0 +1,1 @@
+"""Law-enforcement requests: intake, verification, workflow, notifications."""
