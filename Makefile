@@ -116,7 +116,10 @@ demo: venv
 	$(BIN)/chainsleuth trace services --from-world "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth labels import world "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth exchange import "$(CHAINSLEUTH_DATA_DIR)/world/exchange"
+	$(BIN)/chainsleuth cases demo-seed "$(CHAINSLEUTH_DATA_DIR)/world"
+	$(BIN)/chainsleuth watch demo-seed "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth agencies import "$(CHAINSLEUTH_DATA_DIR)/world"
+	$(BIN)/chainsleuth requests import "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth serve --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 clean:

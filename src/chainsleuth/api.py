@@ -29,6 +29,7 @@ from chainsleuth.orgs import pages as org_pages
 from chainsleuth.orgs import views as org_views
 from chainsleuth.packages import pages as package_pages
 from chainsleuth.packages import views as package_views
+from chainsleuth.requests import pages as request_pages
 from chainsleuth.requests import views as request_views
 from chainsleuth.risk import screening_pages as risk_pages
 from chainsleuth.risk import screening_views
@@ -69,6 +70,7 @@ def mount_routers(app: FastAPI) -> None:
     app.include_router(exchange_pages.router, include_in_schema=False)
     app.include_router(ingest_pages.router, include_in_schema=False)
     app.include_router(label_pages.router, include_in_schema=False)
+    app.include_router(request_pages.router, include_in_schema=False)
     app.include_router(alert_pages.router, include_in_schema=False)
     # before the requests pages: /requests/stats and /requests/{id}/response are ours
     app.include_router(package_pages.router, include_in_schema=False)

@@ -30,6 +30,7 @@ from chainsleuth.officers.cli import mail_app
 from chainsleuth.orgs.cli import agencies_app, orgs_app
 from chainsleuth.packages.cli import app as packages_app
 from chainsleuth.packages.cli import request_stats
+from chainsleuth.requests.cli import app as requests_app
 from chainsleuth.risk.cli import app as model_app
 from chainsleuth.risk.cli import eval_typologies, typologies_app
 from chainsleuth.risk.screening_cli import app as risk_app
@@ -80,6 +81,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(labels_app, name="labels")
 app.add_typer(trace_app, name="trace")
 app.add_typer(exchange_app, name="exchange")
+app.add_typer(requests_app, name="requests")
 app.add_typer(freezes_app, name="freezes")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(cases_app, name="cases")

@@ -154,6 +154,7 @@ def test_bulk_over_the_api_is_all_or_nothing(
     assert r.status_code == 200
     session.expire_all()
     assert {a.disposition for a in session.scalars(select(Alert))} == {"duplicate"}
+    session.rollback()
     r = client.post("/api/v1/alerts/bulk", json={"ids": ids, "action": "purge"}, headers=headers)
     assert r.status_code == 422
 

@@ -208,14 +208,14 @@ def test_new_blocks_are_checked_as_they_are_ingested(
     source = WorldSource(world, "btc", tip=1151)
     options = SyncOptions(batch_blocks=576)
     ingest_service.sync(settings, source, options)
-    with Database.from_settings(settings).session() as s:
-        assert deposit.tx_hash not in {h.tx_hash for h in s.scalars(select(WatchlistHit))}
-        assert watch.next_height(s, "btc") == 1152
-
-    source.visible_tip = 2303
-    ingest_service.sync(settings, source, SyncOptions(batch_blocks=576))
     db = Database.from_settings(settings)
     try:
+        with db.session() as s:
+            assert deposit.tx_hash not in {h.tx_hash for h in s.scalars(select(WatchlistHit))}
+            assert watch.next_height(s, "btc") == 1152
+
+        source.visible_tip = 2303
+        ingest_service.sync(settings, source, SyncOptions(batch_blocks=576))
         with db.session() as s:
             hits = [h for h in s.scalars(select(WatchlistHit)) if h.tx_hash == deposit.tx_hash]
             assert hits and hits[0].height == height

@@ -92,6 +92,8 @@ def test_login_with_mfa_then_sign_out(page: Page, console: ConsoleWatch, admin: 
         "Alerts",
         "Cases",
         "Freezes",
+        "Requests",
+        "My requests",
         "Request metrics",
         "Chain sync",
         "Audit log",

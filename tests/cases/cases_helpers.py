@@ -20,16 +20,43 @@ def actor_for(user: User) -> Actor:
 def trace_graph(n: int = 4) -> dict[str, Any]:
     """A trace graph shaped like /trace/data's: a chain of ``n`` addresses."""
     nodes = [
-        {"id": f"btc:a{i}", "chain": "btc", "address": f"1Addr{i:030d}", "asset": "BTC",
-         "entity": None, "category": "exchange" if i == n - 1 else None, "amount": 1000 - i,
-         "hop": i, "stop": i == n - 1}
+        {
+            "id": f"btc:a{i}",
+            "chain": "btc",
+            "address": f"1Addr{i:030d}",
+            "asset": "BTC",
+            "entity": None,
+            "category": "exchange" if i == n - 1 else None,
+            "amount": 1000 - i,
+            "hop": i,
+            "stop": i == n - 1,
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
     edges = [
-        {"source": f"btc:a{i}", "target": f"btc:a{i + 1}", "kind": "flow", "chain": "btc",
-         "tx_hash": f"{i:064x}", "time": "2024-01-01T00:00:00Z", "asset": "BTC",
-         "asset_out": "BTC", "amount": 900 - i, "amount_out": 900 - i, "value": 950, "hop": i + 1}
+        {
+            "source": f"btc:a{i}",
+            "target": f"btc:a{i + 1}",
+            "kind": "flow",
+            "chain": "btc",
+            "tx_hash": f"{i:064x}",
+            "time": "2024-01-01T00:00:00Z",
+            "asset": "BTC",
+            "asset_out": "BTC",
+            "amount": 900 - i,
+            "amount_out": 900 - i,
+            "value": 950,
+            "hop": i + 1,
+        }
         for i in range(n - 1)
-    ]  # fmt: skip
-    return {"chain": "btc", "direction": "forward", "model": "haircut", "hops": n,
-            "origin": ["btc:a0"], "nodes": nodes, "edges": edges, "truncated": False}  # fmt: skip
+    ]
+    return {
+        "chain": "btc",
+        "direction": "forward",
+        "model": "haircut",
+        "hops": n,
+        "origin": ["btc:a0"],
+        "nodes": nodes,
+        "edges": edges,
+        "truncated": False,
+    }

@@ -9,11 +9,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cases_helpers import BTC_ADDR, BTC_ADDR_2, ETH_ADDR, actor_for, trace_graph
 from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cases_helpers import BTC_ADDR, BTC_ADDR_2, ETH_ADDR, actor_for, trace_graph
 from chainsleuth.audit import service as audit
 from chainsleuth.audit.models import AuditEvent
 from chainsleuth.auth.enums import Role
@@ -59,7 +59,9 @@ def test_lifecycle_needs_a_reason_to_close_and_reopens(session: Session, ivan) -
     case = _open(session, ivan)
     assert case.status == "open" and case.owner_id == ivan.id
     for status in ("in_progress", "escalated", "referred"):
-        case_service.change_status(session, actor=actor, case=case, data=StatusChange(status=status))  # type: ignore[arg-type]
+        case_service.change_status(
+            session, actor=actor, case=case, data=StatusChange(status=status)
+        )  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="cannot become escalated"):
         case_service.change_status(
             session, actor=actor, case=case, data=StatusChange(status=CaseStatus.ESCALATED)
@@ -76,9 +78,7 @@ def test_lifecycle_needs_a_reason_to_close_and_reopens(session: Session, ivan) -
         session, actor=actor, case=case, data=StatusChange(status=CaseStatus.OPEN)
     )
     assert case.status == "open" and case.close_reason is None and case.closed_at is None
-    assert _kinds(session, case) == [
-        "opened", "status", "status", "status", "closed", "reopened"
-    ]  # fmt: skip
+    assert _kinds(session, case) == ["opened", "status", "status", "status", "closed", "reopened"]
 
 
 def test_every_timeline_entry_is_written_with_its_audit_entry(session: Session, ivan) -> None:  # type: ignore[no-untyped-def]
@@ -114,9 +114,12 @@ def test_a_restricted_case_exists_only_for_its_participants(session: Session, iv
     listed, total = case_service.list_cases(session, actor=actor_for(olga), flt=CaseFilter())
     assert [c.id for c in listed] == [open_case.id] and total == 1
     case_team.add_participant(
-        session, actor=actor_for(ivan), case=case, username=olga.username,
+        session,
+        actor=actor_for(ivan),
+        case=case,
+        username=olga.username,
         role=ParticipantRole.VIEWER,
-    )  # fmt: skip
+    )
     assert case_service.get_case(session, case.id, actor=actor_for(olga)) is case
     listed, total = case_service.list_cases(session, actor=actor_for(olga), flt=CaseFilter())
     assert total == 2
@@ -128,10 +131,13 @@ def test_links_are_validated_and_canonical(session: Session, ivan) -> None:  # t
     a = actor_for(ivan)
     link = add(session, actor=a, case_id=case.id, item_type="address", item_ref=f"eth:{ETH_ADDR}")
     assert link.item_ref == "eth:" + ETH_ADDR.lower()
-    link = add(session, actor=a, case_id=case.id, item_type="address",
-               item_ref=f"BTC:{BTC_ADDR_2.upper()}")  # fmt: skip
+    link = add(
+        session, actor=a, case_id=case.id, item_type="address", item_ref=f"BTC:{BTC_ADDR_2.upper()}"
+    )
     assert link.item_ref == f"btc:{BTC_ADDR_2}"
-    tx = add(session, actor=a, case_id=case.id, item_type="transaction", item_ref="btc:" + "AB" * 32)
+    tx = add(
+        session, actor=a, case_id=case.id, item_type="transaction", item_ref="btc:" + "AB" * 32
+    )
     assert tx.item_ref == "btc:" + "ab" * 32
     with pytest.raises(Conflict):
         add(session, actor=a, case_id=case.id, item_type="address", item_ref=f"eth:{ETH_ADDR}")
@@ -145,6 +151,8 @@ def test_links_are_validated_and_canonical(session: Session, ivan) -> None:  # t
         ("snapshot", "1"),
         ("entity", "btc:abc"),
         ("freeze", "abc"),
+        ("alert", "424242"),  # the alerts table is there: the id must name an alert
+        ("request", "424242"),
     ]
     for item_type, ref in bad:
         with pytest.raises(InvalidInput):
@@ -162,16 +170,24 @@ def test_tasks_have_assignees_and_due_dates(session: Session, ivan, olga) -> Non
     a = actor_for(ivan)
     case = _open(session, ivan)
     task = case_team.add_task(
-        session, actor=a, case=case,
+        session,
+        actor=a,
+        case=case,
         data=TaskCreate(title="Request KYC", assignee=olga.username, due_date=date(2030, 1, 2)),
-    )  # fmt: skip
+    )
     assert task.assignee_id == olga.id and task.status == "open"
     with pytest.raises(InvalidInput, match="no active user"):
-        case_team.add_task(session, actor=a, case=case, data=TaskCreate(title="x", assignee="nobody"))
-    case_team.update_task(session, actor=a, case=case, task=task, data=TaskUpdate(status=TaskStatus.DONE))
+        case_team.add_task(
+            session, actor=a, case=case, data=TaskCreate(title="x", assignee="nobody")
+        )
+    case_team.update_task(
+        session, actor=a, case=case, task=task, data=TaskUpdate(status=TaskStatus.DONE)
+    )
     assert task.status == "done" and task.done_at is not None
     with pytest.raises(InvalidInput, match="nothing to change"):
-        case_team.update_task(session, actor=a, case=case, task=task, data=TaskUpdate(status=TaskStatus.DONE))
+        case_team.update_task(
+            session, actor=a, case=case, task=task, data=TaskUpdate(status=TaskStatus.DONE)
+        )
     assert _kinds(session, case)[-2:] == ["task_added", "task_updated"]
 
 
@@ -181,9 +197,11 @@ def test_saved_views_filter_the_list(session: Session, ivan, olga) -> None:  # t
     crit = _open(session, ivan, title="Sanctions hit", type="sanctions", severity="critical")
     _open(session, olga, title="Olga's", type="sanctions", severity="critical")
     view = case_saved.save_view(
-        session, actor=a, name="My critical sanctions",
+        session,
+        actor=a,
+        name="My critical sanctions",
         flt=CaseFilter(type=["sanctions"], severity=["critical"], mine=True),  # type: ignore[list-item]
-    )  # fmt: skip
+    )
     with pytest.raises(Conflict):
         case_saved.save_view(session, actor=a, name="My critical sanctions", flt=CaseFilter())
     loaded = case_saved.get_view(session, actor=a, view_id=view.id)
@@ -210,7 +228,9 @@ def test_snapshots_are_checked(session: Session, ivan) -> None:  # type: ignore[
 
 
 def test_evidence_is_hashed_at_upload_and_tampering_refuses_export(
-    session: Session, settings: Settings, ivan  # type: ignore[no-untyped-def]
+    session: Session,
+    settings: Settings,
+    ivan,  # type: ignore[no-untyped-def]
 ) -> None:
     import hashlib
 
@@ -218,18 +238,27 @@ def test_evidence_is_hashed_at_upload_and_tampering_refuses_export(
     case = _open(session, ivan)
     content = b"screenshot of the ransom note\n" * 1000
     row = case_evidence.add_evidence(
-        session, data_dir=settings.data_dir, actor=a, case=case,
-        file_name="../../etc/note.png", stream=io.BytesIO(content), content_type="image/png",
-    )  # fmt: skip
+        session,
+        data_dir=settings.data_dir,
+        actor=a,
+        case=case,
+        file_name="../../etc/note.png",
+        stream=io.BytesIO(content),
+        content_type="image/png",
+    )
     assert row.sha256 == hashlib.sha256(content).hexdigest() and row.size == len(content)
     assert row.file_name == "note.png"
     stored = case_evidence.file_path(settings.data_dir, row)
     assert stored.read_bytes() == content and settings.data_dir in stored.parents
     with pytest.raises(InvalidInput, match="empty"):
         case_evidence.add_evidence(
-            session, data_dir=settings.data_dir, actor=a, case=case, file_name="e.txt",
+            session,
+            data_dir=settings.data_dir,
+            actor=a,
+            case=case,
+            file_name="e.txt",
             stream=io.BytesIO(b""),
-        )  # fmt: skip
+        )
 
     export = case_report.export(
         session, data_dir=settings.data_dir, actor=a, case=case, fmt=case_report.ReportFormat.JSON
@@ -239,9 +268,12 @@ def test_evidence_is_hashed_at_upload_and_tampering_refuses_export(
     stored.write_bytes(content + b"edited")
     with pytest.raises(case_evidence.EvidenceTampered, match="no longer matches its hash"):
         case_report.export(
-            session, data_dir=settings.data_dir, actor=a, case=case,
+            session,
+            data_dir=settings.data_dir,
+            actor=a,
+            case=case,
             fmt=case_report.ReportFormat.PDF,
-        )  # fmt: skip
+        )
     session.rollback()  # the refusal was committed on its own
     refused = session.scalars(
         select(AuditEvent).where(AuditEvent.action == "case.evidence_tampered")
@@ -254,20 +286,28 @@ def test_evidence_is_hashed_at_upload_and_tampering_refuses_export(
 
 
 def test_pdf_report_is_valid_and_names_the_case_and_hashes(
-    session: Session, settings: Settings, ivan, tmp_path: Path  # type: ignore[no-untyped-def]
+    session: Session,
+    settings: Settings,
+    ivan,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     a = actor_for(ivan)
     case = _open(session, ivan, title="Peel chain from hack 2024", summary="Funds peeled off.")
-    case_service.add_link(session, actor=a, case_id=case.id, item_type="address",
-                          item_ref=f"btc:{BTC_ADDR}")  # fmt: skip
+    case_service.add_link(
+        session, actor=a, case_id=case.id, item_type="address", item_ref=f"btc:{BTC_ADDR}"
+    )
     case_saved.save_snapshot(session, actor=a, case=case, title="forward", graph=trace_graph(8))
     rows = [
         case_evidence.add_evidence(
-            session, data_dir=settings.data_dir, actor=a, case=case, file_name=f"f{i}.txt",
+            session,
+            data_dir=settings.data_dir,
+            actor=a,
+            case=case,
+            file_name=f"f{i}.txt",
             stream=io.BytesIO(f"file {i}".encode()),
         )
         for i in range(3)
-    ]  # fmt: skip
+    ]
     export = case_report.export(
         session, data_dir=settings.data_dir, actor=a, case=case, fmt=case_report.ReportFormat.PDF
     )

@@ -43,7 +43,7 @@ def _callers(session: Session, settings: Settings) -> tuple[Caller, Caller, Call
 def _customer(session: Session) -> str:
     cid = session.scalar(select(Deposit.customer_id).order_by(Deposit.customer_id))
     assert cid
-    session.rollback()
+    session.commit()  # SQLite holds one writer: leave no transaction open
     return cid
 
 
@@ -180,6 +180,9 @@ def test_gathering_page_and_selection_form(
     cid = _customer(session)
     rid = submit(client, officer, f"customer_id: {cid}\n")
     to_review(client, investigator, rid)
+    session.expire_on_commit = False
+    assert investigator.account.user.username
+    session.commit()  # the user is loaded, and no transaction stays open
     login(client, investigator.account)
     page = client.get(f"/requests/{rid}/response")
     assert page.status_code == 200 and "Gather the subjects" in page.text

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from request_helpers import Actor, staff, verified_officer
 from sqlalchemy.orm import Session
 
 from chainsleuth.auth.enums import Role
 from chainsleuth.core.config import Settings
-from request_helpers import Actor, staff, verified_officer
 
 
 @pytest.fixture

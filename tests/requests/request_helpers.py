@@ -18,11 +18,11 @@ from chainsleuth.auth import tokens as token_service
 from chainsleuth.auth.enums import ROLE_PERMISSIONS, Role
 from chainsleuth.auth.models import User
 from chainsleuth.auth.schemas import UserCreate
+from chainsleuth.core.config import Settings
 from chainsleuth.core.models import utcnow
+from chainsleuth.officers import service as officer_service
 from chainsleuth.officers.enums import OfficerStatus
 from chainsleuth.officers.models import Officer
-from chainsleuth.core.config import Settings
-from chainsleuth.officers import service as officer_service
 from chainsleuth.orgs.models import Agency
 from factories import PASSWORD, SYSTEM, Account, _enrol, bearer, make_agency, make_user
 
@@ -140,7 +140,9 @@ def submit(
     files: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Response:
-    upload = {"document": ("order.pdf", pdf_bytes() if document is None else document, "application/pdf")}
+    upload = {
+        "document": ("order.pdf", pdf_bytes() if document is None else document, "application/pdf")
+    }
     upload.update(files or {})
     return client.post(
         "/api/v1/requests", data=form(**fields), files=upload, headers=officer.headers

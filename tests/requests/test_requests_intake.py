@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
+from request_helpers import BTC_ADDR, BTC_TX, ETH_ADDR, Actor, submit, verified_officer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,6 @@ from chainsleuth.audit.models import AuditEvent
 from chainsleuth.core.config import Settings
 from chainsleuth.orgs.models import Agency
 from chainsleuth.requests.models import LeRequest, LeRequestDocument, LeRequestSubject
-from request_helpers import BTC_ADDR, BTC_TX, ETH_ADDR, Actor, form, submit, verified_officer
 
 
 def _count(session: Session, model: type) -> int:
@@ -37,8 +37,8 @@ def test_a_submission_gets_a_reference_and_an_acknowledgement_at_once(
     response = submit(
         client,
         officer,
-        subjects=f"Alice@Example.org\n{ETH_ADDR}\ntx: {BTC_TX.upper()}\nname: Jane  Doe, 1980-02-03\n"
-        "phone: +44 20 7946 0958\naccount: c123456789-btc\n",
+        subjects=f"Alice@Example.org\n{ETH_ADDR}\ntx: {BTC_TX.upper()}\n"
+        "name: Jane  Doe, 1980-02-03\nphone: +44 20 7946 0958\naccount: c123456789-btc\n",
     )
     assert response.status_code == 201, response.text
     ack = response.json()
@@ -59,14 +59,14 @@ def test_a_submission_gets_a_reference_and_an_acknowledgement_at_once(
         ("phone", "+442079460958", None, None),
         ("account_id", "C123456789-BTC", None, None),
     }
-    doc = session.scalars(select(LeRequestDocument).where(LeRequestDocument.request_id == req.id)).one()
+    doc = session.scalars(
+        select(LeRequestDocument).where(LeRequestDocument.request_id == req.id)
+    ).one()
     stored = settings.data_dir / doc.storage_path
     import hashlib
 
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == doc.sha256
-    event = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "request.submit")
-    ).one()
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "request.submit")).one()
     assert event.object_id == str(req.id)
     req_id, doc_id, doc_sha = req.id, doc.id, doc.sha256
     session.rollback()
@@ -157,9 +157,18 @@ def test_subjects_from_csv_and_xlsx_files(
     req = session.get(LeRequest, r.json()["id"])
     assert req and {s.kind for s in req.subjects} == {"address", "email", "customer_id"}
     session.rollback()
-    x = _xlsx([["type", "value", "date_of_birth"], ["name", "Max Mustermann", "1970-01-31"], ["tx_hash", BTC_TX, None]])
+    x = _xlsx(
+        [
+            ["type", "value", "date_of_birth"],
+            ["name", "Max Mustermann", "1970-01-31"],
+            ["tx_hash", BTC_TX, None],
+        ]
+    )
     r = submit(
-        client, officer, subjects="", files={"subjects_file": ("s.xlsx", x, "application/octet-stream")}
+        client,
+        officer,
+        subjects="",
+        files={"subjects_file": ("s.xlsx", x, "application/octet-stream")},
     )
     assert r.status_code == 201, r.text
     req = session.get(LeRequest, r.json()["id"])
@@ -167,7 +176,12 @@ def test_subjects_from_csv_and_xlsx_files(
         ("name_dob", "Max Mustermann"),
         ("tx_hash", BTC_TX),
     }
-    kinds = {d.kind for d in session.scalars(select(LeRequestDocument).where(LeRequestDocument.request_id == req.id))}
+    kinds = {
+        d.kind
+        for d in session.scalars(
+            select(LeRequestDocument).where(LeRequestDocument.request_id == req.id)
+        )
+    }
     assert kinds == {"signed_order", "subjects_file"}
 
 
@@ -180,12 +194,20 @@ def _refused(
     needle: str,
     **kwargs: object,
 ) -> dict[str, object]:
-    before = (_count(session, LeRequest), _count(session, LeRequestSubject), len(_stored_files(settings)))
+    before = (
+        _count(session, LeRequest),
+        _count(session, LeRequestSubject),
+        len(_stored_files(settings)),
+    )
     r = submit(client, officer, **kwargs)  # type: ignore[arg-type]
     assert r.status_code == status, r.text
     error = r.json()["error"]
     assert needle in error["message"], error
-    after = (_count(session, LeRequest), _count(session, LeRequestSubject), len(_stored_files(settings)))
+    after = (
+        _count(session, LeRequest),
+        _count(session, LeRequestSubject),
+        len(_stored_files(settings)),
+    )
     assert after == before, "a refused request left something behind"
     return dict(error)
 
@@ -222,7 +244,13 @@ def test_bad_input_is_refused_with_a_reason_and_nothing_half_stored(
         422,
         "row 3",
         subjects="",
-        files={"subjects_file": ("s.csv", b"kind,value\nemail,ok@x.org\nemail,not-an-email\n", "text/csv")},
+        files={
+            "subjects_file": (
+                "s.csv",
+                b"kind,value\nemail,ok@x.org\nemail,not-an-email\n",
+                "text/csv",
+            )
+        },
     )
     _refused(
         client,
@@ -249,7 +277,13 @@ def test_bad_input_is_refused_with_a_reason_and_nothing_half_stored(
     _refused(client, session, settings, officer, 422, "type", type="wiretap")
     _refused(client, session, settings, officer, 422, "follow-up names", type="follow_up")
     _refused(
-        client, session, settings, officer, 422, "parent reference", type="follow_up",
+        client,
+        session,
+        settings,
+        officer,
+        422,
+        "parent reference",
+        type="follow_up",
         parent_reference="LER-2026-999999",
     )
     _refused(
@@ -272,9 +306,7 @@ def test_an_unverified_sender_or_unknown_agency_is_refused_and_audited(
     r = submit(client, unverified)
     assert r.status_code == 403 and "not verified" in r.json()["error"]["message"]
     assert _count(session, LeRequest) == before and _stored_files(settings) == []
-    denied = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "request.refused")
-    ).all()
+    denied = session.scalars(select(AuditEvent).where(AuditEvent.action == "request.refused")).all()
     assert len(denied) == 1 and denied[0].outcome == "denied"
     assert denied[0].actor_id == unverified.id
     # the officer's agency is suspended: unknown to intake
@@ -289,7 +321,9 @@ def test_an_unverified_sender_or_unknown_agency_is_refused_and_audited(
     assert _count(session, LeRequest) == before
     assert _count(session, AuditEvent) > 0
     session.expire_all()
-    refused = session.scalars(select(AuditEvent).where(AuditEvent.action == "request.refused")).all()
+    refused = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "request.refused")
+    ).all()
     assert len(refused) == 2
 
 
@@ -297,16 +331,12 @@ def test_a_follow_up_links_to_its_parent_of_the_same_agency_only(
     client: TestClient, session: Session, settings: Settings, officer: Actor
 ) -> None:
     parent = submit(client, officer).json()
-    follow = submit(
-        client, officer, type="follow_up", parent_reference=parent["reference"]
-    )
+    follow = submit(client, officer, type="follow_up", parent_reference=parent["reference"])
     assert follow.status_code == 201, follow.text
     detail = client.get(f"/api/v1/requests/{follow.json()['id']}", headers=officer.headers).json()
     assert detail["parent_reference"] == parent["reference"]
     stranger = verified_officer(session, settings)
     r = submit(client, stranger, type="follow_up", parent_reference=parent["reference"])
     assert r.status_code == 422
-    probe = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "request.refused")
-    ).all()
+    probe = session.scalars(select(AuditEvent).where(AuditEvent.action == "request.refused")).all()
     assert probe and probe[-1].actor_id == stranger.id

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from request_helpers import Actor, move, submit, verified_officer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,6 @@ from chainsleuth.core.config import Settings
 from chainsleuth.officers.models import Officer, VerificationFailure
 from chainsleuth.requests import flows
 from chainsleuth.requests.models import LeRequest, LeRequestDocument
-from request_helpers import Actor, move, submit, verified_officer
 
 SYSTEM = AuditActor.system("test")
 
@@ -72,7 +72,13 @@ def test_an_information_request_goes_through_the_workflow_with_every_step_audite
     import json
 
     assert [json.loads(e.details)["to"] for e in steps] == [
-        "triage", "assigned", "gathering", "legal_review", "approved", "delivered", "closed"
+        "triage",
+        "assigned",
+        "gathering",
+        "legal_review",
+        "approved",
+        "delivered",
+        "closed",
     ]
     req = session.get(LeRequest, rid)
     assert req and req.responded_at and req.closed_at and not req.is_open
@@ -96,12 +102,21 @@ def test_emergency_requests_need_a_call_back_and_two_distinct_approvers(
     r = move(client, reviewer, rid, "approved")
     assert r.status_code == 409 and "call-back" in r.json()["error"]["message"]
     # investigators cannot record a call-back
-    callback = {"phone_number": "+44 20 7946 0000", "contact_name": "Duty desk", "outcome": "confirmed"}
-    assert client.post(f"{url}/verifications", json=callback, headers=investigator.headers).status_code == 403
+    callback = {
+        "phone_number": "+44 20 7946 0000",
+        "contact_name": "Duty desk",
+        "outcome": "confirmed",
+    }
+    assert (
+        client.post(f"{url}/verifications", json=callback, headers=investigator.headers).status_code
+        == 403
+    )
     r = client.post(f"{url}/verifications", json=callback, headers=reviewer.headers)
     assert r.status_code == 201 and r.json()["outcome"] == "confirmed"
     r = move(client, reviewer, rid, "approved")
-    assert r.status_code == 409 and "2 distinct approvers (1 so far)" in r.json()["error"]["message"]
+    assert (
+        r.status_code == 409 and "2 distinct approvers (1 so far)" in r.json()["error"]["message"]
+    )
     r = client.post(f"{url}/approvals", json={"note": "ok"}, headers=reviewer2.headers)
     assert r.json()["status"] == "approved"
     detail = client.get(url, headers=reviewer.headers).json()
@@ -120,9 +135,16 @@ def test_a_failed_call_back_blocks_the_request_and_counts_against_the_sender(
     rid = submit(client, officer, type="freeze_order").json()["id"]
     _to_review(client, investigator, rid)
     url = f"/api/v1/requests/{rid}"
-    failed = {"phone_number": "+442079460000", "contact_name": "Switchboard", "outcome": "failed",
-              "note": "agency has no such officer"}
-    assert client.post(f"{url}/verifications", json=failed, headers=reviewer.headers).status_code == 201
+    failed = {
+        "phone_number": "+442079460000",
+        "contact_name": "Switchboard",
+        "outcome": "failed",
+        "note": "agency has no such officer",
+    }
+    assert (
+        client.post(f"{url}/verifications", json=failed, headers=reviewer.headers).status_code
+        == 201
+    )
     for who in (reviewer, reviewer2):
         client.post(f"{url}/approvals", json={}, headers=who.headers)
     detail = client.get(url, headers=reviewer.headers).json()
@@ -130,7 +152,10 @@ def test_a_failed_call_back_blocks_the_request_and_counts_against_the_sender(
     r = move(client, reviewer, rid, "approved")
     assert r.status_code == 409 and "call-back failed" in r.json()["error"]["message"]
     confirm = dict(failed, outcome="confirmed")
-    assert client.post(f"{url}/verifications", json=confirm, headers=reviewer.headers).status_code == 409
+    assert (
+        client.post(f"{url}/verifications", json=confirm, headers=reviewer.headers).status_code
+        == 409
+    )
     detail = client.get(url, headers=reviewer.headers).json()
     failures = session.scalars(
         select(VerificationFailure).where(VerificationFailure.user_id == officer.id)
@@ -157,9 +182,10 @@ def test_a_request_from_a_sender_no_longer_verified_can_never_be_delivered(
     req = session.get(LeRequest, rid)
     assert req and req.status == "approved" and req.responded_at is None
     session.rollback()
-    assert client.get(f"/api/v1/requests/{rid}", headers=reviewer.headers).json()[
-        "sender_verified"
-    ] is False
+    assert (
+        client.get(f"/api/v1/requests/{rid}", headers=reviewer.headers).json()["sender_verified"]
+        is False
+    )
 
 
 def test_messages_go_both_ways_and_are_audited(
@@ -204,21 +230,31 @@ def test_an_officer_of_another_agency_gets_404_on_every_object_endpoint(
     # staff-only endpoints: 403 for any officer (no request is named)
     for url, body in (
         (f"{base}/transitions", {"status": "triage"}),
-        (f"{base}/verifications", {"phone_number": "+4420000000", "contact_name": "x", "outcome": "confirmed"}),
+        (
+            f"{base}/verifications",
+            {"phone_number": "+4420000000", "contact_name": "x", "outcome": "confirmed"},
+        ),
         (f"{base}/approvals", {}),
     ):
         assert client.post(url, json=body, headers=other.headers).status_code == 403
     listed = client.get("/api/v1/requests", headers=other.headers).json()["items"]
     assert listed == []
-    assert client.get(
-        "/api/v1/requests", params={"q": ack["reference"]}, headers=other.headers
-    ).json()["items"] == []
+    assert (
+        client.get(
+            "/api/v1/requests", params={"q": ack["reference"]}, headers=other.headers
+        ).json()["items"]
+        == []
+    )
     denials = session.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied")).all()
     assert len(denials) >= 4
 
 
 def test_customer_notification_state_machine(
-    client: TestClient, session: Session, officer: Actor, investigator: Actor, reviewer: Actor,
+    client: TestClient,
+    session: Session,
+    officer: Actor,
+    investigator: Actor,
+    reviewer: Actor,
     reviewer2: Actor,
 ) -> None:
     until = datetime.now(UTC) + timedelta(days=30)
@@ -243,7 +279,11 @@ def test_customer_notification_state_machine(
         client.post(f"/api/v1/requests/{rid}/approvals", json={}, headers=reviewer.headers)
         assert move(client, investigator, rid, "delivered").status_code == 200
     assert move(client, investigator, refused, "rejected").status_code == 403
-    client.post(f"/api/v1/requests/{refused}/transitions", json={"status": "rejected"}, headers=reviewer.headers)
+    client.post(
+        f"/api/v1/requests/{refused}/transitions",
+        json={"status": "rejected"},
+        headers=reviewer.headers,
+    )
     assert state(refused) == "cancelled"
 
     run = flows.process_notifications(session, actor=SYSTEM)

@@ -150,6 +150,7 @@ def test_screening_a_deposit_stores_the_decision_with_an_alert(
         select(AuditEvent).where(AuditEvent.action == "risk.screening.create")
     ).all()
     assert [e.object_id for e in audit] == [str(found["id"])]
+    session.rollback()  # SQLite: hold no transaction while the app writes
     # the same key with the same request: the stored screening, nothing new
     again = client.post("/api/v1/screenings", json=payment,
                         headers={**headers, "Idempotency-Key": "victim-1"})  # fmt: skip
@@ -170,6 +171,7 @@ def test_screening_a_deposit_stores_the_decision_with_an_alert(
     assert plain.status_code == 201 and plain.json()["action"] == "allow"
     assert plain.json()["alert_id"] is None
     assert session.scalar(select(func.count(Screening.id))) == 2
+    session.rollback()
     listed = client.get("/api/v1/screenings", params={"action": "hold"}, headers=headers)
     assert [s["id"] for s in listed.json()["items"]] == [found["id"]]
     one = client.get(f"/api/v1/screenings/{found['id']}", headers=headers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -311,3 +312,21 @@ def watch_scan(
             f"{r.chain}: blocks {r.from_height}-{r.to_height} scanned, {r.hits} new hit"
             f"{'' if r.hits == 1 else 's'}, alerts {', '.join(map(str, r.alerts)) or 'none'}"
         )
+
+
+@watch_app.command("demo-seed")
+def watch_demo_seed(
+    world: Path = typer.Argument(..., help="The generated world's folder."),
+) -> None:
+    """Watch the demo world's cash-out senders and scan for their alerts (idempotent;
+    ``make demo`` runs it)."""
+    from chainsleuth.alerts import demo  # noqa: PLC0415
+
+    with cli_session() as (settings, _):
+        added, results = demo.seed(settings, world=world)
+    found = sum(r.hits for r in results)
+    alerts = sorted({a for r in results for a in r.alerts})
+    console.print(
+        f"demo watch list: {added} entr{'y' if added == 1 else 'ies'} added, {found} new hit"
+        f"{'' if found == 1 else 's'}, {len(alerts)} alert{'' if len(alerts) == 1 else 's'}"
+    )

@@ -49,7 +49,7 @@ class Alert(TimestampMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column()
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="selectin")
     closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
     comments: Mapped[list[AlertComment]] = relationship(
         back_populates="alert", order_by="AlertComment.id", cascade="all, delete-orphan"

@@ -182,3 +182,13 @@ def export(
     console.print(
         f"wrote {out} ({len(result.content)} bytes, sha256 {result.sha256})", highlight=False
     )
+
+
+@app.command("demo-seed")
+def demo_seed(world: Path = typer.Argument(..., help="the generated world's folder")) -> None:
+    """Open the demo world's sample case (idempotent; ``make demo`` runs it)."""
+    from chainsleuth.cases import demo
+
+    with cli_session() as (_settings, session):
+        case = demo.seed(session, world=world)
+    console.print(f"opened demo case #{case.id}" if case else "the demo case is there already")

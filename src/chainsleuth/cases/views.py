@@ -22,7 +22,6 @@ from chainsleuth.cases import report as case_report
 from chainsleuth.cases import saved as case_saved
 from chainsleuth.cases import service as case_service
 from chainsleuth.cases import team as case_team
-from chainsleuth.cases.enums import CaseStatus, CaseType, Severity
 from chainsleuth.cases.models import Case
 from chainsleuth.cases.schemas import (
     CaseCreate,
@@ -50,6 +49,7 @@ from chainsleuth.cases.schemas import (
 )
 from chainsleuth.core.models import RowId
 from chainsleuth.web.deps import Principal, SessionDep, SettingsDep, requires
+from chainsleuth.web.forms import parse
 
 router = APIRouter(tags=["cases"])
 
@@ -77,18 +77,24 @@ class CaseList(BaseModel):
 
 def filters(
     q: Annotated[str | None, Query(max_length=200)] = None,
-    status_: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
-    type_: Annotated[list[CaseType] | None, Query(alias="type")] = None,
-    severity: Annotated[list[Severity] | None, Query()] = None,
+    status_: Annotated[list[str] | None, Query(alias="status", max_length=32)] = None,
+    type_: Annotated[list[str] | None, Query(alias="type", max_length=32)] = None,
+    severity: Annotated[list[str] | None, Query(max_length=16)] = None,
     owner: Annotated[str | None, Query(max_length=64)] = None,
     mine: bool = False,
     include_closed: bool = True,
 ) -> CaseFilter:
-    return CaseFilter(
+    """The list's filters from the query (an empty value, as a form's "any", is no filter)."""
+
+    def given(values: list[str] | None) -> list[str]:
+        return [v for v in values or [] if v.strip()]
+
+    return parse(
+        CaseFilter,
         q=q or None,
-        status=status_ or [],
-        type=type_ or [],
-        severity=severity or [],
+        status=given(status_),
+        type=given(type_),
+        severity=given(severity),
         owner=owner or None,
         mine=mine,
         include_closed=include_closed,

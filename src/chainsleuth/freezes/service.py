@@ -54,11 +54,15 @@ _cases = sa.table("cases", sa.column("id"))
 def _refusals(
     session: Session, *, actor: Actor, action: str, freeze_id: int | None
 ) -> Iterator[None]:
-    """Run a step; if it is refused, undo everything and audit the refusal on its own."""
+    """Run a step in a savepoint and commit it; if it is refused, roll the savepoint back (all
+    it wrote, the ledger included, and the locks it took) and audit the refusal on its own.
+
+    A savepoint rather than a rollback of the whole transaction: what the caller loaded
+    before (the signed-in user) stays loaded for the error handler."""
     try:
-        yield
+        with session.begin_nested():
+            yield
     except ChainsleuthError as exc:
-        session.rollback()
         audit.record(
             session,
             actor=actor,
@@ -70,6 +74,7 @@ def _refusals(
         )
         session.commit()
         raise
+    session.commit()
 
 
 def _person(actor: Actor) -> int:
@@ -217,7 +222,6 @@ def request_freeze(
                 "action_id": action.id,
             },
         )
-        session.commit()
     return freeze
 
 
@@ -261,7 +265,6 @@ def request_release(
             session, freeze=freeze, kind=ActionKind.RELEASE, user_id=user_id, note=note
         )
         _audit_request(session, actor, freeze, action)
-        session.commit()
     return action
 
 
@@ -297,7 +300,6 @@ def request_extension(
             new_expires_at=expires_at,
         )
         _audit_request(session, actor, freeze, action)
-        session.commit()
     return action
 
 
@@ -331,7 +333,6 @@ def request_seizure(
             wallet_address=wallet,
         )
         _audit_request(session, actor, freeze, action)
-        session.commit()
     return action
 
 
@@ -410,7 +411,6 @@ def approve(
             object_id=freeze.id,
             details=details,
         )
-        session.commit()
     return action
 
 
@@ -437,7 +437,6 @@ def reject(session: Session, *, actor: Actor, freeze_id: int, note: str = "") ->
             object_id=freeze.id,
             details={"action_id": action.id, "note": action.decision_note},
         )
-        session.commit()
     return action
 
 

@@ -140,7 +140,7 @@ def read_selected(
             table.columns
         )
         _, rows = tables.setdefault(scope.category, (columns, []))
-        rows.extend(lead + row for row in table.rows)
+        rows.extend(lead + row for row in table.plain())
     return dict(sorted(tables.items(), key=lambda kv: list(Category).index(kv[0])))
 
 

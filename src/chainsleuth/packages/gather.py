@@ -39,6 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chainsleuth.chain import flows as flow_service
+from chainsleuth.chain.chains import format_amount
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.errors import ChainsleuthError, InvalidInput
 from chainsleuth.exchange import service as exchange_service
@@ -52,6 +53,7 @@ from chainsleuth.exchange.models import (
     Login,
     Withdrawal,
 )
+from chainsleuth.exchange.parse import ASSETS
 from chainsleuth.packages.enums import Category
 from chainsleuth.tracing import service as tracing_service
 
@@ -108,12 +110,24 @@ class Subject:
         return f"{self.value} ({self.chain})" if self.chain else self.value
 
 
+Row = tuple[Any, ...]
+
+
 @dataclass
 class Table:
-    """Rows of one item: column names and tuples of plain values (str, int, bool, None)."""
+    """Rows of one item: column names and rows as read. ``fmt`` turns a row as read into
+    plain values (str, int, bool, None: times as ISO text, amounts also as decimal text);
+    the digest is taken over the rows as read, so that gathering needs no formatting."""
 
     columns: list[str]
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    fmt: Callable[[Row], Row] | None = None
+
+    def plain(self) -> list[Row]:
+        return self.rows if self.fmt is None else [self.fmt(r) for r in self.rows]
+
+    def head(self, n: int) -> Table:
+        return Table(self.columns, self.rows[:n], self.fmt)
 
 
 @dataclass(frozen=True)
@@ -148,13 +162,13 @@ def _value(v: Any) -> Any:
 
 
 def digest(table: Table) -> str:
-    """SHA-256 of a table's canonical content (header, then rows; JSON per row)."""
+    """SHA-256 of a table's content as read: the header, then each row's ``repr`` (plain
+    values, integers and aware datetimes: unambiguous and stable), one per line."""
     h = hashlib.sha256()
     h.update(json.dumps(table.columns).encode())
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
-    for row in table.rows:
-        h.update(b"\n")
-        h.update(dumps(row).encode())
+    rows = table.rows
+    for k in range(0, len(rows), 5000):
+        h.update("".join("\n" + repr(r) for r in rows[k : k + 5000]).encode())
     return h.hexdigest()
 
 
@@ -234,7 +248,15 @@ def _in_range(column: Any, scope: Scope) -> list[Any]:
 
 
 def _show(amount: int | None, asset: str) -> str | None:
-    return None if amount is None else exchange_service.display(amount, asset).split(" ")[0]
+    """An amount in whole units as decimal text (the integer stays in its own column)."""
+    if amount is None:
+        return None
+    decimals = ASSETS[asset][1] if asset in ASSETS else 0
+    return format_amount(amount, decimals)
+
+
+def _iso(v: datetime | None) -> str | None:
+    return None if v is None else v.isoformat()
 
 
 def _kyc(session: Session, scope: Scope, src: Sources) -> Table:
@@ -291,15 +313,17 @@ def _ledger(session: Session, scope: Scope, src: Sources) -> Table:
         select(e.id, e.account_id, e.asset, e.time, e.kind, e.amount, e.balance_after, e.reference)
         .where(e.customer_id == scope.customer_id, *_in_range(e.time, scope))
         .order_by(e.time, e.id)
-    )
+    ).all()
+
+    def fmt(r: Row) -> Row:
+        i, acc, asset, t, kind, amt, bal, ref = r
+        return (i, acc, asset, t.isoformat(), kind, amt, _show(amt, asset), bal,
+                _show(bal, asset), ref)  # fmt: skip
+
     return Table(
         ["id", "account_id", "asset", "time", "kind", "amount", "amount_display",
          "balance_after", "balance_after_display", "reference"],
-        [
-            (i, acc, asset, t.isoformat(), kind, amt, _show(amt, asset), bal,
-             _show(bal, asset), ref)
-            for i, acc, asset, t, kind, amt, bal, ref in rows
-        ],
+        [tuple(r) for r in rows], fmt,
     )  # fmt: skip
 
 
@@ -311,13 +335,15 @@ def _deposits(session: Session, scope: Scope, src: Sources) -> Table:
         .where(d.customer_id == scope.customer_id, *_in_range(d.credited_at, scope))
         .order_by(d.credited_at, d.id)
     )  # fmt: skip
+
+    def fmt(r: Row) -> Row:
+        i, acc, chain, asset, tx, n, addr, amt, t = r
+        return (i, acc, chain, asset, tx, n, addr, amt, _show(amt, asset), t.isoformat())
+
     return Table(
         ["id", "account_id", "chain", "asset", "tx_hash", "output_index", "address", "amount",
          "amount_display", "credited_at"],
-        [
-            (i, acc, chain, asset, tx, n, addr, amt, _show(amt, asset), t.isoformat())
-            for i, acc, chain, asset, tx, n, addr, amt, t in rows
-        ],
+        [tuple(r) for r in rows], fmt,
     )  # fmt: skip
 
 
@@ -329,14 +355,16 @@ def _withdrawals(session: Session, scope: Scope, src: Sources) -> Table:
         .where(w.customer_id == scope.customer_id, *_in_range(w.requested_at, scope))
         .order_by(w.requested_at, w.id)
     )  # fmt: skip
+
+    def fmt(r: Row) -> Row:
+        i, acc, chain, asset, tx, n, addr, amt, fee, req, sent, status = r
+        return (i, acc, chain, asset, tx, n, addr, amt, _show(amt, asset), fee, req.isoformat(),
+                _iso(sent), status)  # fmt: skip
+
     return Table(
         ["id", "account_id", "chain", "asset", "tx_hash", "output_index", "address", "amount",
          "amount_display", "fee", "requested_at", "sent_at", "status"],
-        [
-            (i, acc, chain, asset, tx, n, addr, amt, _show(amt, asset), fee, req.isoformat(),
-             _value(sent), status)
-            for i, acc, chain, asset, tx, n, addr, amt, fee, req, sent, status in rows
-        ],
+        [tuple(r) for r in rows], fmt,
     )  # fmt: skip
 
 
@@ -347,9 +375,14 @@ def _logins(session: Session, scope: Scope, src: Sources) -> Table:
         .where(x.customer_id == scope.customer_id, *_in_range(x.time, scope))
         .order_by(x.time, x.id)
     )
+
+    def fmt(r: Row) -> Row:
+        return (r[0], r[1].isoformat(), *r[2:])
+
     return Table(
         ["id", "time", "ip", "ip_country", "device_id", "user_agent", "success", "mfa"],
-        [(i, t.isoformat(), ip, c, dev, ua, ok, mfa) for i, t, ip, c, dev, ua, ok, mfa in rows],
+        [tuple(r) for r in rows],
+        fmt,
     )
 
 
@@ -506,6 +539,7 @@ def summary(scope: Scope, table: Table) -> dict[str, Any]:
         "until": scope.until.isoformat() if scope.until else None,
     }
     cols = table.columns
+    # rows as read hold every column up to ``amount`` (the display columns come after it)
     if "amount" in cols and "asset" in cols:
         a, v = cols.index("asset"), cols.index("amount")
         totals: dict[str, int] = defaultdict(int)
@@ -572,7 +606,7 @@ def gather(
                     rows=len(table.rows),
                     digest=item_digest(session, scope, table),
                     summary=summary(scope, table),
-                    preview=Table(table.columns, table.rows[:20]),
+                    preview=table.head(20),
                 )
             )
     return found, notes

@@ -231,7 +231,7 @@ def preview(session: Session, *, item: GatheringItem, src: Sources, limit: int =
     """The first rows of an item as the reviewer sees them (KYC masked)."""
     masked = Sources(src.keys, src.balances_at, src.reader, src.tracing, reveal=False)
     table = gather_module.read_item(session, scope_of(item), masked)
-    return Table(table.columns, table.rows[:limit])
+    return Table(table.columns, table.head(limit).plain())
 
 
 def _open(g: Gathering) -> None:

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 MAX_ROWS = 1_048_576  # a sheet's limit in every spreadsheet program
 _SAFE_INT = 2**53
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
 
 _OOXML = "application/vnd.openxmlformats-"
@@ -67,10 +68,14 @@ _SHEET_TAIL = "</sheetData></worksheet>"
 
 
 def _text(value: str) -> str:
+    if _SPECIAL.search(value) is None:  # the common case: nothing to escape
+        return value
     return escape(_ILLEGAL.sub("\ufffd", value))
 
 
 def _cell(value: Any, style: str = "") -> str:
+    if type(value) is str:
+        return f'<c t="inlineStr"{style}><is><t xml:space="preserve">{_text(value)}</t></is></c>'
     if value is None:
         return "<c/>"
     if isinstance(value, bool):
@@ -80,6 +85,16 @@ def _cell(value: Any, style: str = "") -> str:
     if isinstance(value, float):
         return f"<c{style}><v>{value!r}</v></c>"
     return f'<c t="inlineStr"{style}><is><t xml:space="preserve">{_text(str(value))}</t></is></c>'
+
+
+class _Cells(dict[Any, str]):
+    """Cell XML of text values, which repeat down a column (ids, assets, kinds)."""
+
+    def __missing__(self, value: Any) -> str:
+        xml = _cell(value)
+        if type(value) is str and len(self) < 50_000:  # only text: True == 1 == 1.0
+            self[value] = xml
+        return xml
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
@@ -110,10 +125,15 @@ class Workbook:
             header = "".join(_cell(c, ' s="1"') for c in columns)
             out.write(f'<row r="1">{header}</row>'.encode())
             buf: list[str] = []
+            cells = _Cells()
             for r, row in enumerate(rows, start=2):
                 if r > MAX_ROWS:
                     break
-                buf.append(f'<row r="{r}">' + "".join(map(_cell, row)) + "</row>")
+                buf.append(
+                    f'<row r="{r}">'
+                    + "".join([cells[v] if type(v) is str else _cell(v) for v in row])
+                    + "</row>"
+                )
                 if len(buf) >= 2000:
                     out.write("".join(buf).encode())
                     buf.clear()

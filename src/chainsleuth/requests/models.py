@@ -73,7 +73,7 @@ class LeRequest(TimestampMixin, Base):
     notified_at: Mapped[datetime | None]
 
     subjects: Mapped[list[LeRequestSubject]] = relationship(
-        back_populates="request", order_by="LeRequestSubject.position", lazy="selectin"
+        back_populates="request", order_by="LeRequestSubject.position"
     )
 
 

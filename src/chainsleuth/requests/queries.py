@@ -143,7 +143,7 @@ def references(session: Session, ids: set[int]) -> dict[int, str]:
     rows = session.execute(
         select(LeRequest.id, LeRequest.reference).where(LeRequest.id.in_(ids))
     ).all()
-    return {rid: ref for rid, ref in rows}
+    return {row[0]: row[1] for row in rows}
 
 
 def documents_of(session: Session, req: LeRequest) -> list[LeRequestDocument]:

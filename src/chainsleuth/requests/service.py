@@ -174,7 +174,8 @@ def _check_form(data: RequestCreate, now: datetime) -> tuple[datetime | None, da
             raise InvalidInput("nondisclosure until: the end of the non-disclosure order is past")
     elif until is not None:
         raise InvalidInput("nondisclosure until: given without a non-disclosure order")
-    if data.time_from and data.time_until and as_utc(data.time_from) > as_utc(data.time_until):  # type: ignore[operator]
+    start, end = as_utc(data.time_from), as_utc(data.time_until)
+    if start is not None and end is not None and start > end:
         raise InvalidInput("time range: it ends before it starts")
     return deadline, until
 
@@ -255,7 +256,7 @@ def submit(
     )
     files = StoredFiles()
     try:
-        req = _create(
+        req = create_request(
             session,
             agency=agency,
             data=data,
@@ -318,7 +319,7 @@ def acknowledgement(req: LeRequest, duplicate: LeRequest | None) -> Acknowledgem
     )
 
 
-def _create(
+def create_request(
     session: Session,
     *,
     agency: Agency,

@@ -100,9 +100,9 @@ def digest(subjects: list[Subject]) -> str:
 def _guess(value: str) -> tuple[SubjectKind, str | None]:
     if _EMAIL.match(value):
         return SubjectKind.EMAIL, None
-    if _ACCOUNT.match(value):
+    if _ACCOUNT.match(value.upper()):
         return SubjectKind.ACCOUNT_ID, None
-    if _CUSTOMER.match(value):
+    if _CUSTOMER.match(value.upper()):
         return SubjectKind.CUSTOMER_ID, None
     if _ETH_ADDR.match(value):
         return SubjectKind.ADDRESS, "eth"
@@ -117,13 +117,11 @@ def _guess(value: str) -> tuple[SubjectKind, str | None]:
     raise InvalidInput(f"cannot tell what {value[:60]!r} is: write 'kind: value'")
 
 
-def _chain_for(kind: SubjectKind, value: str, chain: str | None) -> str:
+def _chain_for(value: str, chain: str | None) -> str:
     if chain:
         if chain not in _CHAINS:
             raise InvalidInput(f"unknown chain {chain!r} (btc or eth)")
         return chain
-    if kind is SubjectKind.ADDRESS:
-        return "eth" if value[:2].lower() == "0x" else "btc"
     return "eth" if value[:2].lower() == "0x" else "btc"
 
 
@@ -185,10 +183,10 @@ def canonical(
         if len(text) < 2:
             raise InvalidInput("the name is too short")
     elif kind is SubjectKind.ADDRESS:
-        chain = _chain_for(kind, text, chain)
+        chain = _chain_for(text, chain)
         text = canonical_address(chain, text)
     elif kind is SubjectKind.TX_HASH:
-        chain = _chain_for(kind, text, chain)
+        chain = _chain_for(text, chain)
         text = canonical_hash(chain, text)
     if time_from and time_until and time_from > time_until:
         raise InvalidInput("the time range ends before it starts")
@@ -371,11 +369,12 @@ def parse_xlsx(
         raise InvalidInput("the XLSX file cannot be read: it is not an Excel workbook") from exc
     try:
         sheet = book.worksheets[0]
-        records = [
-            (i, list(row))
-            for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)
-            if i <= MAX_SUBJECTS + 1 or any(c is not None for c in row)
-        ]
+        records: list[tuple[int, list[Any]]] = []
+        for i, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if any(c is not None for c in row):
+                records.append((i, list(row)))
+            if len(records) > MAX_SUBJECTS + 1:
+                raise InvalidInput(f"at most {MAX_SUBJECTS} subjects per request")
     finally:
         book.close()
     return _table(records, what="XLSX", time_from=time_from, time_until=time_until)

@@ -176,14 +176,14 @@ def due_requests(_: CanWork, db: SessionDep) -> list[RequestSummary]:
     return present.summaries(db, rows)
 
 
-@router.get("/{request_id}")
+@router.get("/{request_id:int}")
 def get_request(principal: CanRead, req: RequestDep, db: SessionDep) -> RequestRead:
     """A request: subjects, documents, messages; for staff also the verification, the
     approvals, the sender's confidence and the customer-notification state."""
     return present.detail(db, req, user=principal.user)
 
 
-@router.get("/{request_id}/documents/{document_id}")
+@router.get("/{request_id:int}/documents/{document_id:int}")
 def download_document(
     principal: CanRead,
     req: RequestDep,
@@ -205,12 +205,12 @@ def download_document(
     )
 
 
-@router.get("/{request_id}/messages")
+@router.get("/{request_id:int}/messages")
 def list_messages(req: RequestDep, db: SessionDep) -> list[MessageRead]:
     return [MessageRead.model_validate(m) for m in queries.messages_of(db, req)]
 
 
-@router.post("/{request_id}/messages", status_code=201)
+@router.post("/{request_id:int}/messages", status_code=201)
 def post_message(
     principal: CanRead, req: RequestDep, db: SessionDep, data: MessageCreate
 ) -> MessageRead:
@@ -230,7 +230,7 @@ def _assignee(db: SessionDep, user_id: int | None) -> User | None:
     return user
 
 
-@router.post("/{request_id}/transitions")
+@router.post("/{request_id:int}/transitions")
 def transition(
     principal: CanWork, req: RequestDep, db: SessionDep, data: TransitionCreate
 ) -> RequestRead:
@@ -247,7 +247,7 @@ def transition(
     return present.detail(db, req, user=principal.user)
 
 
-@router.post("/{request_id}/verifications", status_code=201)
+@router.post("/{request_id:int}/verifications", status_code=201)
 def verify(
     principal: CanApprove, req: RequestDep, db: SessionDep, data: VerificationCreate
 ) -> VerificationRead:
@@ -265,7 +265,7 @@ def verify(
     return VerificationRead.model_validate(check)
 
 
-@router.post("/{request_id}/approvals")
+@router.post("/{request_id:int}/approvals")
 def approve(
     principal: CanApprove, req: RequestDep, db: SessionDep, data: ApprovalCreate
 ) -> RequestRead:

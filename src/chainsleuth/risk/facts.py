@@ -40,7 +40,15 @@ from chainsleuth.risk.result import (
     label_lines,
     model_line,
 )
-from chainsleuth.risk.table import TYPOLOGIES, Table, node_prices, open_table, precompute
+from chainsleuth.risk.table import (
+    TYPOLOGIES,
+    Table,
+    category_arrays,
+    node_prices,
+    open_table,
+    precompute,
+    run_exposure,
+)
 from chainsleuth.tracing import engine
 from chainsleuth.tracing import service as tracing_service
 from chainsleuth.tracing.graph import FlowGraph, load_graph
@@ -381,23 +389,35 @@ class Scorer:
         return shown, actor
 
     def _live_subject(self, chain: str, subject: str, kind: str, ids: np.ndarray) -> Facts:
+        """Exposure per hop by the table's own loop (``table.exposure_by_hop``) for this
+        one subject, and the largest counterparty per category from a bounded trace."""
         graph = self.graph
         hops = self.policy.body.max_hops
         nodes = graph.nodes_of(chain, ids)
         facts = empty_facts(chain, kind, subject, self.categories)
         facts.known = nodes.size > 0
         facts.hops = hops
-        facts.values = {}
+        prices = _prices(self.reader, graph, self.policy.body.typologies.prices_usd)
+        cat_nodes, cat_codes, names = _category_index(self.reader, graph, self.tracing)
+        wanted = category_arrays(names, dict(zip(cat_nodes.tolist(), cat_codes.tolist(),
+                                                 strict=True)), self.categories)[1]  # fmt: skip
+        ptr = np.array([0, nodes.size], dtype=np.int64)
         truncated = False
         for direction, forward in (("incoming", False), ("outgoing", True)):
+            values, totals = run_exposure(
+                graph, prices, nodes, ptr, cat_nodes, wanted, len(self.categories),
+                forward=forward, hops=hops, threads=1,
+            )  # fmt: skip
+            facts.values[direction] = values[0]
+            facts.totals[direction] = float(totals[0])
             seeds = engine.address_seeds(graph, nodes, self._options(forward, hops))
-            values, total, parties, cut = self._trace(chain, seeds, nodes, forward, hops)
-            facts.values[direction] = values
-            facts.totals[direction] = total
+            _, _, parties, cut = self._trace(chain, seeds, nodes, forward, hops)
             facts.counterparties.update({(direction, c): p for c, p in parties.items()})
             truncated |= cut
         if truncated:
-            facts.notes.append(f"the trace stopped at {self.max_edges} edges")
+            facts.notes.append(
+                f"the counterparties were looked for in the first {self.max_edges} edges"
+            )
         if self.live_model:
             self._live_model(facts, chain, ids)
         return facts

@@ -93,6 +93,8 @@ def _asset(scorer: Scorer, chain: str, asset: str | None) -> tuple[str, int]:
 def _amount(value: int | str, symbol: str, decimals: int) -> int:
     if isinstance(value, str):
         text = value.strip()
+        if text.startswith("-") and text[1:].isdigit():
+            raise InvalidInput("the amount must not be negative")
         if not text.isdigit() or len(text) > 60:
             raise InvalidInput(
                 f"amount {value!r} is not a whole number of the smallest unit (digits only)"

@@ -207,13 +207,11 @@ def node_prices(reader: ChainReader, graph: FlowGraph, prices_usd: dict[str, flo
 def category_arrays(
     names: list[str], node_category: dict[int, int], wanted: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted nodes, category index into ``wanted``) of the labelled nodes whose category
-    is wanted."""
-    index = {name: wanted.index(name) for name in names if name in wanted}
-    pairs = [(v, index[names[c]]) for v, c in node_category.items() if names[c] in index]
-    pairs.sort()
-    nodes = np.array([p[0] for p in pairs], dtype=np.int64)
-    values = np.array([p[1] for p in pairs], dtype=np.int64)
+    """(sorted labelled nodes, category index into ``wanted``): every labelled node ends a
+    walk, so those of a category not wanted get the extra index ``len(wanted)``."""
+    index = {name: wanted.index(name) if name in wanted else len(wanted) for name in names}
+    nodes = np.array(sorted(node_category), dtype=np.int64)
+    values = np.array([index[names[node_category[int(v)]]] for v in nodes], dtype=np.int64)
     return nodes, values
 
 
@@ -267,7 +265,7 @@ def run_exposure(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(values per subject x hop x category, totals), in chunks on ``threads`` threads."""
     n = ptr.size - 1
-    out = np.zeros((n, hops, n_categories), dtype=np.float64)
+    out = np.zeros((n, hops, n_categories + 1), dtype=np.float64)  # + the unwanted ones
     totals = np.zeros(n, dtype=np.float64)
     services = [graph.nodes_of(c, ids) for c, ids in graph.service_ids.items()]
     stop = np.unique(np.concatenate(services)) if services else np.empty(0, dtype=np.int64)
@@ -290,7 +288,7 @@ def run_exposure(
         for done in pool.map(work, range(0, n, chunk)):
             if progress is not None:
                 progress(done)
-    return out, totals
+    return out[:, :, :n_categories], totals
 
 
 def precompute(

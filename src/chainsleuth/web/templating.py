@@ -56,6 +56,8 @@ NAV: list[tuple[str, str, Permission | None]] = [
     ("Alerts", "/alerts", Permission.ALERTS_READ),
     ("Cases", "/cases", Permission.CASES_READ),
     ("Freezes", "/freezes", Permission.FREEZES_READ),
+    ("Requests", "/requests", Permission.REQUESTS_WORK),
+    ("My requests", "/portal/requests", Permission.REQUESTS_SUBMIT),
     ("Request metrics", "/requests/stats", Permission.REQUESTS_STATS),
     ("Chain sync", "/admin/sync", Permission.USERS_MANAGE),
     ("Audit log", "/audit", Permission.AUDIT_READ),

@@ -26,9 +26,9 @@ def _case_fk(table: str) -> sa.ForeignKeyConstraint:
     )
 
 
-def _user_fk(table: str, column: str, **kw: str) -> sa.ForeignKeyConstraint:
+def _user_fk(table: str, column: str, ondelete: str | None = None) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        [column], ["users.id"], name=op.f(f"fk_{table}_{column}_users"), **kw
+        [column], ["users.id"], name=op.f(f"fk_{table}_{column}_users"), ondelete=ondelete
     )
 
 

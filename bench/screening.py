@@ -1,0 +1,201 @@
+"""Benchmark of real-time screening: ``POST /api/v1/screenings`` under a steady load.
+
+Prepares a world's data folder (see ``bulk_scoring.prepare``; default 1,000,000
+transactions, or ``--world DIR``), runs ``chainsleuth risk precompute``, creates an
+investigator with an API token, starts the app with uvicorn on loopback (its own process,
+SQLite in the data folder, the API rate limit raised for the run) and drives it with an
+open-loop asyncio load generator (``httpx2``): ``--rate`` requests per second for
+``--seconds``, each a deposit screening of a random address of the world with its own
+idempotency key. Latency runs from each request's scheduled time to its response (no
+coordinated omission). Printed: p50, p95, p99, max, errors.
+
+**Baseline**, in the same run: the same load for ``--baseline-seconds`` with the
+precomputed table moved away, i.e. every screening computed on the fly (bounded traces).
+
+    .venv/bin/python bench/screening.py                         # 1M txs, 200/s for 60 s
+    .venv/bin/python bench/screening.py --txs 10000000          # the target's size
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+from bulk_scoring import prepare
+
+from chainsleuth.audit.service import Actor
+from chainsleuth.auth import service as user_service
+from chainsleuth.auth import tokens as token_service
+from chainsleuth.auth.enums import ROLE_PERMISSIONS, Role
+from chainsleuth.auth.schemas import UserCreate
+from chainsleuth.chain import storage
+from chainsleuth.chain.lookups import ChainReader
+from chainsleuth.risk.table import table_dir
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def drive(url: str, token: str, addresses: list[str], rate: float, seconds: float,
+                tag: str) -> tuple[list[float], int, int]:  # fmt: skip
+    """(latencies of the good answers, errors, requests)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
+                                 timeout=30.0) as client:  # fmt: skip
+        rng = random.Random(11)
+        n = int(rate * seconds)
+        start = time.perf_counter() + 0.2
+        tasks = []
+
+        async def one(k: int, at: float) -> None:
+            nonlocal errors
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            body = {"chain": "btc", "direction": "deposit", "address": rng.choice(addresses),
+                    "amount": rng.randint(10_000, 50_000_000)}  # fmt: skip
+            try:
+                r = await client.post("/api/v1/screenings", json=body,
+                                      headers={"Idempotency-Key": f"{tag}-{k}"})  # fmt: skip
+                ok = r.status_code == 201
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - at)
+            else:
+                errors += 1
+
+        for k in range(n):
+            tasks.append(asyncio.create_task(one(k, start + k / rate)))
+        await asyncio.gather(*tasks)
+    return latencies, errors, n
+
+
+def report(name: str, lat: list[float], errors: int, n: int, seconds: float) -> None:
+    ms = [x * 1000 for x in lat]
+    print(
+        f"{name}: {n} requests in {seconds:.0f} s, {errors} errors; latency p50 "
+        f"{pct(ms, 0.5):.1f} ms, p95 {pct(ms, 0.95):.1f} ms, p99 {pct(ms, 0.99):.1f} ms, "
+        f"max {max(ms, default=float('nan')):.1f} ms"
+        + (f", mean {statistics.mean(ms):.1f} ms" if ms else "")
+    )
+
+
+def serve(data: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CHAINSLEUTH_DATA_DIR": str(data), "CHAINSLEUTH_ENV": "development",
+           "CHAINSLEUTH_RATE_LIMIT_API": "1000000/minute"}  # fmt: skip
+    exe = Path(sys.executable).with_name("chainsleuth")
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            raise SystemExit(f"the server did not start: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    raise SystemExit("the server did not start within 120 s")
+
+
+def warm(url: str, token: str, addresses: list[str], n: int) -> None:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=600) as c:  # fmt: skip
+        for k in range(n):
+            body = {"chain": "btc", "direction": "deposit", "address": addresses[k % len(addresses)],
+                    "amount": 1000}  # fmt: skip
+            r = c.post("/api/v1/screenings", json=body)
+            if r.status_code != 201:
+                raise SystemExit(f"warm-up screening failed: {r.status_code} {r.text[:500]}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--txs", type=int, default=1_000_000)
+    ap.add_argument("--world", type=Path, help="reuse a generated world folder")
+    ap.add_argument("--data", type=Path, help="the data folder (kept; default: temporary)")
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--baseline-seconds", type=float, default=20.0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+    data = args.data or Path(tempfile.mkdtemp(prefix="bench-screening-"))
+    settings, db, _ = prepare(args.world, args.txs, data)
+    from chainsleuth.risk.facts import precompute_tables
+
+    root = data / "chains"
+    with db.session() as session:
+        if not (table_dir(data) / "btc" / "meta.json").exists():
+            with ChainReader(storage.connect(root, read_only=True), root) as r:
+                t0 = time.perf_counter()
+                precompute_tables(settings, session, r, threads=args.threads)
+                print(f"precompute: {time.perf_counter() - t0:.0f} s")
+        name = f"bench{random.randrange(10**6)}"
+        user = user_service.create_user(
+            session, actor=Actor.system("bench"),
+            data=UserCreate(username=name, email=f"{name}@example.org", full_name="Bench User",
+                            role=Role.INVESTIGATOR, password="bench-password-2026-x"),
+        )  # fmt: skip
+        token = token_service.create(
+            session, actor=Actor.system("bench"), user=user, name="bench",
+            scopes=sorted(ROLE_PERMISSIONS[Role.INVESTIGATOR]), days=1,
+        ).token  # fmt: skip
+    db.dispose()
+    count = int(
+        __import__("json").loads((table_dir(data) / "btc" / "meta.json").read_text())["addresses"]
+    )
+    rng = random.Random(5)
+    addresses = storage.FlatFiles(root / "btc").addresses(
+        sorted(rng.sample(range(count), min(5000, count)))
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    for label, seconds, with_table in (
+        ("ours (precomputed table)", args.seconds, True),
+        ("baseline (on the fly, no table)", args.baseline_seconds, False),
+    ):
+        moved = data / "risk" / "table.off"
+        if not with_table:
+            shutil.move(table_dir(data), moved)
+        proc = serve(data, port)
+        try:
+            warm(url, token, addresses, 20)
+            lat, errors, n = asyncio.run(
+                drive(url, token, addresses, args.rate, seconds, f"{label[:4]}{time.time()}")
+            )
+            report(label, lat, errors, n, seconds)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            if not with_table:
+                shutil.move(moved, table_dir(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
