@@ -2,16 +2,18 @@
 
 After each stored block range the ingest calls ``watch.after_append``, which looks for funds
 from watched addresses reaching one of our deposit addresses in the new blocks
-(``watch.scan_range``). This times that check, one block at a time, over the last
-``--blocks`` blocks of the chain, with ``--watched`` addresses under watch (the world's
+(``watch.scan_range``). This times that check per ingest batch (``--range`` blocks, 100 like
+the ingest's default batch; ``--range 1`` for block by block), over the last ``--blocks``
+blocks of the chain, with ``--watched`` addresses under watch (the world's
 cash-out senders first, then other active addresses).
 
 The baseline, in the same run on the same store and database: the straightforward check,
-which reads every transaction of the new block (``ChainReader.block`` and ``tx``) and looks
+which reads every transaction of the new blocks (``ChainReader.block`` and ``tx``) and looks
 at its inputs and outputs in Python. Both must find the same transactions (checked).
 
     .venv/bin/python bench/alerts.py                        # a 20,000-transaction world
-    .venv/bin/python bench/alerts.py --world data/world --chain btc --blocks 300 --watched 500
+    .venv/bin/python bench/alerts.py --range 1 --blocks 150       # block by block
+    .venv/bin/python bench/alerts.py --world data/world --chain eth --blocks 5000 --watched 500
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from sqlalchemy import select
 
 from chainsleuth.alerts import watch
 from chainsleuth.alerts.enums import WatchKind
@@ -36,6 +39,7 @@ from chainsleuth.core.config import Environment, Settings
 from chainsleuth.core.db import Database
 from chainsleuth.exchange import service as exchange_service
 from chainsleuth.exchange.importer import import_export
+from chainsleuth.exchange.models import DepositAddress
 from chainsleuth.world.generate import generate_world
 from chainsleuth.world.load import load_world
 from chainsleuth.world.presets import params_for
@@ -69,7 +73,8 @@ def watched_addresses(world: Path, reader: ChainReader, chain: str, n: int) -> l
                 else [i.address for i in tx.inputs if i.address]
             )
             chosen += [a for a in senders if a and a not in chosen]
-    return [canonical_address(chain, a) for a in chosen[:n]]
+    canonical = [canonical_address(chain, a) for a in chosen]
+    return list(dict.fromkeys(canonical))[:n]
 
 
 def baseline_block(
@@ -107,7 +112,10 @@ def main() -> None:
     parser.add_argument("--world", type=Path, help="A generated world (default: make one).")
     parser.add_argument("--txs", type=int, default=20_000)
     parser.add_argument("--chain", default="btc", choices=["btc", "eth"])
-    parser.add_argument("--blocks", type=int, default=200)
+    parser.add_argument("--blocks", type=int, default=1000)
+    parser.add_argument(
+        "--range", type=int, default=100, help="Blocks per check (the ingest's batch: 100)."
+    )
     parser.add_argument("--watched", type=int, default=200)
     args = parser.parse_args()
 
@@ -150,10 +158,9 @@ def main() -> None:
                     ),
                 )
             session.commit()
-            deposits = {
-                address
-                for address, _ in watch._deposits(session, reader, chain).values()  # noqa: SLF001
-            }
+            deposits = set(
+                session.scalars(select(DepositAddress.address).where(DepositAddress.chain == chain))
+            )
         bounds = watch.chain_bounds(reader, chain)
         assert bounds is not None
         last = bounds[1]
@@ -166,11 +173,15 @@ def main() -> None:
 
         ours_ms: list[float] = []
         ours_found: set[str] = set()
-        for h in heights:
+        ranges = [
+            (a, min(a + args.range - 1, heights[-1]))
+            for a in range(heights[0], heights[-1] + 1, args.range)
+        ]
+        for a, b in ranges:
             with db.session() as session:
                 t0 = time.perf_counter()
                 watch.scan_range(
-                    session, reader, root=store, chain=chain, first=h, last=h, actor=ACTOR
+                    session, reader, root=store, chain=chain, first=a, last=b, actor=ACTOR
                 )
                 session.commit()
                 ours_ms.append((time.perf_counter() - t0) * 1000)
@@ -180,14 +191,16 @@ def main() -> None:
         base_ms: list[float] = []
         base_found: set[str] = set()
         watched = set(addresses)
-        for h in heights:
+        for a, b in ranges:
             t0 = time.perf_counter()
-            base_found |= baseline_block(reader, chain, h, watched, deposits)
+            for h in range(a, b + 1):
+                base_found |= baseline_block(reader, chain, h, watched, deposits)
             base_ms.append((time.perf_counter() - t0) * 1000)
 
     db.dispose()
-    print(summary("ours: watch.scan_range, one block (+ its commit)", ours_ms))
-    print(summary("baseline: every tx of the block read and checked", base_ms))
+    per = f"{args.range} block{'s' if args.range > 1 else ''}"
+    print(summary(f"ours: watch.scan_range of {per} (+ its commit)", ours_ms))
+    print(summary(f"baseline: every tx of {per} read and checked", base_ms))
     print(f"hits: ours {len(ours_found)}, baseline {len(base_found)}")
     if ours_found != base_found:
         raise SystemExit(

@@ -1,9 +1,10 @@
 """Benchmark of freezes on PostgreSQL: 1,000 concurrent freeze, withdraw and release operations
 complete with every invariant intact.
 
-A throwaway PostgreSQL server is started (``tests/harness/postgres.py``). Customers with BTC balances are created and the ledger opened;
-some freezes are put in force beforehand (to be released). Then the operations run on
-``--threads`` threads, each with its own session (real concurrent transactions):
+A throwaway PostgreSQL server is started (``tests/harness/postgres.py``). Customers with BTC
+balances are created and the ledger opened; some freezes are put in force beforehand (to be
+released). Then the operations run on ``--threads`` threads, each with its own session
+(real concurrent transactions):
 
 * freeze: an investigator requests a freeze of an amount, a legal reviewer approves it
   (two transactions, the approval locks the freeze and the customer's ledger rows);

@@ -60,6 +60,7 @@ async def drive(url: str, token: str, addresses: list[str], rate: float, seconds
     """(latencies of the good answers, errors, requests)."""
     headers = {"Authorization": f"Bearer {token}"}
     latencies: list[float] = []
+    samples: list[str] = []
     errors = 0
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
@@ -80,8 +81,12 @@ async def drive(url: str, token: str, addresses: list[str], rate: float, seconds
                 r = await client.post("/api/v1/screenings", json=body,
                                       headers={"Idempotency-Key": f"{tag}-{k}"})  # fmt: skip
                 ok = r.status_code == 201
-            except httpx.HTTPError:
+                why = f"{r.status_code} {r.text[:200]}"
+            except httpx.HTTPError as exc:
                 ok = False
+                why = repr(exc)
+            if not ok and len(samples) < 3:
+                samples.append(why)
             if ok:
                 latencies.append(time.perf_counter() - at)
             else:
@@ -90,6 +95,8 @@ async def drive(url: str, token: str, addresses: list[str], rate: float, seconds
         for k in range(n):
             tasks.append(asyncio.create_task(one(k, start + k / rate)))
         await asyncio.gather(*tasks)
+    for why in samples:
+        print(f"  error: {why}")
     return latencies, errors, n
 
 
@@ -127,8 +134,8 @@ def warm(url: str, token: str, addresses: list[str], n: int) -> None:
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
                       timeout=600) as c:  # fmt: skip
         for k in range(n):
-            body = {"chain": "btc", "direction": "deposit", "address": addresses[k % len(addresses)],
-                    "amount": 1000}  # fmt: skip
+            address = addresses[k % len(addresses)]
+            body = {"chain": "btc", "direction": "deposit", "address": address, "amount": 1000}
             r = c.post("/api/v1/screenings", json=body)
             if r.status_code != 201:
                 raise SystemExit(f"warm-up screening failed: {r.status_code} {r.text[:500]}")
@@ -191,7 +198,11 @@ def main() -> int:
             report(label, lat, errors, n, seconds)
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             if not with_table:
                 shutil.move(moved, table_dir(data))
     return 0

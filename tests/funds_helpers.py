@@ -25,7 +25,11 @@ BTC_WALLET = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
 
 
 def make_customer(
-    session: Session, settings: Settings, balances: dict[str, int], *, customer_id: str | None = None
+    session: Session,
+    settings: Settings,
+    balances: dict[str, int],
+    *,
+    customer_id: str | None = None,
 ) -> Customer:
     """A customer with one account per asset and its balance in ``exchange_balances``."""
     cid = customer_id or f"C{next(_seq):09d}"

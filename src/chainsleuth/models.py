@@ -52,7 +52,6 @@ from chainsleuth.packages.models import (  # noqa: F401
     PackageDownload,
     PackageFile,
 )
-from chainsleuth.risk.screening_models import RiskPolicy, Screening  # noqa: F401
 from chainsleuth.requests.models import (  # noqa: F401
     LeRequest,
     LeRequestApproval,
@@ -62,6 +61,7 @@ from chainsleuth.requests.models import (  # noqa: F401
     LeRequestSubject,
     LeRequestVerification,
 )
+from chainsleuth.risk.screening_models import RiskPolicy, Screening  # noqa: F401
 
 __all__ = [
     "Account",

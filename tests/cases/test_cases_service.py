@@ -322,3 +322,27 @@ def test_pdf_report_is_valid_and_names_the_case_and_hashes(
     last = session.scalars(select(CaseEvent).order_by(CaseEvent.id.desc()).limit(1)).one()
     assert last.details["sha256"] == export.sha256
     assert sorted(last.details["evidence_ids"]) == sorted(r.id for r in rows)
+
+
+def test_an_evidence_file_over_the_limit_leaves_nothing_behind(
+    session: Session,
+    settings: Settings,
+    ivan,  # type: ignore[no-untyped-def]
+) -> None:
+    from chainsleuth.core.errors import PayloadTooLarge
+
+    case = _open(session, ivan)
+    with pytest.raises(PayloadTooLarge):
+        case_evidence.add_evidence(
+            session,
+            data_dir=settings.data_dir,
+            actor=actor_for(ivan),
+            case=case,
+            file_name="big.bin",
+            stream=io.BytesIO(b"x" * 5000),
+            max_bytes=4096,
+        )
+    folder = settings.data_dir / case_evidence.EVIDENCE_DIR / f"case-{case.id}"
+    assert list(folder.iterdir()) == []
+    assert case_evidence.all_evidence(session, case) == []
+    assert _kinds(session, case) == ["opened"]

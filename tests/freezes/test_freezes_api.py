@@ -7,10 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from factories import bearer, make_agency, make_user
 from fastapi.testclient import TestClient
-from funds_helpers import ETH_WALLET, make_case, make_customer
-from security_helpers import make_token
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +16,9 @@ from chainsleuth.auth.enums import Permission, Role
 from chainsleuth.core.config import Settings
 from chainsleuth.core.models import utcnow
 from chainsleuth.ledger import service as ledger
+from factories import bearer, make_agency, make_user
+from funds_helpers import ETH_WALLET, make_case, make_customer
+from security_helpers import make_token
 
 WEI = 10**18
 ALL = (Permission.FREEZES_READ, Permission.FREEZES_REQUEST, Permission.FREEZES_APPROVE)

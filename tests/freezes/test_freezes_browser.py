@@ -8,8 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from factories import Account, make_user
-from funds_helpers import make_case, make_customer
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
@@ -17,6 +15,8 @@ from chainsleuth.auth.enums import Role
 from chainsleuth.core.config import Settings
 from chainsleuth.core.models import utcnow
 from chainsleuth.ledger import service as ledger
+from factories import Account, make_user
+from funds_helpers import make_case, make_customer
 from harness.pages import nav_links, sign_in
 
 pytestmark = pytest.mark.browser

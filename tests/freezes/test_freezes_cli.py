@@ -6,8 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from factories import make_user
-from funds_helpers import actor_of, freeze_data, make_case, make_customer
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
@@ -17,6 +15,8 @@ from chainsleuth.core.config import Settings
 from chainsleuth.core.models import utcnow
 from chainsleuth.freezes import service as freeze_service
 from chainsleuth.ledger.models import LedgerAccount
+from factories import make_user
+from funds_helpers import actor_of, freeze_data, make_case, make_customer
 
 runner = CliRunner()
 BTC = 100_000_000

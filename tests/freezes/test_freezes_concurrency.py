@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from factories import make_agency, make_user
-from funds_helpers import BTC_WALLET, actor_of, freeze_data, make_case, make_customer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -30,6 +28,8 @@ from chainsleuth.freezes import service as freeze_service
 from chainsleuth.freezes.models import Freeze
 from chainsleuth.freezes.schemas import SeizureCreate
 from chainsleuth.ledger import service as ledger
+from factories import make_agency, make_user
+from funds_helpers import BTC_WALLET, actor_of, freeze_data, make_case, make_customer
 
 CUSTOMERS = 3
 START = 1_000_000
@@ -87,9 +87,7 @@ def run(world: World, freezes: list[int], op: tuple[str, int, Any]) -> str:
             if kind in ("deposit", "withdraw", "trade"):
                 if kind == "trade" and amount == 0:
                     return "refused"
-                getattr(ledger, kind)(
-                    s, account_id=world.accounts[n], amount=amount, actor="feed"
-                )
+                getattr(ledger, kind)(s, account_id=world.accounts[n], amount=amount, actor="feed")
                 s.commit()
             elif kind == "freeze":
                 scope = {"scope": "amount", "asset": "BTC", "amount": amount} if amount else {}

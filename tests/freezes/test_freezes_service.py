@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from factories import make_agency, make_user
-from funds_helpers import ETH_WALLET, actor_of, freeze_data, make_case, make_customer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +19,8 @@ from chainsleuth.freezes import service as freeze_service
 from chainsleuth.freezes.schemas import ExtensionCreate, SeizureCreate
 from chainsleuth.ledger import service as ledger
 from chainsleuth.ledger.models import Posting
+from factories import make_agency, make_user
+from funds_helpers import ETH_WALLET, actor_of, freeze_data, make_case, make_customer
 
 BTC = 100_000_000
 WEI = 10**18
@@ -216,9 +216,7 @@ def test_extension_and_due_list_and_digest(session: Session, people: dict) -> No
     soon = freeze_service.request_freeze(
         session,
         actor=inv,
-        data=freeze_data(
-            c.id, people["case"], review_at=now + timedelta(days=3), expires_at=None
-        ),
+        data=freeze_data(c.id, people["case"], review_at=now + timedelta(days=3), expires_at=None),
     )
     later = freeze_service.request_freeze(
         session,

@@ -4,8 +4,6 @@ no bucket negative, nothing created or lost; a refused movement writes nothing."
 from __future__ import annotations
 
 import pytest
-from factories import make_agency
-from funds_helpers import make_customer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -14,6 +12,8 @@ from chainsleuth.core.errors import InvalidInput, NotFound
 from chainsleuth.ledger import service as ledger
 from chainsleuth.ledger.enums import Bucket
 from chainsleuth.ledger.models import Journal, Posting
+from factories import make_agency
+from funds_helpers import make_customer
 
 BTC = 100_000_000
 WEI = 10**18

@@ -18,7 +18,7 @@ from chainsleuth.auth import tokens as token_service
 from chainsleuth.auth.enums import Permission, Role
 from chainsleuth.core.config import Settings
 from chainsleuth.core.db import Database
-from chainsleuth.core.errors import InvalidInput, PermissionDenied
+from chainsleuth.core.errors import Conflict, InvalidInput, PermissionDenied
 from chainsleuth.core.models import utcnow
 from chainsleuth.officers import service as officer_service
 from chainsleuth.officers.enums import ConfidenceRating, OfficerStatus
@@ -318,3 +318,42 @@ def test_agency_scope(session: Session, settings: Settings) -> None:
     assert not officer_service.in_scope(P(officer), (officer.user.agency_id or 0) + 1)
     with pytest.raises(PermissionDenied):
         officer_service.agency_scope(P(make_user(session, settings, role=Role.PARTNER)))
+
+
+def test_the_link_between_sign_up_and_account_survives_a_lost_commit(
+    session: Session, settings: Settings
+) -> None:
+    account = make_verified_officer(session, settings)
+    officer = officer_service.officer_for_user(session, user_id=account.user.id)
+    assert officer is not None
+    officer.user_id = None  # as if approval's second commit had been lost
+    session.commit()
+    found = officer_service.officer_for_user(session, user_id=account.user.id)
+    assert found is not None and found.id == officer.id
+    assert officer_service.is_verified_sender(session, user_id=account.user.id)
+
+
+def test_no_approval_for_a_suspended_agency(session: Session, settings: Settings) -> None:
+    agency = make_agency(session)
+    pending = officer_service.signup(
+        session,
+        settings=settings,
+        data=OfficerSignup(
+            full_name="Max Mo", email=f"max@{agency.email_domains[0]}", username="max"
+        ),
+        base_url="http://t",
+        ip=None,
+    )
+    officer_service.verify_email(
+        session, token=outbox_link(session, settings, pending.email, "/officers/verify"), ip=None
+    )
+    org_service.update_agency(
+        session, actor=SYSTEM, agency_id=agency.id, data=AgencyUpdate(status="suspended")
+    )
+    with pytest.raises(Conflict, match="suspended"):
+        officer_service.approve(
+            session, settings=settings, actor=SYSTEM, officer_id=pending.id, base_url="http://t"
+        )
+    session.rollback()
+    assert officer_service.require_officer(session, pending.id).status == "pending_approval"
+    assert user_service.get_by_username(session, "max") is None

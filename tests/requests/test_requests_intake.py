@@ -340,3 +340,41 @@ def test_a_follow_up_links_to_its_parent_of_the_same_agency_only(
     assert r.status_code == 422
     probe = session.scalars(select(AuditEvent).where(AuditEvent.action == "request.refused")).all()
     assert probe and probe[-1].actor_id == stranger.id
+
+
+def test_the_lists_page_with_a_cursor_and_filter(
+    client: TestClient, session: Session, settings: Settings, officer: Actor, investigator: Actor
+) -> None:
+    mine = [
+        submit(client, officer, type=t).json()["reference"]
+        for t in ("subpoena", "court_order", "subpoena")
+    ]
+    other = verified_officer(session, settings)
+    theirs = submit(client, other, type="subpoena").json()["reference"]
+    first = client.get("/api/v1/requests", params={"limit": 2}, headers=officer.headers).json()
+    assert [i["reference"] for i in first["items"]] == mine[::-1][:2]
+    rest = client.get(
+        "/api/v1/requests",
+        params={"limit": 2, "cursor": first["next_cursor"]},
+        headers=officer.headers,
+    ).json()
+    assert [i["reference"] for i in rest["items"]] == [mine[0]] and rest["next_cursor"] is None
+    staff = client.get(
+        "/api/v1/requests", params={"type": "subpoena"}, headers=investigator.headers
+    ).json()["items"]
+    assert [i["reference"] for i in staff] == [theirs, mine[2], mine[0]]
+    agency_id = other.account.user.agency_id
+    only = client.get(
+        "/api/v1/requests",
+        params={"agency_id": agency_id, "country": "GB"},
+        headers=investigator.headers,
+    ).json()["items"]
+    assert [i["reference"] for i in only] == [theirs]
+    assert (
+        client.get(
+            "/api/v1/requests", params={"country": "FR"}, headers=investigator.headers
+        ).json()["items"]
+        == []
+    )
+    bad = client.get("/api/v1/requests", params={"cursor": "garbage!"}, headers=officer.headers)
+    assert bad.status_code == 422

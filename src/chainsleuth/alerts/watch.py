@@ -25,11 +25,9 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,6 +35,7 @@ from chainsleuth.alerts import service as alert_service
 from chainsleuth.alerts.enums import WatchKind
 from chainsleuth.alerts.models import WatchlistEntry, WatchlistHit
 from chainsleuth.alerts.schemas import ScanResult
+from chainsleuth.alerts.watchflows import Deposits, Hit, find_hits, time_bounds
 from chainsleuth.alerts.watchlist import (
     _advance,
     active_entries,
@@ -48,19 +47,15 @@ from chainsleuth.alerts.watchlist import (
     remove_entry,
 )
 from chainsleuth.audit.service import Actor
-from chainsleuth.chain import flows as chain_flows
 from chainsleuth.chain import storage
-from chainsleuth.chain.addresses import canonical_address, display_address
+from chainsleuth.chain.addresses import display_address
 from chainsleuth.chain.chains import format_amount, get_chain
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.errors import ChainsleuthError, InvalidInput, NotFound
-from chainsleuth.entities import service as entity_service
-from chainsleuth.exchange.models import DepositAddress
 
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 4
-MAX_FRONTIER = 1000
 #: the transactions listed in one alert's details
 MAX_LISTED = 50
 
@@ -69,145 +64,9 @@ MAX_LISTED = 50
 
 
 @dataclass
-class _Hit:
-    entry: WatchlistEntry
-    tx_hash: str
-    height: int
-    from_address: str
-    deposit_address: str
-    customer_id: str
-    asset: str
-    amount: int
-    hops: int
-
-
-@dataclass
 class _Scan:
-    hits: list[_Hit] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
     alerts: list[int] = field(default_factory=list)
-
-
-def _deposits(session: Session, reader: ChainReader, chain: str) -> dict[int, tuple[str, str]]:
-    """Our deposit addresses on the chain that the store knows: id -> (address, customer).
-
-    Read from the exchange's records (``exchange_deposit_addresses``), read-only.
-    """
-    rows = session.execute(
-        select(DepositAddress.address, DepositAddress.customer_id).where(
-            DepositAddress.chain == chain
-        )
-    ).all()
-    if not rows:
-        return {}
-    ids = reader.address_ids(chain, [r.address for r in rows])
-    return {
-        int(i): (canonical_address(chain, r.address), r.customer_id)
-        for i, r in zip(ids, rows, strict=True)
-        if i >= 0
-    }
-
-
-def _sources(reader: ChainReader, root: Path, chain: str, entry: WatchlistEntry) -> np.ndarray:
-    if entry.kind == WatchKind.ADDRESS.value:
-        found = reader.address_id(chain, entry.value)
-        return np.array([] if found is None else [found], dtype=np.int64)
-    return entity_service.members(root, chain, int(entry.value))
-
-
-def _time_bounds(reader: ChainReader, chain: str, first: int, last: int) -> tuple[Any, Any]:
-    assert reader.con is not None
-    row = storage.one(
-        reader.con,
-        "SELECT epoch(min(time))::BIGINT, epoch(max(time))::BIGINT FROM blocks "
-        "WHERE chain = ? AND height BETWEEN ? AND ?",
-        [chain, first, last],
-    )
-    if row is None or row[0] is None:
-        return None, None
-    return datetime.fromtimestamp(row[0], UTC), datetime.fromtimestamp(row[1], UTC)
-
-
-def _asset_names(reader: ChainReader, chain: str, ids: set[int]) -> dict[int, str]:
-    info = get_chain(chain)
-    return {i: a.symbol for i, a in reader._assets(info, ids).items()}
-
-
-def _scan_entry(
-    reader: ChainReader,
-    root: Path,
-    chain: str,
-    entry: WatchlistEntry,
-    deposits: dict[int, tuple[str, str]],
-    first: int,
-    last: int,
-    bounds: tuple[Any, Any],
-    hops: int,
-) -> list[_Hit]:
-    sources = _sources(reader, root, chain, entry)
-    if sources.size == 0:
-        return []
-    since, until = bounds
-    deposit_ids = np.fromiter(deposits, dtype=np.int64, count=len(deposits))
-    reached = set(sources.tolist())
-    frontier = sources
-    found: list[tuple[int, dict[str, Any]]] = []
-    for hop in range(1, hops + 1):
-        # flows out of this hop's addresses in the scanned blocks, to our deposit addresses
-        table = chain_flows.flows(
-            reader,
-            chain,
-            frontier.tolist(),
-            direction=chain_flows.Direction.OUT,
-            since=since,
-            until=until,
-        )
-        if table.num_rows:
-            rows = table.to_pylist()
-            found.extend(
-                (hop, r)
-                for r in rows
-                if first <= r["height"] <= last
-                and r["to_id"] in deposits
-                and r["from_id"] not in deposits
-            )
-        if hop == hops:
-            break
-        # where the watched funds went before (up to the end of the scanned blocks)
-        onward = chain_flows.flows(
-            reader, chain, frontier.tolist(), direction=chain_flows.Direction.OUT, until=until
-        )
-        if not onward.num_rows:
-            break
-        to_ids = np.unique(onward["to_id"].drop_null().to_numpy())
-        to_ids = to_ids[~np.isin(to_ids, deposit_ids)]
-        fresh = [int(i) for i in to_ids if int(i) not in reached][:MAX_FRONTIER]
-        if not fresh:
-            break
-        reached.update(fresh)
-        frontier = np.array(fresh, dtype=np.int64)
-    if not found:
-        return []
-    hashes = reader._hashes(chain, [r["tx_id"] for _, r in found])
-    senders = reader._addresses(chain, [r["from_id"] for _, r in found])
-    assets = _asset_names(reader, chain, {int(r["asset_id"]) for _, r in found})
-    hits: dict[tuple[str, str], _Hit] = {}
-    for (hop, r), tx_hash, sender in zip(found, hashes, senders, strict=True):
-        deposit, customer = deposits[r["to_id"]]
-        key = (tx_hash, deposit)
-        if key in hits and hits[key].hops <= hop:
-            continue
-        hits[key] = _Hit(
-            entry=entry,
-            tx_hash=tx_hash,
-            height=int(r["height"]),
-            from_address=canonical_address(chain, sender) if sender else "",
-            deposit_address=deposit,
-            customer_id=customer,
-            asset=assets.get(int(r["asset_id"]), "?"),
-            amount=int(r["value"]),
-            hops=hop,
-        )
-    return list(hits.values())
 
 
 def scan_range(
@@ -244,20 +103,11 @@ def scan_range(
     if not watched or reader.con is None:
         _advance(session, info.id, last)
         return result
-    deposits = _deposits(session, reader, info.id)
+    deposits = Deposits(session, reader, info.id)
     scan = _Scan()
-    if deposits:
-        bounds = _time_bounds(reader, info.id, first, last)
-        if bounds[0] is not None:
-            for entry in watched:
-                try:
-                    scan.hits.extend(
-                        _scan_entry(
-                            reader, root, info.id, entry, deposits, first, last, bounds, hops
-                        )
-                    )
-                except NotFound as exc:  # an entity id that merged, entities not built
-                    log.warning("watch-list entry %s skipped: %s", entry.id, exc.message)
+    bounds = time_bounds(reader, info.id, first, last)
+    if bounds[0] is not None:
+        scan.hits = find_hits(reader, root, info.id, watched, deposits, first, last, bounds, hops)
     _record_hits(session, scan, actor=actor, chain=info.id)
     _advance(session, info.id, last)
     result.hits = len(scan.hits)
@@ -279,7 +129,7 @@ def _record_hits(session: Session, scan: _Scan, *, actor: Actor, chain: str) -> 
     }
     new = [h for h in scan.hits if (h.entry.id, h.tx_hash, h.deposit_address) not in known]
     scan.hits = new
-    groups: dict[tuple[int, str], list[_Hit]] = {}
+    groups: dict[tuple[int, str], list[Hit]] = {}
     for hit in new:
         groups.setdefault((hit.entry.id, hit.deposit_address), []).append(hit)
     decimals = get_chain(chain).decimals

@@ -35,12 +35,32 @@ def is_lapsed(officer: Officer, *, at: datetime | None = None) -> bool:
 
 
 def officer_for_user(session: Session, *, user_id: int) -> Officer | None:
-    return session.scalar(select(Officer).where(Officer.user_id == user_id))
+    officer = session.scalar(select(Officer).where(Officer.user_id == user_id))
+    if officer is not None:
+        return officer
+    # approval commits the User with the approved sign-up, then links the two: should that
+    # second commit have been lost, the sign-up is found by its (unique) username and e-mail
+    user = session.get(User, user_id)
+    if user is None or user.role is not Role.LE_OFFICER:
+        return None
+    return session.scalar(
+        select(Officer).where(
+            Officer.user_id.is_(None),
+            Officer.status == OfficerStatus.APPROVED,
+            Officer.username == user.username,
+            Officer.email == user.email,
+        )
+    )
 
 
 def user_of(session: Session, officer: Officer) -> User:
-    user = session.get(User, officer.user_id) if officer.user_id is not None else None
-    if user is None:
+    if officer.user_id is not None:
+        user = session.get(User, officer.user_id)
+    else:
+        user = session.scalar(
+            select(User).where(User.username == officer.username, User.email == officer.email)
+        )
+    if user is None or user.role is not Role.LE_OFFICER:
         raise Conflict("this officer has no account yet")
     return user
 

@@ -367,7 +367,7 @@ def build_package(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.part")
     try:
-        with zipfile.ZipFile(tmp, "w", compresslevel=5) as zf:
+        with zipfile.ZipFile(tmp, "w", compresslevel=1) as zf:
             for name, data, method in blobs:
                 zf.writestr(name, data, compress_type=method)
             zf.writestr(signing.MANIFEST, manifest_bytes, compress_type=zipfile.ZIP_DEFLATED)

@@ -284,11 +284,15 @@ def kyc_digest(session: Session, customer_id: str) -> str:
 
 
 def _accounts(session: Session, scope: Scope, src: Sources) -> Table:
-    rows = session.execute(
-        select(Account.id, Account.asset, Account.status)
-        .where(Account.customer_id == scope.customer_id)
-        .order_by(Account.id)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(Account.id, Account.asset, Account.status)
+            .where(Account.customer_id == scope.customer_id)
+            .order_by(Account.id)
+        )
+        .all()
+    )
     return Table(["account_id", "asset", "status"], [tuple(r) for r in rows])
 
 
@@ -309,11 +313,17 @@ def _balances(session: Session, scope: Scope, src: Sources) -> Table:
 
 def _ledger(session: Session, scope: Scope, src: Sources) -> Table:
     e = LedgerEntry
-    rows = session.execute(
-        select(e.id, e.account_id, e.asset, e.time, e.kind, e.amount, e.balance_after, e.reference)
-        .where(e.customer_id == scope.customer_id, *_in_range(e.time, scope))
-        .order_by(e.time, e.id)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                e.id, e.account_id, e.asset, e.time, e.kind, e.amount, e.balance_after, e.reference
+            )
+            .where(e.customer_id == scope.customer_id, *_in_range(e.time, scope))
+            .order_by(e.time, e.id)
+        )
+        .all()
+    )
 
     def fmt(r: Row) -> Row:
         i, acc, asset, t, kind, amt, bal, ref = r
@@ -329,7 +339,7 @@ def _ledger(session: Session, scope: Scope, src: Sources) -> Table:
 
 def _deposits(session: Session, scope: Scope, src: Sources) -> Table:
     d = Deposit
-    rows = session.execute(
+    rows = session.connection().execute(
         select(d.id, d.account_id, d.chain, d.asset, d.tx_hash, d.output_index, d.address,
                d.amount, d.credited_at)
         .where(d.customer_id == scope.customer_id, *_in_range(d.credited_at, scope))
@@ -349,7 +359,7 @@ def _deposits(session: Session, scope: Scope, src: Sources) -> Table:
 
 def _withdrawals(session: Session, scope: Scope, src: Sources) -> Table:
     w = Withdrawal
-    rows = session.execute(
+    rows = session.connection().execute(
         select(w.id, w.account_id, w.chain, w.asset, w.tx_hash, w.output_index, w.address,
                w.amount, w.fee, w.requested_at, w.sent_at, w.status)
         .where(w.customer_id == scope.customer_id, *_in_range(w.requested_at, scope))
@@ -370,7 +380,7 @@ def _withdrawals(session: Session, scope: Scope, src: Sources) -> Table:
 
 def _logins(session: Session, scope: Scope, src: Sources) -> Table:
     x = Login
-    rows = session.execute(
+    rows = session.connection().execute(
         select(x.id, x.time, x.ip, x.ip_country, x.device_id, x.user_agent, x.success, x.mfa)
         .where(x.customer_id == scope.customer_id, *_in_range(x.time, scope))
         .order_by(x.time, x.id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
@@ -87,14 +87,45 @@ def _cell(value: Any, style: str = "") -> str:
     return f'<c t="inlineStr"{style}><is><t xml:space="preserve">{_text(str(value))}</t></is></c>'
 
 
-class _Cells(dict[Any, str]):
-    """Cell XML of text values, which repeat down a column (ids, assets, kinds)."""
+_STR = '<c t="inlineStr"><is><t xml:space="preserve">{}</t></is></c>'
 
-    def __missing__(self, value: Any) -> str:
-        xml = _cell(value)
-        if type(value) is str and len(self) < 50_000:  # only text: True == 1 == 1.0
-            self[value] = xml
-        return xml
+
+def _row(r: int, row: Sequence[Any]) -> str:
+    """A row's XML, cell by cell (any values)."""
+    return f'<row r="{r}">' + "".join([_cell(v) for v in row]) + "</row>"
+
+
+_NUM = "<c><v>{}</v></c>"
+
+
+class _Template:
+    """A row template for tables whose columns each hold one kind of value (text or
+    integers), so that most rows are one ``str.format``; a row that does not fit (a None,
+    text to escape, an integer beyond 2**53, another type) is written cell by cell."""
+
+    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
+        kinds: list[str] = []
+        sample = rows[:200]
+        width = len(sample[0]) if sample else 0
+        for i in range(width):
+            seen = {type(row[i]) for row in sample if row[i] is not None}
+            kinds.append("str" if seen == {str} else "int" if seen == {int} else "any")
+        self.ok = bool(sample) and "any" not in kinds
+        self.str_cols = [i for i, k in enumerate(kinds) if k == "str"]
+        self.int_cols = [i for i, k in enumerate(kinds) if k == "int"]
+        self.fmt = '<row r="{}">' + "".join(_STR if k == "str" else _NUM for k in kinds)
+        self.fmt += "</row>"
+
+    def row(self, r: int, row: Sequence[Any]) -> str:
+        if None not in row:
+            try:
+                clean = _SPECIAL.search("".join([row[i] for i in self.str_cols])) is None
+                fits = all(-_SAFE_INT < row[i] < _SAFE_INT for i in self.int_cols)
+            except TypeError:  # a value of another type where the sample had one kind
+                clean = fits = False
+            if clean and fits and type(row[0]) is not bool:
+                return self.fmt.format(r, *row)
+        return _row(r, row)
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
@@ -116,7 +147,7 @@ class Workbook:
         self._sheets: list[str] = []
         self._taken: set[str] = set()
 
-    def add_sheet(self, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    def add_sheet(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         title = sheet_name(name, self._taken)
         self._sheets.append(title)
         n = len(self._sheets)
@@ -125,15 +156,12 @@ class Workbook:
             header = "".join(_cell(c, ' s="1"') for c in columns)
             out.write(f'<row r="1">{header}</row>'.encode())
             buf: list[str] = []
-            cells = _Cells()
+            template = _Template(rows)
+            write = template.row if template.ok else _row
             for r, row in enumerate(rows, start=2):
                 if r > MAX_ROWS:
                     break
-                buf.append(
-                    f'<row r="{r}">'
-                    + "".join([cells[v] if type(v) is str else _cell(v) for v in row])
-                    + "</row>"
-                )
+                buf.append(write(r, row))
                 if len(buf) >= 2000:
                     out.write("".join(buf).encode())
                     buf.clear()

@@ -134,9 +134,7 @@ def upgrade() -> None:
     )
     _index_request_id("le_request_subjects")
     with op.batch_alter_table("le_request_subjects", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_le_request_subjects_kind_value", ["kind", "value"], unique=False
-        )
+        batch_op.create_index("ix_le_request_subjects_kind_value", ["kind", "value"], unique=False)
 
     op.create_table(
         "le_request_documents",
