@@ -31,7 +31,9 @@ from chainsleuth.core.config import Environment, Settings
 from chainsleuth.core.db import Database
 
 
-def prepare(world: Path | None, txs: int, data: Path) -> tuple[Settings, Database, Path]:
+def prepare(
+    world: Path | None, txs: int, data: Path, database_url: str | None = None
+) -> tuple[Settings, Database, Path]:
     """A data folder for ``world`` (generated when None): store, entities, services, a
     migrated SQLite database with the world's labels. Reused when it is there already."""
     from chainsleuth.audit.service import Actor
@@ -52,7 +54,8 @@ def prepare(world: Path | None, txs: int, data: Path) -> tuple[Settings, Databas
             t0 = time.perf_counter()
             generate_world(world, params_for(txs=txs, seed=7))
             print(f"world: {txs:,} transactions generated in {time.perf_counter() - t0:.0f} s")
-    settings = Settings(env=Environment.DEVELOPMENT, data_dir=data)  # type: ignore[call-arg]
+    extra = {"database_url": database_url} if database_url else {}
+    settings = Settings(env=Environment.DEVELOPMENT, data_dir=data, **extra)  # type: ignore[arg-type]
     db = Database.from_settings(settings)
     if not (data / "chains" / storage.DB_FILE).exists():
         t0 = time.perf_counter()

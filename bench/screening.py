@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -110,9 +111,11 @@ def report(name: str, lat: list[float], errors: int, n: int, seconds: float) -> 
     )
 
 
-def serve(data: Path, port: int) -> subprocess.Popen[bytes]:
+def serve(data: Path, port: int, database_url: str | None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CHAINSLEUTH_DATA_DIR": str(data), "CHAINSLEUTH_ENV": "development",
            "CHAINSLEUTH_RATE_LIMIT_API": "1000000/minute"}  # fmt: skip
+    if database_url:
+        env["CHAINSLEUTH_DATABASE_URL"] = database_url
     exe = Path(sys.executable).with_name("chainsleuth")
     proc = subprocess.Popen(
         [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -150,9 +153,27 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--baseline-seconds", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument(
+        "--db", choices=("postgresql", "sqlite"), default="postgresql",
+        help="postgresql: a throwaway server (tests/harness); sqlite: the data folder's",
+    )  # fmt: skip
     args = ap.parse_args()
     data = args.data or Path(tempfile.mkdtemp(prefix="bench-screening-"))
-    settings, db, _ = prepare(args.world, args.txs, data)
+    with contextlib.ExitStack() as stack:
+        url = None
+        if args.db == "postgresql":
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+            from harness.postgres import PostgresServer
+
+            server = stack.enter_context(PostgresServer())
+            server.create_database("bench")
+            url = server.url("bench")
+        return run(args, data, url)
+
+
+def run(args: argparse.Namespace, data: Path, database_url: str | None) -> int:
+    settings, db, _ = prepare(args.world, args.txs, data, database_url)
+    print(f"database: {(settings.database_url or 'SQLite in the data folder').split('@')[-1]}")
     from chainsleuth.risk.facts import precompute_tables
 
     root = data / "chains"
@@ -189,7 +210,7 @@ def main() -> int:
         moved = data / "risk" / "table.off"
         if not with_table:
             shutil.move(table_dir(data), moved)
-        proc = serve(data, port)
+        proc = serve(data, port, database_url)
         try:
             warm(url, token, addresses, 20)
             lat, errors, n = asyncio.run(

@@ -95,6 +95,7 @@ app.command("screen")(screen_cmd)
 eval_app.command("typologies")(eval_typologies)
 app.add_typer(packages_app, name="packages")
 app.command("request-stats")(request_stats)
+requests_app.command("stats")(request_stats)  # also as `chainsleuth requests stats`
 app.command()(serve)
 
 

@@ -235,3 +235,19 @@ def test_expired_entries_are_not_scanned(session: Session) -> None:
     entry.expires_at = utcnow() - timedelta(seconds=1)
     session.commit()
     assert watch.active_entries(session, "eth") == []
+
+
+def test_the_ingest_hook_never_stops_an_ingest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No database yet: the hook warns once, creates nothing, and lets the ingest go on."""
+    from factories import make_settings
+
+    missing = tmp_path / "nowhere" / "chainsleuth.db"
+    hook = watch.after_append(make_settings(tmp_path, f"sqlite:///{missing}"))
+    hook("btc", 0, 99)
+    hook("btc", 100, 199)
+    assert not missing.exists()
+    assert [r.message for r in caplog.records].count(
+        f"watch list not checked: no database at {missing}"
+    ) == 1

@@ -27,14 +27,15 @@ def test_pages_forms_and_permissions(
     analyst = make_user(session, settings, role=Role.COMPLIANCE_ANALYST)
     investigator = make_user(session, settings, role=Role.INVESTIGATOR)
     session.commit()
+    cid = customer.id  # read once: SQLite must see no open transaction of ours later
 
     login(client, officer)
     assert client.get("/freezes").status_code == 403
-    assert client.get(f"/freezes/new?customer={customer.id}").status_code == 403
+    assert client.get(f"/freezes/new?customer={cid}").status_code == 403
     client.cookies.clear()
 
     login(client, analyst)
-    page = client.get(f"/customers/{customer.id}")
+    page = client.get(f"/customers/{cid}")
     assert page.status_code == 200 and 'data-testid="freeze-account"' not in page.text
     assert client.get("/freezes").status_code == 200
     assert client.get("/freezes/12345").status_code == 404
@@ -42,15 +43,15 @@ def test_pages_forms_and_permissions(
     client.cookies.clear()
 
     login(client, investigator)
-    page = client.get(f"/customers/{customer.id}")
+    page = client.get(f"/customers/{cid}")
     assert 'data-testid="freeze-account"' in page.text
-    form = client.get(f"/freezes/new?customer={customer.id}")
-    assert form.status_code == 200 and f"{customer.id}-BTC" in form.text
+    form = client.get(f"/freezes/new?customer={cid}")
+    assert form.status_code == 200 and f"{cid}-BTC" in form.text
     fields = {
         "csrf_token": csrf_from(form.text),
-        "customer_id": customer.id,
+        "customer_id": cid,
         "scope": "amount",
-        "exchange_account_id": f"{customer.id}-BTC",
+        "exchange_account_id": f"{cid}-BTC",
         "amount": "0.25",
         "reason": "scam proceeds",
         "expires_at": (utcnow() + timedelta(days=30)).date().isoformat(),
@@ -71,5 +72,5 @@ def test_pages_forms_and_permissions(
     assert 'data-testid="own-request"' in page.text
     assert 'data-testid="approve"' not in page.text
     register = client.get("/freezes?status=pending")
-    assert customer.id in register.text and "freeze awaiting approval" in register.text
-    assert customer.id not in client.get("/freezes?status=active").text.split("<tbody>")[1]
+    assert cid in register.text and "freeze awaiting approval" in register.text
+    assert cid not in client.get("/freezes?status=active").text.split("<tbody>")[1]

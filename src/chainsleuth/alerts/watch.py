@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from chainsleuth.alerts import service as alert_service
@@ -51,7 +53,7 @@ from chainsleuth.chain import storage
 from chainsleuth.chain.addresses import display_address
 from chainsleuth.chain.chains import format_amount, get_chain
 from chainsleuth.chain.lookups import ChainReader
-from chainsleuth.core.errors import ChainsleuthError, InvalidInput, NotFound
+from chainsleuth.core.errors import ChainsleuthError, DatabaseNotReady, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ def scan_range(
     )
     watched = list(entries) if entries is not None else active_entries(session, info.id)
     if not watched or reader.con is None:
-        _advance(session, info.id, last)
+        _advance(session, info.id, first, last)
         return result
     deposits = Deposits(session, reader, info.id)
     scan = _Scan()
@@ -109,7 +111,7 @@ def scan_range(
     if bounds[0] is not None:
         scan.hits = find_hits(reader, root, info.id, watched, deposits, first, last, bounds, hops)
     _record_hits(session, scan, actor=actor, chain=info.id)
-    _advance(session, info.id, last)
+    _advance(session, info.id, first, last)
     result.hits = len(scan.hits)
     result.alerts = scan.alerts
     return result
@@ -302,14 +304,24 @@ def after_append(settings: Any, *, hops: int = 1) -> Callable[[str, int, int], N
     from chainsleuth.chain import service as chain_service  # noqa: PLC0415
     from chainsleuth.core.db import Database  # noqa: PLC0415
 
+    off: list[str] = []  # set once the database turns out not to be there: warned once
+
     def hook(chain: str, first: int, last: int) -> None:
+        if off:
+            return
+        url = make_url(settings.sqlalchemy_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            if not Path(url.database).exists():  # no database yet: nothing can be watched
+                off.append(url.database)
+                log.warning("watch list not checked: no database at %s", url.database)
+                return
         db = Database.from_settings(settings)
         try:
             db.check_migrated()
             with db.session() as session:
                 entries = active_entries(session, chain)
                 if not entries:
-                    _advance(session, chain, last)
+                    _advance(session, chain, first, last)
                     session.commit()
                     return
                 with chain_service.open_reader(settings) as reader:
@@ -325,7 +337,11 @@ def after_append(settings: Any, *, hops: int = 1) -> Callable[[str, int, int], N
                         entries=entries,
                     )
                 session.commit()
-        except ChainsleuthError as exc:
+        except DatabaseNotReady as exc:
+            off.append(str(exc))
+            log.warning("watch list not checked: %s", exc.message)
+        except (ChainsleuthError, SQLAlchemyError) as exc:
+            # the ingest goes on; the scan mark stays, so `watch scan` catches up
             log.warning("watch list not checked for %s %s-%s: %s", chain, first, last, exc)
         finally:
             db.dispose()

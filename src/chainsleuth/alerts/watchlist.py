@@ -168,9 +168,11 @@ def next_height(session: Session, chain: str) -> int | None:
     return state.next_height if state else None
 
 
-def _advance(session: Session, chain: str, last: int) -> None:
+def _advance(session: Session, chain: str, first: int, last: int) -> None:
+    """Move the scan mark past ``first..last`` when that range continues from it (a range
+    after a gap, left by a failed check, leaves the mark for ``watch scan`` to catch up)."""
     state = session.get(WatchScanState, chain)
     if state is None:
         session.add(WatchScanState(chain=chain, next_height=last + 1))
-    elif state.next_height <= last:
+    elif first <= state.next_height <= last:
         state.next_height = last + 1

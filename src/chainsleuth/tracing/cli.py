@@ -15,6 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from chainsleuth.chain import service as chain_service
@@ -23,9 +25,11 @@ from chainsleuth.core.cli import console
 from chainsleuth.core.config import Settings, load_settings
 from chainsleuth.core.db import Database
 from chainsleuth.core.errors import DatabaseNotReady, InvalidInput
+from chainsleuth.tracing import bulk as bulk_service
 from chainsleuth.tracing import service as tracing_service
 from chainsleuth.tracing.config import CONFIG_FILE, save_services, services_from_world
 from chainsleuth.tracing.engine import Model, TraceDirection
+from chainsleuth.tracing.graph import load_graph
 from chainsleuth.tracing.schemas import PathBy, TraceGraph, TraceRequest
 
 app = typer.Typer(
@@ -269,6 +273,71 @@ def services_cmd(
     console.print(
         f"{len(found.bridges)} bridge(s), "
         f"{sum(len(v) for v in found.converters.values())} converter(s) written to {target}"
+    )
+
+
+class EngineName(StrEnum):
+    NUMPY = "numpy"
+    SPARK = "spark"
+
+
+class DirectionChoice(StrEnum):
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+    BOTH = "both"
+
+
+@app.command("exposure-bulk")
+def exposure_bulk(
+    chain: str,
+    addresses: list[str] | None = typer.Argument(None, help="Addresses (or --all)"),
+    every: bool = typer.Option(False, "--all", help="Every address of the chain"),
+    hops: int = typer.Option(3, "--hops", min=1, max=50, help="Hop limit"),
+    direction: DirectionChoice = typer.Option(DirectionChoice.BOTH, "--direction"),
+    engine: EngineName = typer.Option(
+        EngineName.NUMPY, "--engine", help="numpy (compiled, the ground truth) or spark (PySpark)"
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Write the CSV to this file"),
+    services: Path | None = ServicesOption,
+    labels: Path | None = LabelsOption,
+) -> None:
+    """Exposure shares per category of many addresses (each position: address and asset),
+    incoming and outgoing, as CSV: chain,address,asset,direction,category,share."""
+    if every == bool(addresses):
+        raise InvalidInput("give addresses or --all (one of them)")
+    directions = ["incoming", "outgoing"] if direction is DirectionChoice.BOTH else [direction]
+    settings = load_settings()
+    with (
+        _labels_db(settings) as db,
+        chain_service.open_reader(settings) as reader,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console if out else Console(stderr=True),
+            transient=out is None,
+        ) as bar,
+    ):  # fmt: skip
+        ctx = tracing_service.context_for(settings, services=services, labels=labels, database=db)
+        task = bar.add_task("exposure", total=None)
+
+        def tick(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        result = bulk_service.bulk_exposure(
+            reader, chain, None if every else addresses, ctx, hops=hops,
+            directions=directions, engine=engine, progress=tick,
+        )  # fmt: skip
+        graph = load_graph(reader, ctx.services)
+        if out is None:
+            bar.stop()
+            buffer = io.StringIO()
+            bulk_service.write_csv(reader, graph, result, buffer)
+            typer.echo(buffer.getvalue(), nl=False)
+            return
+        with out.open("w", newline="") as fh:
+            written = bulk_service.write_csv(reader, graph, result, fh)
+    console.print(
+        f"{written} rows written to {out}: {result.nodes.size} positions, "
+        f"{len(result.categories.names)} categories, {hops} hops, engine {result.engine}"
     )
 
 

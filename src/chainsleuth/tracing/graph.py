@@ -69,6 +69,7 @@ class FlowGraph:
     raw_edge: dict[str, np.ndarray]  # per chain: the edge each raw flow became, or -1
     service_ids: dict[str, np.ndarray] = field(default_factory=dict)  # address ids
     meta: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None  # the cache folder of this version of the graph
     _pool: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     _pool_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -485,4 +486,5 @@ def _open(
         raw_edge=raw_edge,
         service_ids=ids["all"],
         meta=meta,
+        folder=folder,
     )

@@ -1,5 +1,6 @@
 """The trace page: a form, the trace drawn as a graph (Cytoscape.js, vendored from npm:
-``frontend/trace``), its edges as a table; click a node to expand it, export PNG or JSON."""
+``frontend/trace``), its edges as a table; click a node to expand it; export the graph as
+PNG, SVG (written by ``static/trace.js`` from the drawn graph), JSON or CSV."""
 
 from __future__ import annotations
 

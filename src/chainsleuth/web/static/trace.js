@@ -1,6 +1,6 @@
 // The trace page: draws the trace's JSON graph with Cytoscape.js; a click on a node adds
-// that node's own trace one hop deep; PNG and JSON export. A static file (the CSP forbids
-// inline scripts); the data comes in a JSON block of the page.
+// that node's own trace one hop deep; export to PNG, SVG, JSON and CSV (edges, nodes). A
+// static file (the CSP forbids inline scripts); the data comes in a JSON block of the page.
 (function () {
   "use strict";
 
@@ -99,12 +99,115 @@
     if (!button) {
       return;
     }
-    if (button.dataset.traceExport === "png") {
+    const kind = button.dataset.traceExport;
+    if (kind === "png") {
       download(cy.png({ output: "blob", full: true, scale: 2, bg: "#ffffff" }), "trace.png");
+    } else if (kind === "svg") {
+      download(new Blob([svg()], { type: "image/svg+xml" }), "trace.svg");
+    } else if (kind === "csv") {
+      download(new Blob([csv(EDGE_COLUMNS, data.edges)], { type: "text/csv" }), "trace.csv");
+    } else if (kind === "nodes-csv") {
+      download(new Blob([csv(NODE_COLUMNS, data.nodes)], { type: "text/csv" }), "trace.nodes.csv");
     } else {
       download(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }), "trace.json");
     }
   });
+
+  // CSV: the columns of `chainsleuth trace ... --format csv` (amounts in the smallest unit)
+  const EDGE_COLUMNS = ["hop", "kind", "chain", "tx_hash", "release_tx_hash", "time", "source",
+    "target", "asset", "amount", "asset_out", "amount_out", "value"];
+  const NODE_COLUMNS = ["id", "chain", "address", "asset", "entity", "category", "amount", "hop",
+    "stop"];
+
+  function csvField(value) {
+    const text = value === null || value === undefined ? "" : String(value);
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  function csv(columns, rows) {
+    const lines = [columns.join(",")];
+    rows.forEach(function (row) {
+      lines.push(columns.map(function (c) { return csvField(row[c]); }).join(","));
+    });
+    return lines.join("\r\n") + "\r\n";
+  }
+
+  // SVG: the graph as drawn now (positions, colours, shapes, labels of the canvas), written
+  // from Cytoscape's model coordinates; one <g> per node and edge carrying its id.
+  function xml(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;");
+  }
+
+  function num(x) {
+    return (Math.round(x * 100) / 100).toString();
+  }
+
+  function textLines(label, x, y, size) {
+    return String(label).split("\n").map(function (line, i) {
+      return '<tspan x="' + num(x) + '" y="' + num(y + i * size * 1.2) + '">' + xml(line) + "</tspan>";
+    }).join("");
+  }
+
+  function arrowHead(a, b, colour) {
+    const dx = b.x - a.x;
+    const dy = b.y - a.y;
+    const len = Math.sqrt(dx * dx + dy * dy) || 1;
+    const ux = dx / len;
+    const uy = dy / len;
+    const size = 6;
+    const bx = b.x - ux * size;
+    const by = b.y - uy * size;
+    const points = [[b.x, b.y], [bx - uy * size / 2, by + ux * size / 2], [bx + uy * size / 2, by - ux * size / 2]];
+    return '<polygon points="' + points.map(function (q) { return num(q[0]) + "," + num(q[1]); }).join(" ") +
+      '" fill="' + xml(colour) + '"/>';
+  }
+
+  function svg() {
+    const bb = cy.elements().boundingBox({ includeLabels: true });
+    const pad = 20;
+    const x0 = bb.x1 - pad;
+    const y0 = bb.y1 - pad;
+    const w = bb.w + 2 * pad;
+    const h = bb.h + 2 * pad;
+    const out = [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" viewBox="' + [x0, y0, w, h].map(num).join(" ") +
+        '" width="' + num(w) + '" height="' + num(h) + '" font-family="sans-serif">',
+      "<title>" + xml(box.dataset.direction + " trace of " + (data.origin || []).join(", ") + " (" +
+        box.dataset.model + ")") + "</title>",
+      '<rect x="' + num(x0) + '" y="' + num(y0) + '" width="' + num(w) + '" height="' + num(h) +
+        '" fill="#ffffff"/>',
+    ];
+    cy.edges().forEach(function (edge) {
+      const a = edge.sourceEndpoint();
+      const b = edge.targetEndpoint();
+      const colour = edge.style("line-color");
+      const dashed = edge.style("line-style") === "dashed" ? ' stroke-dasharray="6 3"' : "";
+      const mid = edge.midpoint();
+      out.push('<g class="edge" data-id="' + xml(edge.id()) + '" data-source="' + xml(edge.data("source")) +
+        '" data-target="' + xml(edge.data("target")) + '">' +
+        '<line x1="' + num(a.x) + '" y1="' + num(a.y) + '" x2="' + num(b.x) + '" y2="' + num(b.y) +
+        '" stroke="' + xml(colour) + '" stroke-width="1.5"' + dashed + "/>" +
+        arrowHead(a, b, colour) +
+        '<text font-size="7" text-anchor="middle" fill="#333333">' +
+        textLines(edge.data("label"), mid.x, mid.y - 2, 7) + "</text></g>");
+    });
+    cy.nodes().forEach(function (node) {
+      const p = node.position();
+      const r = node.width() / 2;
+      const fill = node.style("background-color");
+      const shape = node.style("shape") === "square"
+        ? '<rect x="' + num(p.x - r) + '" y="' + num(p.y - r) + '" width="' + num(2 * r) + '" height="' +
+          num(2 * r) + '" fill="' + xml(fill) + '"/>'
+        : '<circle cx="' + num(p.x) + '" cy="' + num(p.y) + '" r="' + num(r) + '" fill="' + xml(fill) + '"/>';
+      out.push('<g class="node" data-id="' + xml(node.id()) + '"><title>' + xml(node.id()) + "</title>" +
+        shape + '<text font-size="9" text-anchor="middle" fill="#111111">' +
+        textLines(node.data("label"), p.x, p.y + r + 10, 9) + "</text></g>");
+    });
+    out.push("</svg>");
+    return out.join("\n") + "\n";
+  }
 
   // "Save to case": the graph as it is now (with expanded nodes) becomes a snapshot of the
   // chosen case (POST /api/v1/cases/{id}/snapshots with the session's CSRF token).
