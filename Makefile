@@ -116,6 +116,7 @@ demo: venv
 	$(BIN)/chainsleuth trace services --from-world "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth labels import world "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth exchange import "$(CHAINSLEUTH_DATA_DIR)/world/exchange"
+	$(BIN)/chainsleuth risk precompute
 	$(BIN)/chainsleuth cases demo-seed "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth watch demo-seed "$(CHAINSLEUTH_DATA_DIR)/world"
 	$(BIN)/chainsleuth agencies import "$(CHAINSLEUTH_DATA_DIR)/world"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from screening_helpers import TokenFor
 from sqlalchemy.orm import Session
 
 from chainsleuth.auth import tokens as token_service
@@ -23,7 +24,6 @@ from chainsleuth.risk.facts import precompute_tables
 from chainsleuth.tracing.config import save_services, services_from_world
 from chainsleuth.world.load import load_world
 from factories import SYSTEM, bearer, make_user
-from screening_helpers import TokenFor
 
 WORLD_LABELS = [
     (ImportFormat.ACTORPACK, "labels/world.actorpack.yaml", "world-actorpack"),

@@ -47,7 +47,9 @@ def plain_users(world: Path, n: int = 100) -> list[str]:
 
 def scheme(world: Path, scheme_id: str) -> dict[str, Any]:
     found: dict[str, Any] = next(
-        s for s in json.loads((world / "truth" / "schemes.json").read_text()) if s["id"] == scheme_id
+        s
+        for s in json.loads((world / "truth" / "schemes.json").read_text())
+        if s["id"] == scheme_id
     )
     return found
 

@@ -46,9 +46,12 @@ def test_bad_input_is_refused_and_nothing_is_stored(
     assert r.status_code == 422, r.text
     assert reason in r.text
     assert session.scalar(select(func.count(Screening.id))) == 0
-    assert session.scalar(
-        select(func.count(AuditEvent.seq)).where(AuditEvent.action == "risk.screening.create")
-    ) == 0
+    assert (
+        session.scalar(
+            select(func.count(AuditEvent.seq)).where(AuditEvent.action == "risk.screening.create")
+        )
+        == 0
+    )
 
 
 def test_unknown_transaction_without_address_is_404(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from screening_helpers import TokenFor
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,6 @@ from chainsleuth.risk import policy_store
 from chainsleuth.risk.riskpolicy import body_json, default_body, parse_body
 from chainsleuth.risk.screening_models import RiskPolicy
 from factories import SYSTEM
-from screening_helpers import TokenFor
 
 
 def _body() -> dict[str, Any]:
@@ -92,13 +92,15 @@ def test_policy_api(client: TestClient, session: Session, token_for: TokenFor) -
     body["categories"]["gambling"]["levels"]["low"]["direct_share"] = 0.9  # above medium's
     bad = client.put("/api/v1/risk/policy", json={"body": body}, headers=analyst)
     assert bad.status_code == 422
-    assert "low has a stricter direct_share (0.9) than medium (0.4)" in bad.json()["error"]["message"]
+    assert (
+        "low has a stricter direct_share (0.9) than medium (0.4)" in bad.json()["error"]["message"]
+    )
     versions = client.get("/api/v1/risk/policy/versions", headers=analyst).json()
     assert [v["version"] for v in versions] == [2, 1]
     old = client.get("/api/v1/risk/policy/versions/1", headers=analyst).json()
     assert old["body"]["categories"]["gambling"]["levels"]["medium"]["direct_share"] == 0.5
     diff = client.get("/api/v1/risk/policy/diff", params={"from": 1, "to": 2}, headers=analyst)
-    assert "+          \"direct_share\": 0.4" in diff.json()["diff"]
+    assert '+          "direct_share": 0.4' in diff.json()["diff"]
     assert client.get("/api/v1/risk/policy/versions/9", headers=analyst).status_code == 404
     # an investigator reads but may not edit; an officer sees nothing of it
     investigator = token_for(Role.INVESTIGATOR)

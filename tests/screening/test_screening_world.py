@@ -190,9 +190,12 @@ def test_a_policy_edit_changes_the_decision_and_is_recorded(
     assert before["action"] == "review" and before["policy_version"] == 1
     body = client.get("/api/v1/risk/policy", headers=analyst).json()["body"]
     body["actions"]["high"] = "hold"
-    assert client.put("/api/v1/risk/policy", json={"body": body}, headers=analyst).status_code == 200
+    assert (
+        client.put("/api/v1/risk/policy", json={"body": body}, headers=analyst).status_code == 200
+    )
     after = client.post("/api/v1/screenings", json=deposit, headers=analyst).json()
     assert after["action"] == "hold" and after["policy_version"] == 2
-    assert client.get(f"/api/v1/screenings/{before['id']}", headers=analyst).json()[
-        "policy_version"
-    ] == 1
+    assert (
+        client.get(f"/api/v1/screenings/{before['id']}", headers=analyst).json()["policy_version"]
+        == 1
+    )

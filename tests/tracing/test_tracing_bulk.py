@@ -47,11 +47,12 @@ def _busy(graph: FlowGraph, chain: str, k: int) -> np.ndarray:
 def test_bulk_kernel_matches_one_address_exposure(
     graph: FlowGraph, labelled: bulk.Categories, forward: bool
 ) -> None:
-    subjects = np.concatenate([_busy(graph, "btc", 30), _busy(graph, "eth", 30)])
+    subjects = np.concatenate([_busy(graph, "btc", 20), _busy(graph, "eth", 20)])
     shares = bulk.ENGINES["numpy"].shares(graph, subjects, labelled, forward=forward, hops=3)
     node_category = dict(zip(labelled.nodes.tolist(), labelled.values.tolist(), strict=True))
     e_src, e_dst = np.asarray(graph.e_src), np.asarray(graph.e_dst)
     e_amount, e_out = np.asarray(graph.e_amount), np.asarray(graph.e_out)
+    keys = exposure_engine.node_keys(graph)
     compared = 0
     for k, v in enumerate(subjects.tolist()):
         found, totals, result = exposure_engine.exposure(
@@ -63,8 +64,9 @@ def test_bulk_kernel_matches_one_address_exposure(
         far = e_dst[edges] if forward else e_src[edges]
         value = result.edge_float * (e_out[edges] / e_amount[edges] if forward else 1.0)
         expect = np.zeros(len(labelled.names))
+        own_key = keys[v]
         for node, x in zip(far.tolist(), value.tolist(), strict=True):
-            if node != v and node in node_category:
+            if node != v and node in node_category and keys[node] == own_key:
                 expect[node_category[node]] += x
         seeds = edges[result.edge_hop == 1]
         total = float((e_amount[seeds] if forward else e_out[seeds]).sum())
@@ -78,9 +80,10 @@ def test_bulk_kernel_matches_one_address_exposure(
         for x in found:
             if x.asset == own and x.chain == int(graph.node_chain[v]):
                 rounded[x.category] += x.value / x.total
-        assert np.allclose(shares[k], rounded, rtol=1e-3, atol=1e-5)
+        assert np.allclose(shares[k], rounded, rtol=1e-3, atol=1e-5), (v, shares[k], rounded)
+        assert shares[k].sum() <= 1.0 + 1e-9
         compared += int(expect.sum() > 0)
-    assert compared >= 20  # the busy positions do reach labelled ones
+    assert compared >= 15  # the busy positions do reach labelled ones
 
 
 def test_spark_parity_on_the_world(

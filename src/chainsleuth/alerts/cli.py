@@ -304,6 +304,8 @@ def watch_scan(
                     )
         finally:
             db.dispose()
+    if not results:
+        raise InvalidInput("no blocks have been loaded yet: nothing to scan")
     if as_json:
         _print_json([r.model_dump(mode="json") for r in results])
         return

@@ -125,3 +125,5 @@ class EventKind(StrEnum):
     EVIDENCE_TAMPERED = "evidence_tampered"
     SNAPSHOT_SAVED = "snapshot_saved"
     EXPORTED = "exported"
+    #: a step of a linked item taken in its own domain (a freeze requested on the case, approved)
+    ITEM_STEP = "item_step"

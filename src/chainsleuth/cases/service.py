@@ -6,7 +6,8 @@ is restricted is visible only to its owner and participants: to everyone else (w
 their permissions) it does not exist (:class:`NotVisible`, reported as 404, audited as an
 access denial). A caller without a user (the CLI, the system) sees every case.
 
-Other domains use :func:`open_case` and :func:`add_link`.
+Other domains use :func:`open_case` and :func:`add_link`, and :func:`record_step` for a step
+of theirs that belongs on a case's timeline.
 """
 
 from __future__ import annotations
@@ -429,6 +430,50 @@ def add_link(
         session.rollback()
         raise Conflict("the case is linked to that item already") from exc
     return link
+
+
+def record_step(
+    session: Session,
+    *,
+    actor: Actor,
+    case_id: int,
+    item_type: ItemType,
+    item_ref: str,
+    summary: str,
+    details: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """A step another domain took on an item that concerns a case (a freeze requested with the
+    case as its legal basis, then approved): the item is linked to the case if it is not yet,
+    and the step goes on the case's timeline with its audit entry, in the caller's transaction
+    (the caller commits). The caller's own rules decide who may take the step, so the case's
+    visibility is not checked here (a legal reviewer approves freezes on cases they are not
+    part of)."""
+    case = session.get(Case, case_id) if 1 <= case_id <= MAX_ROW_ID else None
+    if case is None:
+        raise InvalidInput(f"no case #{case_id}")
+    ref = case_links.canonical_ref(session, case=case, item_type=item_type, item_ref=item_ref)
+    linked = session.scalar(
+        select(CaseLink.id).where(
+            CaseLink.case_id == case.id,
+            CaseLink.item_type == item_type.value,
+            CaseLink.item_ref == ref,
+        )
+    )
+    if linked is None:
+        _add_link(
+            session,
+            actor=actor,
+            case=case,
+            data=LinkCreate.model_validate({"item_type": item_type, "item_ref": ref}),
+        )
+    return _event(
+        session,
+        actor=actor,
+        case=case,
+        kind=EventKind.ITEM_STEP,
+        summary=summary,
+        details={"item_type": item_type.value, "item_ref": ref, **(details or {})},
+    )
 
 
 def remove_link(session: Session, *, actor: Actor, case: Case, link_id: int) -> None:

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from chainsleuth.auth.enums import Permission
 from chainsleuth.core.errors import ChainsleuthError, InvalidInput
-from chainsleuth.core.models import RowId
+from chainsleuth.core.models import MAX_ROW_ID, RowId
 from chainsleuth.exchange import service as exchange_service
 from chainsleuth.exchange.parse import ASSETS, RowError, units
 from chainsleuth.freezes import reports
@@ -135,8 +135,10 @@ def new_freeze(
     _: CanRequest,
     db: SessionDep,
     customer: Annotated[str, Query(min_length=1, max_length=32)],
+    case: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
-    return _new_page(request, db, customer)
+    """The form; ``case`` (from a case's "freeze account") fills in the case as legal basis."""
+    return _new_page(request, db, customer, form={"case_id": str(case)} if case else None)
 
 
 @router.post("/freezes")

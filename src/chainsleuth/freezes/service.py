@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from chainsleuth.audit import service as audit
 from chainsleuth.audit.enums import Outcome
 from chainsleuth.audit.service import Actor
+from chainsleuth.cases import service as case_service
+from chainsleuth.cases.enums import ItemType
 from chainsleuth.chain.addresses import canonical_address
 from chainsleuth.core.errors import (
     ChainsleuthError,
@@ -222,7 +224,36 @@ def request_freeze(
                 "action_id": action.id,
             },
         )
+        _on_case(
+            session,
+            actor,
+            freeze,
+            f"freeze #{freeze.id} requested: {_what(freeze)} of customer {freeze.customer_id}",
+        )
     return freeze
+
+
+def _what(freeze: Freeze) -> str:
+    if freeze.scope == Scope.ACCOUNT:
+        return "whole account"
+    if freeze.scope == Scope.ASSET:
+        return f"{freeze.asset} account"
+    return f"{freeze.amount} {freeze.asset} units"
+
+
+def _on_case(session: Session, actor: Actor, freeze: Freeze, summary: str) -> None:
+    """A step of a freeze whose legal basis is a case goes on that case's timeline (and the
+    freeze among its linked items), in the step's transaction."""
+    if freeze.case_id is not None:
+        case_service.record_step(
+            session,
+            actor=actor,
+            case_id=freeze.case_id,
+            item_type=ItemType.FREEZE,
+            item_ref=str(freeze.id),
+            summary=summary,
+            details={"freeze_id": freeze.id},
+        )
 
 
 def _require_active(freeze: Freeze) -> None:
@@ -356,6 +387,7 @@ def _audit_request(session: Session, actor: Actor, freeze: Freeze, action: Freez
         object_id=freeze.id,
         details=details,
     )
+    _on_case(session, actor, freeze, f"freeze #{freeze.id}: {action.kind} requested")
 
 
 def _decidable(session: Session, freeze_id: int, user_id: int) -> tuple[Freeze, FreezeAction]:
@@ -411,6 +443,7 @@ def approve(
             object_id=freeze.id,
             details=details,
         )
+        _on_case(session, actor, freeze, f"freeze #{freeze.id}: {kind} approved")
     return action
 
 
@@ -437,6 +470,7 @@ def reject(session: Session, *, actor: Actor, freeze_id: int, note: str = "") ->
             object_id=freeze.id,
             details={"action_id": action.id, "note": action.decision_note},
         )
+        _on_case(session, actor, freeze, f"freeze #{freeze.id}: {action.kind} rejected")
     return action
 
 

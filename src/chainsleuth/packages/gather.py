@@ -27,20 +27,16 @@ customer, else the request's; open ends are unbounded):
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chainsleuth.chain import flows as flow_service
 from chainsleuth.chain.chains import format_amount
-from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.errors import ChainsleuthError, InvalidInput
 from chainsleuth.exchange import service as exchange_service
 from chainsleuth.exchange.kyc import KYC_FIELDS, KycKeys
@@ -48,18 +44,15 @@ from chainsleuth.exchange.models import (
     Account,
     Customer,
     Deposit,
-    DepositAddress,
     LedgerEntry,
     Login,
     Withdrawal,
 )
 from chainsleuth.exchange.parse import ASSETS
+from chainsleuth.packages import onchain
 from chainsleuth.packages.enums import Category
-from chainsleuth.tracing import service as tracing_service
+from chainsleuth.packages.tables import Row, Scope, Sources, Table, _value, digest
 
-#: the most flows read per chain and customer for the counterparties
-MAX_FLOWS = 200_000
-EXPOSURE_HOPS = 3
 #: the order categories are gathered and shown in
 EXCHANGE_CATEGORIES = [
     Category.KYC,
@@ -108,68 +101,6 @@ class Subject:
         if self.kind == "name_dob" and self.date_of_birth:
             return f"{self.value} (born {self.date_of_birth})"
         return f"{self.value} ({self.chain})" if self.chain else self.value
-
-
-Row = tuple[Any, ...]
-
-
-@dataclass
-class Table:
-    """Rows of one item: column names and rows as read. ``fmt`` turns a row as read into
-    plain values (str, int, bool, None: times as ISO text, amounts also as decimal text);
-    the digest is taken over the rows as read, so that gathering needs no formatting."""
-
-    columns: list[str]
-    rows: list[Row] = field(default_factory=list)
-    fmt: Callable[[Row], Row] | None = None
-
-    def plain(self) -> list[Row]:
-        return self.rows if self.fmt is None else [self.fmt(r) for r in self.rows]
-
-    def head(self, n: int) -> Table:
-        return Table(self.columns, self.rows[:n], self.fmt)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What one item reads: a customer, a category, a chain, a time range."""
-
-    customer_id: str
-    category: Category
-    chain: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass
-class Sources:
-    """What reading needs besides the database: the KYC keys, the chain store, tracing."""
-
-    keys: KycKeys
-    balances_at: datetime
-    reader: ChainReader | None = None
-    tracing: tracing_service.TracingContext | None = None
-    #: decrypt KYC records (building a package) or show them masked (gathering)
-    reveal: bool = False
-
-
-def _value(v: Any) -> Any:
-    if isinstance(v, datetime | date):
-        return v.isoformat()
-    if isinstance(v, dict | list):
-        return json.dumps(v, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return v
-
-
-def digest(table: Table) -> str:
-    """SHA-256 of a table's content as read: the header, then each row's ``repr`` (plain
-    values, integers and aware datetimes: unambiguous and stable), one per line."""
-    h = hashlib.sha256()
-    h.update(json.dumps(table.columns).encode())
-    rows = table.rows
-    for k in range(0, len(rows), 5000):
-        h.update("".join("\n" + repr(r) for r in rows[k : k + 5000]).encode())
-    return h.hexdigest()
 
 
 def subject_query(subject: Subject) -> exchange_service.SubjectQuery:
@@ -409,102 +340,6 @@ def _links(session: Session, scope: Scope, src: Sources) -> Table:
     )  # fmt: skip
 
 
-# --- on-chain ---------------------------------------------------------------------------------
-
-
-def customer_addresses(session: Session, customer_id: str) -> dict[str, list[str]]:
-    """chain -> the customer's deposit addresses and withdrawal destinations, sorted."""
-    found: dict[str, set[str]] = defaultdict(set)
-    for chain, address in session.execute(
-        select(DepositAddress.chain, DepositAddress.address).where(
-            DepositAddress.customer_id == customer_id
-        )
-    ):
-        found[chain].add(address)
-    for chain, address in session.execute(
-        select(Withdrawal.chain, Withdrawal.address)
-        .where(Withdrawal.customer_id == customer_id)
-        .distinct()
-    ):
-        found[chain].add(address)
-    return {c: sorted(a) for c, a in sorted(found.items())}
-
-
-def _known(reader: ChainReader, chain: str, addresses: Iterable[str]) -> list[str]:
-    return [a for a in addresses if reader.address_id(chain, a) is not None]
-
-
-def _chain_addresses(session: Session, scope: Scope, src: Sources) -> list[str]:
-    if src.reader is None or src.reader.con is None or scope.chain is None:
-        raise InvalidInput("the chain store is not there: on-chain items cannot be read")
-    mine = customer_addresses(session, scope.customer_id).get(scope.chain, [])
-    return _known(src.reader, scope.chain, mine)
-
-
-def _counterparties(session: Session, scope: Scope, src: Sources) -> Table:
-    table = Table(["direction", "counterparty", "asset", "transfers", "value", "first", "last"])
-    addresses = _chain_addresses(session, scope, src)
-    assert src.reader is not None and scope.chain is not None
-    if not addresses:
-        return table
-    reader, chain = src.reader, scope.chain
-    symbols: dict[int, str] = {}
-    for a in addresses:
-        for t in reader.address_summary(chain, a).assets:
-            symbols[t.asset.id] = t.asset.symbol
-    flows = flow_service.flow_records(
-        reader,
-        chain,
-        flow_service.flows(
-            reader, chain, addresses, since=scope.since, until=scope.until, limit=MAX_FLOWS
-        ),
-    )
-    own = set(addresses)
-    agg: dict[tuple[str, str, int], list[Any]] = {}
-    for f in flows:
-        if f.from_address in own and f.to_address in own:
-            continue
-        if f.to_address in own:
-            key = ("received_from", f.from_address or "(new coins)", f.asset_id)
-        else:
-            key = ("sent_to", f.to_address or "(none)", f.asset_id)
-        entry = agg.setdefault(key, [0, 0, f.time, f.time])
-        entry[0] += 1
-        entry[1] += f.value
-        entry[2] = min(entry[2], f.time)
-        entry[3] = max(entry[3], f.time)
-    table.rows = [
-        (direction, other, symbols.get(asset, str(asset)), n, value, first.isoformat(),
-         last.isoformat())
-        for (direction, other, asset), (n, value, first, last) in sorted(
-            agg.items(), key=lambda kv: (kv[0][0], -kv[1][1], kv[0][1], kv[0][2])
-        )
-    ]  # fmt: skip
-    return table
-
-
-def _exposure(session: Session, scope: Scope, src: Sources) -> Table:
-    table = Table(
-        ["direction", "category", "asset", "value", "share", "direct_value", "indirect_value",
-         "min_hops"]
-    )  # fmt: skip
-    addresses = _chain_addresses(session, scope, src)
-    assert src.reader is not None and scope.chain is not None
-    if not addresses:
-        return table
-    if src.tracing is None or src.tracing.categories is None:
-        raise InvalidInput("no labels: on-chain exposure cannot be computed")
-    report = tracing_service.exposure(
-        src.reader, scope.chain, addresses, src.tracing, hops=EXPOSURE_HOPS
-    )
-    table.rows = [
-        (e.direction, e.category, e.asset, e.value, f"{e.share:.6f}", e.direct_value,
-         e.indirect_value, e.min_hops)
-        for e in sorted(report.entries, key=lambda e: (e.direction, -e.value, e.category))
-    ]  # fmt: skip
-    return table
-
-
 READERS = {
     Category.KYC: _kyc,
     Category.ACCOUNTS: _accounts,
@@ -514,8 +349,8 @@ READERS = {
     Category.WITHDRAWALS: _withdrawals,
     Category.LOGINS: _logins,
     Category.LINKED_ACCOUNTS: _links,
-    Category.COUNTERPARTIES: _counterparties,
-    Category.EXPOSURE: _exposure,
+    Category.COUNTERPARTIES: onchain.counterparties,
+    Category.EXPOSURE: onchain.exposure,
 }
 SOURCES = {
     Category.KYC: "exchange_customers",
@@ -594,7 +429,7 @@ def gather(
         low, high = time_range(subjects, positions, since, until)
         scopes = [Scope(customer_id, c, None, low, high) for c in EXCHANGE_CATEGORIES]
         if store:
-            for chain in customer_addresses(session, customer_id):
+            for chain in onchain.customer_addresses(session, customer_id):
                 scopes += [
                     Scope(customer_id, Category.COUNTERPARTIES, chain, low, high),
                     Scope(customer_id, Category.EXPOSURE, chain, low, high),

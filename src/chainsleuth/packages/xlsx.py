@@ -122,9 +122,13 @@ def _column_cells(column: Sequence[Any]) -> pa.Array:
         digits = pc.cast(pc.cast(values, pa.int8()), pa.string())
         cells = pc.binary_join_element_wise('<c t="b"><v>', digits, "</v></c>", "")
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        big = pc.any(pc.greater_equal(pc.abs(pc.cast(values, pa.float64())), float(_SAFE_INT)))
+        bounds = pc.min_max(values).as_py()
+        low, high = bounds["min"], bounds["max"]
+        big = pa.types.is_integer(kind) and (
+            (low is not None and low <= -_SAFE_INT) or (high is not None and high >= _SAFE_INT)
+        )
         text = pc.cast(values, pa.string())
-        if big.as_py():
+        if big:
             cells = _text_column(text)
         else:
             cells = pc.binary_join_element_wise("<c><v>", text, "</v></c>", "")

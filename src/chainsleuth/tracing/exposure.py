@@ -83,7 +83,10 @@ def exposure(
     stop = np.unique(np.concatenate([labelled, nodes.astype(np.int64)]))
     result = trace(graph, seeds, options, stop=stop)
     totals: dict[int, int] = {}
-    for e, amount in zip(seeds.tolist(), (graph.exact_amount(int(s)) for s in seeds), strict=True):
+    for e in seeds.tolist():
+        # in the subject's asset: forward what it paid, backward what it received (a swap
+        # into the subject's asset pays one asset and delivers another)
+        amount = graph.exact_amount(e) if forward else graph.exact_out(e)
         asset = int(graph.node_asset[graph.e_src[e] if forward else graph.e_dst[e]])
         totals[asset] = totals.get(asset, 0) + amount
     per: dict[tuple[int, int, int], CategoryExposure] = {}
@@ -117,6 +120,18 @@ def exposure(
     return ordered, totals, result
 
 
+def node_keys(graph: FlowGraph) -> np.ndarray:
+    """Per node, its chain and asset as one number (kept on the graph once made)."""
+    found = graph.__dict__.get("_node_keys")
+    if found is None:
+        chain = np.asarray(graph.node_chain, dtype=np.int64)
+        asset = np.asarray(graph.node_asset, dtype=np.int64)
+        found = (chain << np.int64(48)) + asset + np.int64(1)
+        graph.__dict__["_node_keys"] = found
+    keys: np.ndarray = found
+    return keys
+
+
 def bulk_exposure(
     graph: FlowGraph,
     subjects: list[np.ndarray],
@@ -127,7 +142,8 @@ def bulk_exposure(
     forward: bool,
     hops: int = 3,
 ) -> np.ndarray:
-    """Shares (subjects x categories) of many subjects at once (see the module docstring).
+    """Shares (subjects x categories) of many subjects at once (see the module docstring):
+    of the subject's asset, reaching labelled nodes of that asset (``kernels.bulk_exposure``).
     ``category_nodes`` (sorted node ids) have the categories ``node_categories``."""
     lengths = np.array([s.size for s in subjects], dtype=np.int64)
     start_ptr = np.zeros(len(subjects) + 1, dtype=np.int64)
@@ -141,5 +157,5 @@ def bulk_exposure(
         a["in_ptr"], a["in_eid"], a["in_cum"], a["out_cum"],
         starts, start_ptr,
         np.asarray(category_nodes, dtype=np.int64), np.asarray(node_categories, dtype=np.int64),
-        stop, n_categories, forward, hops, MIN_SHARE,
+        node_keys(graph), stop, n_categories, forward, hops, MIN_SHARE,
     )  # fmt: skip

@@ -524,6 +524,7 @@ def bulk_exposure(
     start_ptr: np.ndarray,
     cat_nodes: np.ndarray,
     cat_values: np.ndarray,
+    node_key: np.ndarray,
     stop: np.ndarray,
     n_categories: int,
     forward: bool,
@@ -535,7 +536,9 @@ def bulk_exposure(
     or came from, nodes of category ``c`` (``cat_nodes`` sorted, ``cat_values`` their
     categories), ``hops`` deep at most; a node with a category, or in ``stop``, ends the
     walk. Subject ``s`` is the nodes ``starts[start_ptr[s]:start_ptr[s + 1]]``. The same
-    rules as ``propagate`` with the haircut model."""
+    rules as ``propagate`` with the haircut model. A share is of one asset: only what
+    reaches labelled nodes of the subject's own ``node_key`` (chain and asset; the key of
+    its first node) counts, as in ``exposure`` (where other assets have no total)."""
     n = start_ptr.size - 1
     out = np.zeros((n, n_categories), dtype=np.float64)
     for s in range(n):
@@ -564,13 +567,15 @@ def bulk_exposure(
                     frontier[u] = frontier.get(u, 0.0) + e_amount[i]
         if total <= 0:
             continue
+        own = node_key[starts[start_ptr[s]]]
         limit = min_share * total
         for h in range(hops):
             nxt = Dict.empty(key_type=types.int64, value_type=types.float64)
             for v, x in frontier.items():
                 c = _category(cat_nodes, cat_values, v)
                 if c >= 0:
-                    out[s, c] += x
+                    if node_key[v] == own:
+                        out[s, c] += x
                     continue
                 if h == hops - 1 or _in_stop(stop, v):
                     continue

@@ -9,7 +9,8 @@ each level), with the rules of ``kernels.bulk_exposure``:
 
 * hop 1: each subject's flows to (from) other nodes, whole; their sum is its total;
 * a frontier node with a category adds what reached it to (subject, category) and ends
-  there; a service contract ends there; at the last level every node ends;
+  there (only one of the subject's own chain and asset counts: a share is of one asset);
+  a service contract ends there; at the last level every node ends;
 * any other node passes on ``min(1, x / T)`` of each of its flows (``T``: forward the larger
   of its total in and total out, backward its total in), back to the subject never, a
   piece under ``MIN_SHARE`` of the subject's total never.
@@ -33,7 +34,7 @@ import pyarrow.parquet as pq
 
 from chainsleuth.entities.spark import spark_session
 from chainsleuth.tracing.bulk import ENGINES, Categories, Progress
-from chainsleuth.tracing.exposure import MIN_SHARE
+from chainsleuth.tracing.exposure import MIN_SHARE, node_keys
 from chainsleuth.tracing.graph import FlowGraph
 
 if TYPE_CHECKING:
@@ -148,8 +149,12 @@ class SparkExposureEngine:
         else:
             denom = total_in.select("node", F.col("t_in").alias("denom"))
         denom = denom.where(F.col("denom") > 0)
-        subject_df = frame("subjects", {"s": subjects})
-        cats = frame("categories", {"node": categories.nodes, "c": categories.values})
+        keys = node_keys(graph)
+        subject_df = frame("subjects", {"s": subjects, "ks": keys[subjects]})
+        cats = frame(
+            "categories",
+            {"node": categories.nodes, "c": categories.values, "kc": keys[categories.nodes]},
+        )
         services = [graph.nodes_of(c, ids) for c, ids in graph.service_ids.items()]
         stop_nodes = np.unique(np.concatenate(services)) if services else np.empty(0, np.int64)
         stop = frame("stop", {"node": stop_nodes})
@@ -159,8 +164,10 @@ class SparkExposureEngine:
         # hop 1: the subjects' flows to (from) others, whole; the total is in the
         # subject's asset, the frontier in each neighbour's
         near, far = ("src", "dst") if forward else ("dst", "src")
-        first = subject_df.join(edges, subject_df["s"] == edges[near]).where(
-            F.col(far) != F.col("s")
+        first = (
+            subject_df.select("s")
+            .join(edges, F.col("s") == edges[near])
+            .where(F.col(far) != F.col("s"))
         )
         totals = first.groupBy("s").agg(F.sum("amount" if forward else "out").alias("total"))
         frontier = first.groupBy("s", F.col(far).alias("node")).agg(
@@ -171,7 +178,13 @@ class SparkExposureEngine:
         frontier = frontier.join(totals.select("s"), "s", "left_semi").localCheckpoint()
         reached: list[DataFrame] = []
         for h in range(hops):
-            labelled = frontier.join(cats, "node")
+            # a share is of the subject's asset: labelled nodes of another asset end the
+            # walk but do not count
+            labelled = (
+                frontier.join(cats, "node")
+                .join(subject_df, "s")
+                .where(F.col("kc") == F.col("ks"))
+            )
             reached.append(labelled.select("s", "c", "x").localCheckpoint())
             if h == hops - 1:
                 break

@@ -1,0 +1,77 @@
+"""The rows of a gathered item and what reading one needs (shared by ``gather``,
+``onchain`` and ``build``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from chainsleuth.chain.lookups import ChainReader
+from chainsleuth.exchange.kyc import KycKeys
+from chainsleuth.packages.enums import Category
+from chainsleuth.tracing import service as tracing_service
+
+Row = tuple[Any, ...]
+
+
+@dataclass
+class Table:
+    """Rows of one item: column names and rows as read. ``fmt`` turns a row as read into
+    plain values (str, int, bool, None: times as ISO text, amounts also as decimal text);
+    the digest is taken over the rows as read, so that gathering needs no formatting."""
+
+    columns: list[str]
+    rows: list[Row] = field(default_factory=list)
+    fmt: Callable[[Row], Row] | None = None
+
+    def plain(self) -> list[Row]:
+        return self.rows if self.fmt is None else [self.fmt(r) for r in self.rows]
+
+    def head(self, n: int) -> Table:
+        return Table(self.columns, self.rows[:n], self.fmt)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one item reads: a customer, a category, a chain, a time range."""
+
+    customer_id: str
+    category: Category
+    chain: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class Sources:
+    """What reading needs besides the database: the KYC keys, the chain store, tracing."""
+
+    keys: KycKeys
+    balances_at: datetime
+    reader: ChainReader | None = None
+    tracing: tracing_service.TracingContext | None = None
+    #: decrypt KYC records (building a package) or show them masked (gathering)
+    reveal: bool = False
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, dict | list):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return v
+
+
+def digest(table: Table) -> str:
+    """SHA-256 of a table's content as read: the header, then each row's ``repr`` (plain
+    values, integers and aware datetimes: unambiguous and stable), one per line."""
+    h = hashlib.sha256()
+    h.update(json.dumps(table.columns).encode())
+    rows = table.rows
+    for k in range(0, len(rows), 5000):
+        h.update("".join("\n" + repr(r) for r in rows[k : k + 5000]).encode())
+    return h.hexdigest()
