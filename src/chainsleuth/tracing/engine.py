@@ -161,11 +161,13 @@ def trace(
     options: TraceOptions,
     *,
     stop: np.ndarray | None = None,
+    stop_is_complete: bool = False,
 ) -> TraceResult:
-    """Run a trace from these seed edges (taken whole)."""
+    """Run a trace from these seed edges (taken whole). ``stop_is_complete``: ``stop`` is
+    sorted, distinct and holds the service nodes already (see ``stop_set``)."""
     options.check()
     since, until = _window(options)
-    stops = _stops(graph, stop)
+    stops = np.asarray(stop, dtype=np.int64) if stop_is_complete else _stops(graph, stop)
     seeds = np.asarray(seeds, dtype=np.int64)
     amounts = np.asarray(graph.e_amount[seeds], dtype=np.float64)
     forward = options.direction is TraceDirection.FORWARD
@@ -225,6 +227,20 @@ def _stops(graph: FlowGraph, stop: np.ndarray | None) -> np.ndarray:
     union = sorted_union(np.asarray(stop, dtype=np.int64), graph.service_nodes())
     graph.__dict__["_stop_union"] = (stop, union)
     return union
+
+
+def stop_set(graph: FlowGraph, base: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """``base`` (sorted, distinct, with the service nodes: from ``_stops``) with ``extra``
+    nodes inserted: a copy, not a sort, so that a large base costs little per call."""
+    extra = np.unique(np.asarray(extra, dtype=np.int64))
+    if extra.size == 0:
+        return base
+    at = np.searchsorted(base, extra)
+    inside = at < base.size
+    present = np.zeros(extra.size, dtype=bool)
+    present[inside] = base[at[inside]] == extra[inside]
+    result: np.ndarray = np.insert(base, at[~present], extra[~present])
+    return result
 
 
 def service_nodes(graph: FlowGraph) -> np.ndarray:

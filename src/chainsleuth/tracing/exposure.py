@@ -33,6 +33,8 @@ from chainsleuth.tracing.engine import (
     TraceResult,
     address_seeds,
     path_to,
+    sorted_union,
+    stop_set,
     trace,
 )
 from chainsleuth.tracing.graph import FlowGraph
@@ -58,6 +60,19 @@ class CategoryExposure:
         return self.value / self.total if self.total else 0.0
 
 
+def labelled_stops(graph: FlowGraph, node_category: dict[int, int]) -> np.ndarray:
+    """The labelled nodes and the service nodes, sorted: made once per labelling (kept on
+    the graph), not on every call (a sort of every labelled node cost more than the trace)."""
+    cached = graph.__dict__.get("_labelled_stops")
+    if cached is not None and cached[0] is node_category and cached[1] == len(node_category):
+        found: np.ndarray = cached[2]
+        return found
+    labelled = np.fromiter(node_category, dtype=np.int64, count=len(node_category))
+    union = sorted_union(labelled, graph.service_nodes())
+    graph.__dict__["_labelled_stops"] = (node_category, len(node_category), union)
+    return union
+
+
 def exposure(
     graph: FlowGraph,
     nodes: np.ndarray,
@@ -79,9 +94,8 @@ def exposure(
         max_edges=max_edges,
     )
     seeds = address_seeds(graph, nodes, options)
-    labelled = np.array(sorted(node_category), dtype=np.int64)
-    stop = np.unique(np.concatenate([labelled, nodes.astype(np.int64)]))
-    result = trace(graph, seeds, options, stop=stop)
+    stop = stop_set(graph, labelled_stops(graph, node_category), nodes)
+    result = trace(graph, seeds, options, stop=stop, stop_is_complete=True)
     totals: dict[int, int] = {}
     for e in seeds.tolist():
         # in the subject's asset: forward what it paid, backward what it received (a swap

@@ -83,14 +83,13 @@ class MappingCategories:
     def categories(self, reader: ChainReader, chain: str) -> dict[int, str]:
         key = (Path(reader.root), chain)
         if key not in self._ids:
-            found: dict[int, str] = {}
-            for (c, address), category in self.mapping.items():
-                if c != chain:
-                    continue
-                address_id = reader.address_id(c, address)
-                if address_id is not None:
-                    found[address_id] = category
-            self._ids[key] = found
+            # in bulk (one join for every address): one lookup per label took ~10 ms on a
+            # large store, an hour for the labels of a 10-million-transaction world
+            mine = [(a, category) for (c, a), category in self.mapping.items() if c == chain]
+            ids = reader.address_ids(chain, [a for a, _ in mine]).tolist()
+            self._ids[key] = {
+                i: category for i, (_, category) in zip(ids, mine, strict=True) if i >= 0
+            }
         return self._ids[key]
 
 
