@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.audit.models import AuditEvent
 from chainsleuth.auth.enums import Role
+from chainsleuth.cases import service as case_service
+from chainsleuth.cases.models import Case
 from chainsleuth.core.config import Settings
 from chainsleuth.core.errors import Conflict, InvalidInput, PermissionDenied
 from chainsleuth.core.models import utcnow
@@ -286,3 +288,29 @@ def test_a_request_order_is_a_legal_basis(
         data=freeze_data(people["customer"].id, None, request_id=order.id),
     )
     assert f.request_id == order.id and f.case_id is None
+
+
+def test_steps_of_a_freeze_on_a_case_go_on_its_timeline(session: Session, people: dict) -> None:
+    inv, rev, c, case_id = people["inv"], people["rev"], people["customer"], people["case"]
+    freeze = freeze_service.request_freeze(session, actor=inv, data=freeze_data(c.id, case_id))
+    with pytest.raises(PermissionDenied):  # refused: nothing more on the case
+        freeze_service.approve(session, actor=inv, freeze_id=freeze.id)
+    freeze_service.approve(session, actor=rev, freeze_id=freeze.id)
+    freeze_service.request_release(session, actor=inv, freeze_id=freeze.id, note="order lifted")
+
+    session.expire_all()
+    case = session.get(Case, case_id)
+    assert case is not None
+    events, total, _ = case_service.timeline(session, case)
+    assert [e.summary for e in reversed(events)] == [
+        f"linked freeze {freeze.id}",
+        f"freeze #{freeze.id} requested: whole account of customer {c.id}",
+        f"freeze #{freeze.id}: freeze approved",
+        f"freeze #{freeze.id}: release requested",
+    ]
+    assert total == 4
+    assert [e.actor for e in reversed(events)][1:3] == [inv.name, rev.name]
+    assert all(e.audit_seq for e in events)  # each an entry of the audit log
+    assert [(x.item_type, x.item_ref) for x in case_service.links(session, case)] == [
+        ("freeze", str(freeze.id))
+    ]

@@ -181,9 +181,7 @@ class SparkExposureEngine:
             # a share is of the subject's asset: labelled nodes of another asset end the
             # walk but do not count
             labelled = (
-                frontier.join(cats, "node")
-                .join(subject_df, "s")
-                .where(F.col("kc") == F.col("ks"))
+                frontier.join(cats, "node").join(subject_df, "s").where(F.col("kc") == F.col("ks"))
             )
             reached.append(labelled.select("s", "c", "x").localCheckpoint())
             if h == hops - 1:
