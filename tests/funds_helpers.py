@@ -15,6 +15,14 @@ from chainsleuth.core.models import utcnow
 from chainsleuth.exchange.kyc import KycKeys, mask
 from chainsleuth.exchange.models import Account, Balance, Customer
 from chainsleuth.freezes.schemas import FreezeCreate
+from chainsleuth.requests.enums import (
+    SLA_WARNING_SHARE,
+    NotificationState,
+    RequestStatus,
+    RequestType,
+    VerificationState,
+)
+from chainsleuth.requests.models import LeRequest
 from factories import Account as UserAccount
 
 _seq = itertools.count(100)
@@ -78,6 +86,37 @@ def make_case(session: Session, *, title: str = "Mule ring") -> int:
     session.add(case)
     session.commit()
     return case.id
+
+
+def make_order(
+    session: Session,
+    agency_id: int,
+    *,
+    type: str = "freeze_order",
+    status: str = "received",
+) -> LeRequest:
+    """A law-enforcement request as the requests domain files it (type and status chosen)."""
+    now = utcnow()
+    kind = RequestType(type)
+    order = LeRequest(
+        reference=f"LER-T-{next(_seq):06d}",
+        agency_id=agency_id,
+        type=str(kind),
+        status=str(RequestStatus(status)),
+        is_open=RequestStatus(status).is_open,
+        legal_basis="Proceeds of Crime Act 2002 s.303Z",
+        jurisdiction="England and Wales",
+        case_reference="NCA/123",
+        subjects_digest="0" * 64,
+        received_at=now,
+        sla_due_at=now + kind.sla,
+        sla_warn_at=now + kind.sla * SLA_WARNING_SHARE,
+        verification_state=str(VerificationState.CONFIRMED),
+        notification_state=str(NotificationState.QUEUED),
+    )
+    session.add(order)
+    session.commit()
+    return order
 
 
 def actor_of(account: UserAccount) -> Actor:

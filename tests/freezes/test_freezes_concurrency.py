@@ -118,6 +118,18 @@ def prepare(world: World, sizes: list[int]) -> list[int]:
     with world.db.session() as s:
         for i, size in enumerate(sizes):
             n = i % CUSTOMERS
+            # a whole-account freeze left active by an earlier example holds every deposit
+            for fid in s.scalars(
+                select(Freeze.id).where(
+                    Freeze.customer_id == world.customers[n],
+                    Freeze.scope == "account",
+                    Freeze.status == "active",
+                )
+            ).all():
+                if freeze_service.pending_action(s, fid) is not None:  # a seizure left over
+                    freeze_service.reject(s, actor=world.rev, freeze_id=fid, note="cleared")
+                freeze_service.request_release(s, actor=world.inv, freeze_id=fid)
+                freeze_service.approve(s, actor=world.rev, freeze_id=fid)
             available, _held = ledger.balances(s, world.accounts[n])
             if available < size:
                 ledger.deposit(s, account_id=world.accounts[n], amount=size, actor="feed")

@@ -18,11 +18,19 @@ from chainsleuth.core.errors import Conflict, InvalidInput, PermissionDenied
 from chainsleuth.core.models import utcnow
 from chainsleuth.freezes import reports
 from chainsleuth.freezes import service as freeze_service
+from chainsleuth.freezes.models import Freeze
 from chainsleuth.freezes.schemas import ExtensionCreate, SeizureCreate
 from chainsleuth.ledger import service as ledger
 from chainsleuth.ledger.models import Posting
 from factories import make_agency, make_user
-from funds_helpers import ETH_WALLET, actor_of, freeze_data, make_case, make_customer
+from funds_helpers import (
+    ETH_WALLET,
+    actor_of,
+    freeze_data,
+    make_case,
+    make_customer,
+    make_order,
+)
 
 BTC = 100_000_000
 WEI = 10**18
@@ -260,34 +268,48 @@ def test_extension_and_due_list_and_digest(session: Session, people: dict) -> No
         reports.list_freezes(session, status="frozen")
 
 
-def test_a_request_order_is_a_legal_basis(
-    session: Session, settings: Settings, people: dict
-) -> None:
-    from chainsleuth.requests.models import LeRequest
-
-    agency = make_agency(session)
-    order = LeRequest(
-        reference="LER-2026-0001",
-        agency_id=agency.id,
-        type="freeze_order",
-        status="received",
-        legal_basis="Proceeds of Crime Act 2002 s.303Z",
-        jurisdiction="England and Wales",
-        case_reference="NCA/123",
-        subjects_digest="0" * 64,
-        sla_due_at=utcnow() + timedelta(days=30),
-        sla_warn_at=utcnow() + timedelta(days=20),
-        verification_state="verified",
-        notification_state="none",
-    )
-    session.add(order)
-    session.commit()
+@pytest.mark.parametrize("order_type", ["freeze_order", "seizure_order"])
+def test_a_request_order_is_a_legal_basis(session: Session, people: dict, order_type: str) -> None:
+    order = make_order(session, make_agency(session).id, type=order_type, status="assigned")
     f = freeze_service.request_freeze(
         session,
         actor=people["inv"],
         data=freeze_data(people["customer"].id, None, request_id=order.id),
     )
     assert f.request_id == order.id and f.case_id is None
+
+
+@pytest.mark.parametrize(
+    ("order_type", "status", "reason"),
+    [
+        ("information_request", "received", "no legal basis for a freeze"),
+        ("preservation", "approved", "no legal basis for a freeze"),
+        ("freeze_order", "rejected", "is rejected"),
+        ("seizure_order", "closed", "is closed"),
+    ],
+)
+def test_a_request_that_allows_no_freeze_is_refused_and_audited(
+    session: Session, people: dict, order_type: str, status: str, reason: str
+) -> None:
+    order = make_order(session, make_agency(session).id, type=order_type, status=status)
+    with pytest.raises(InvalidInput, match=reason):
+        freeze_service.request_freeze(
+            session,
+            actor=people["inv"],
+            data=freeze_data(people["customer"].id, None, request_id=order.id),
+        )
+    [refusal] = audit_of(session, "freeze.request")
+    assert refusal.outcome == "failure" and order.reference in refusal.details
+    assert session.scalar(select(func.count()).select_from(Freeze)) == 0
+
+
+def test_an_unknown_request_is_refused(session: Session, people: dict) -> None:
+    with pytest.raises(InvalidInput, match="no law-enforcement request #999"):
+        freeze_service.request_freeze(
+            session,
+            actor=people["inv"],
+            data=freeze_data(people["customer"].id, None, request_id=999),
+        )
 
 
 def test_steps_of_a_freeze_on_a_case_go_on_its_timeline(session: Session, people: dict) -> None:

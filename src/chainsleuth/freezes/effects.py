@@ -1,12 +1,13 @@
 """What an approved step does to the money: holds placed, released, seized (ledger entries
-filed under the freeze's reference), and the invariant tying freezes to the ledger."""
+filed under the freeze's reference), funds arriving under an active freeze held at once, and
+the invariant tying freezes to the ledger."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit.service import Actor
@@ -103,8 +104,71 @@ def place(session: Session, actor: Actor, freeze: Freeze, now: datetime) -> dict
     return held
 
 
+def hold_arrival(session: Session, account_id: str, amount: int, actor: str) -> None:
+    """Funds that arrived in an exchange account (a deposit, a bought trade leg) while a freeze
+    of the whole account or of that asset is active go on to the held bucket under the oldest
+    such freeze, and onto its hold there (created for an account opened after the approval),
+    so that they are released or seized with the rest. Called by the ledger with the account's
+    buckets locked, so that an approval or release in flight is seen once it has committed."""
+    account = session.get(Account, account_id)
+    if account is None:  # pragma: no cover - the ledger checked it
+        return
+    freeze = session.scalar(
+        select(Freeze)
+        .where(
+            Freeze.status == str(FreezeStatus.ACTIVE),
+            or_(
+                and_(Freeze.scope == str(Scope.ASSET), Freeze.exchange_account_id == account_id),
+                and_(Freeze.scope == str(Scope.ACCOUNT), Freeze.customer_id == account.customer_id),
+            ),
+        )
+        .order_by(Freeze.id)
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    if freeze is None:
+        return
+    ledger.hold(
+        session,
+        account_id=account_id,
+        amount=amount,
+        actor=actor,
+        reference=reference(freeze.id),
+        memo=f"arrived while freeze #{freeze.id} is active",
+    )
+    hold = session.scalar(
+        select(FreezeHold)
+        .where(FreezeHold.freeze_id == freeze.id, FreezeHold.exchange_account_id == account_id)
+        .execution_options(populate_existing=True)
+    )
+    if hold is None:
+        session.add(
+            FreezeHold(
+                freeze_id=freeze.id,
+                exchange_account_id=account_id,
+                asset=account.asset,
+                held=amount,
+                placed=amount,
+                released=0,
+                seized=0,
+            )
+        )
+    else:
+        hold.held = hold.held + amount
+        hold.placed = hold.placed + amount
+    session.flush()
+
+
+def _lock_targets(session: Session, actor: Actor, freeze: Freeze) -> None:
+    """Lock the freeze's accounts before reading its holds, so that no arrival (which updates
+    a hold with the buckets locked) slips in between the read and the write."""
+    for account_id in _targets(session, freeze):
+        ledger.lock_buckets(session, account_id, actor=actor.name)
+
+
 def release(session: Session, actor: Actor, freeze: Freeze, now: datetime) -> dict[str, str]:
     released: dict[str, str] = {}
+    _lock_targets(session, actor, freeze)
     for hold in holds(session, freeze.id):
         if hold.held > 0:
             ledger.release(
@@ -126,7 +190,9 @@ def release(session: Session, actor: Actor, freeze: Freeze, now: datetime) -> di
 def seize(
     session: Session, actor: Actor, freeze: Freeze, action: FreezeAction, now: datetime
 ) -> dict[str, Any]:
-    hold = hold_for(session, freeze, action.exchange_account_id)
+    first = hold_for(session, freeze, action.exchange_account_id)
+    ledger.lock_buckets(session, first.exchange_account_id, actor=actor.name)
+    hold = hold_for(session, freeze, first.exchange_account_id)  # read again, locked
     amount = hold.held if action.amount is None else action.amount
     if amount > hold.held:
         raise InvalidInput(

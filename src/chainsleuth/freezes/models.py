@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from chainsleuth.core.models import Base, TimestampMixin, utcnow
 from chainsleuth.exchange.models import Amount
+from chainsleuth.ledger import service as ledger_service
 
 
 class Freeze(TimestampMixin, Base):
@@ -84,3 +85,13 @@ class FreezeAction(Base):
     amount: Mapped[int | None] = mapped_column(Amount())
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     wallet_address: Mapped[str | None] = mapped_column(String(100))
+
+
+def _hold_arrivals(session: Session, account_id: str, amount: int, actor: str) -> None:
+    from chainsleuth.freezes.effects import hold_arrival  # effects imports these models
+
+    hold_arrival(session, account_id, amount, actor)
+
+
+# registered with the tables, so that every ledger user that knows the tables holds arrivals
+ledger_service.on_arrival(_hold_arrivals)

@@ -44,12 +44,17 @@ from chainsleuth.freezes.enums import ActionKind, ActionStatus, FreezeStatus, Sc
 from chainsleuth.freezes.models import Freeze, FreezeAction
 from chainsleuth.freezes.schemas import ExtensionCreate, FreezeCreate, SeizureCreate
 from chainsleuth.orgs.models import Agency
+from chainsleuth.requests.enums import RequestStatus, RequestType
+from chainsleuth.requests.models import LeRequest
 
 OBJECT = "freeze"
 
-# the legal bases live in other domains' tables: only their existence is checked here
-_requests = sa.table("le_requests", sa.column("id"))
+# a case decision is a basis as long as the case exists (cases are never deleted)
 _cases = sa.table("cases", sa.column("id"))
+#: the law-enforcement requests whose legal basis allows a freeze
+FREEZE_BASIS_TYPES = frozenset({RequestType.FREEZE_ORDER, RequestType.SEIZURE_ORDER})
+#: a request in these states is no basis any more
+DEAD_REQUEST_STATES = frozenset({RequestStatus.REJECTED, RequestStatus.CLOSED})
 
 
 @contextmanager
@@ -139,8 +144,19 @@ def _check_basis(session: Session, data: FreezeCreate) -> None:
             "or a case decision (case id)"
         )
     if data.request_id is not None:
-        if session.scalar(select(_requests.c.id).where(_requests.c.id == data.request_id)) is None:
+        order = session.get(LeRequest, data.request_id)
+        if order is None:
             raise InvalidInput(f"no law-enforcement request #{data.request_id}")
+        if order.type not in FREEZE_BASIS_TYPES:
+            raise InvalidInput(
+                f"request {order.reference} is a {order.type.replace('_', ' ')}, which is no "
+                "legal basis for a freeze: only a freeze order or a seizure order is"
+            )
+        if order.status in DEAD_REQUEST_STATES:
+            raise InvalidInput(
+                f"request {order.reference} is {order.status}: it is no legal basis for a "
+                "freeze any more"
+            )
     elif session.scalar(select(_cases.c.id).where(_cases.c.id == data.case_id)) is None:
         raise InvalidInput(f"no case #{data.case_id}")
 

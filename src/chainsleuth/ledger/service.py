@@ -10,6 +10,11 @@ their balance is the sum of their postings, so that they are no hot row.
 
 Nothing here commits: a movement belongs to the caller's transaction (with its audit entry).
 
+Funds arriving in an exchange account (a deposit, the bought leg of a trade) are passed to the
+*arrival hooks* (:func:`on_arrival`) after their journal, with the account's buckets locked:
+``chainsleuth.freezes`` registers one that moves them straight on to the held bucket while a
+freeze of the whole account or of that asset is active (the ledger knows nothing of freezes).
+
 Invariants (:func:`check`): every journal balances; each customer bucket's balance is the sum
 of its postings and never negative; per asset, all accounts sum to zero (nothing created or
 lost: what customers hold, what left and what was seized is what came in).
@@ -35,6 +40,24 @@ class InsufficientFunds(InvalidInput):
     """A movement would take a customer bucket below zero (nothing was written)."""
 
     code = "insufficient_funds"
+
+
+#: ``hook(session, exchange account id, amount, actor)``: called after funds arrived
+ArrivalHook = Callable[[Session, str, int, str], None]
+_arrival_hooks: list[ArrivalHook] = []
+
+
+def on_arrival(hook: ArrivalHook) -> ArrivalHook:
+    """Register a hook called (in the movement's transaction, the account's buckets locked)
+    after funds arrived in an exchange account's available bucket (idempotent)."""
+    if hook not in _arrival_hooks:
+        _arrival_hooks.append(hook)
+    return hook
+
+
+def _arrived(session: Session, account_id: str, amount: int, actor: str) -> None:
+    for hook in _arrival_hooks:
+        hook(session, account_id, amount, actor)
 
 
 @dataclass(frozen=True)
@@ -265,13 +288,15 @@ def deposit(
     buckets = ensure_open(session, account_id, actor=actor)
     amount = _positive(amount)
     world = system_account(session, Bucket.EXTERNAL, buckets.available.asset)
-    return move(
+    journal = move(
         session,
         kind=JournalKind.DEPOSIT,
         legs=[(world, -amount), (buckets.available, amount)],
         actor=actor,
         reference=reference,
     )
+    _arrived(session, account_id, amount, actor)
+    return journal
 
 
 def withdraw(
@@ -293,19 +318,23 @@ def withdraw(
 def trade(
     session: Session, *, account_id: str, amount: int, actor: str, reference: str | None = None
 ) -> Journal:
-    """One leg of a trade: ``amount`` > 0 is bought into the account, < 0 sold out of its
-    available funds (never its held funds) to the trading desk."""
+    """One leg of a trade: ``amount`` > 0 is bought into the account (arriving funds, see
+    :func:`on_arrival`), < 0 sold out of its available funds (never its held funds) to the
+    trading desk."""
     buckets = ensure_open(session, account_id, actor=actor)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise InvalidInput(f"a trade leg needs a non-zero whole number of units, not {amount!r}")
     desk = system_account(session, Bucket.TRADING, buckets.available.asset)
-    return move(
+    journal = move(
         session,
         kind=JournalKind.TRADE,
         legs=[(desk, -amount), (buckets.available, amount)],
         actor=actor,
         reference=reference,
     )
+    if amount > 0:
+        _arrived(session, account_id, amount, actor)
+    return journal
 
 
 def hold(
