@@ -7,8 +7,10 @@ drawn from ``--addresses`` ids with wallet locality (most inputs of a transactio
 a small neighbourhood of ids, some from anywhere), so that components grow large as real
 ones do. Each engine gets the same (transaction, address) rows:
 
-* chainsleuth: ``UnionFind.union_groups`` (numba; records every merge's evidence: the two
-  addresses and the transaction) then ``roots()`` (address -> entity id);
+* chainsleuth: ``UnionFind.union_group_rows`` (numba; records every merge's evidence as
+  the input row that made it, 4 bytes: ``unionfind.evidence`` turns rows into the two
+  addresses and the transaction, as the product does chunk by chunk) then ``roots()``
+  (address -> entity id);
 * graphsense-clustering: ``process_transactions_arrow`` on the same rows as an Arrow
   ``ListArray`` of uint32, then ``get_mapping()`` (address -> cluster id, also the
   component minimum);
@@ -20,9 +22,13 @@ Each engine runs in a child process of its own (``--only``) that makes the input
 its peak resident memory, runs the engine ``--repeat`` times and reports the best wall
 time, the best CPU time (steadier on a shared machine) and how far the peak rose: the
 engine's memory, whatever language holds it. chainsleuth and graphsense-clustering must
-agree (the same component minimum for every address). Printed: inputs per second (wall
-and CPU) and bytes per address (peak growth / addresses; chainsleuth's union-find state
-alone is its 4-byte parent array, the rest is the evidence of every merge).
+agree (the same component minimum for every address). Then one more child (``--only
+race``) runs chainsleuth and graphsense-clustering alternately, ``2 * --repeat`` runs
+each in ABBA order, so that both see the same load on a shared machine: the head-to-head
+figures (best wall, best CPU, and the median of the per-round wall ratios) come from it.
+Printed: inputs per second (wall and CPU) and bytes per address (peak growth / addresses;
+chainsleuth's union-find state alone is its 4-byte parent array, the rest is the evidence
+of every merge).
 
     .venv/bin/python bench/clustering.py                      # 4,000,000 inputs
     .venv/bin/python bench/clustering.py --inputs 500000      # quicker
@@ -86,6 +92,7 @@ def prepare(engine: str) -> None:
 
         warm = UnionFind(4)
         warm.union_groups(np.array([0, 0]), np.array([1, 2]))
+        warm.union_group_rows(np.array([0, 0]), np.array([1, 2]))
         warm.roots()
     elif engine == "graphsense":
         import gs_clustering  # noqa: F401
@@ -122,7 +129,7 @@ def run_chainsleuth(group: np.ndarray, member: np.ndarray, n: int) -> tuple[floa
 
     started = time.perf_counter()
     uf = UnionFind(n)
-    uf.union_groups(group, member)
+    uf.union_group_rows(group, member)  # the evidence: one input row per merge
     roots = uf.roots()
     return time.perf_counter() - started, roots
 
@@ -160,13 +167,53 @@ def run_networkx(group: np.ndarray, member: np.ndarray, n: int) -> tuple[float, 
 ENGINES = {"chainsleuth": run_chainsleuth, "graphsense": run_graphsense, "networkx": run_networkx}
 
 
+def inputs_of(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, int]:
+    if args.store:
+        return from_store(args.store)
+    n = args.addresses or max(2, args.inputs // 2)
+    group, member, _ = synth(args.inputs, n, args.seed)
+    return group, member, n
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def race(args: argparse.Namespace) -> None:
+    """chainsleuth and graphsense-clustering alternately in this process (ABBA order), so
+    that both see the same load: prints a JSON line (best wall and CPU of each, the median
+    of the rounds' wall ratios)."""
+    group, member, n = inputs_of(args)
+    prepare("chainsleuth")
+    prepare("graphsense")
+    runs: dict[str, list[tuple[float, float]]] = {"chainsleuth": [], "graphsense": []}
+    ratios = []
+    for r in range(2 * args.repeat):
+        order = ("chainsleuth", "graphsense") if r % 2 == 0 else ("graphsense", "chainsleuth")
+        this = {}
+        for name in order:
+            gc.collect()
+            cpu0 = cpu_seconds()
+            seconds, _ = ENGINES[name](group, member, n)
+            this[name] = seconds
+            runs[name].append((seconds, cpu_seconds() - cpu0))
+        ratios.append(this["graphsense"] / this["chainsleuth"])
+    print(
+        json.dumps(
+            {
+                name: {"seconds": min(w for w, _ in v), "cpu": min(c for _, c in v)}
+                for name, v in runs.items()
+            }
+            | {"ratio_median": float(np.median(ratios)), "ratio_min": float(min(ratios)),
+               "rounds": len(ratios)}  # fmt: skip
+        )
+    )
+
+
 def child(args: argparse.Namespace) -> None:
     """One engine in this process: prints a JSON line (best seconds, peak growth, digest)."""
-    if args.store:
-        group, member, n = from_store(args.store)
-    else:
-        n = args.addresses or max(2, args.inputs // 2)
-        group, member, _ = synth(args.inputs, n, args.seed)
+    group, member, n = inputs_of(args)
     if args.only == "networkx" and args.nx_inputs < member.size:
         end = int(np.searchsorted(group, group[args.nx_inputs - 1], side="right"))
         group, member = group[:end], member[:end]
@@ -216,13 +263,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--store", help="take the btc inputs of this chain store instead")
-    parser.add_argument("--only", choices=sorted(ENGINES), help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=[*sorted(ENGINES), "race"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.only == "race":
+        race(args)
+        return
     if args.only:
         child(args)
         return
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     results = {}
-    for engine in ("chainsleuth", "graphsense", "networkx"):
+    for engine in ("chainsleuth", "graphsense", "networkx", "race"):
         cmd = [sys.executable, __file__, "--only", engine, "--inputs", str(args.inputs)]
         cmd += ["--addresses", str(args.addresses), "--nx-inputs", str(args.nx_inputs)]
         cmd += ["--repeat", str(args.repeat), "--seed", str(args.seed)]
@@ -259,13 +310,24 @@ def main() -> None:
         f"chainsleuth's union-find state is {parent_bytes} bytes/address (its parent array); "
         "the rest of its peak is the evidence of every merge (2 x int32 + int64 each)"
     )
-    ours, ours_cpu = rates["chainsleuth (numba)"], cpu_rates["chainsleuth (numba)"]
-    gs_name = "graphsense-clustering (Rust)"
+    ours = rates["chainsleuth (numba)"]
+    rc = results["race"]
+    inputs = cs["inputs"]
     print(
-        f"chainsleuth vs graphsense-clustering: {ours / rates[gs_name]:.2f}x wall, "
-        f"{ours_cpu / cpu_rates[gs_name]:.2f}x per CPU second; vs networkx: "
-        f"{ours / rates['networkx']:.0f}x (networkx on {nxr['inputs']:,} inputs)"
+        f"head to head in one process, {rc['rounds']} runs each alternately: chainsleuth "
+        f"{inputs / rc['chainsleuth']['seconds']:,.0f} inputs/s (best wall), "
+        f"{inputs / rc['chainsleuth']['cpu']:,.0f} inputs/cpu-s; graphsense-clustering "
+        f"{inputs / rc['graphsense']['seconds']:,.0f} inputs/s, "
+        f"{inputs / rc['graphsense']['cpu']:,.0f} inputs/cpu-s"
     )
+    print(
+        f"chainsleuth vs graphsense-clustering: "
+        f"{rc['graphsense']['seconds'] / rc['chainsleuth']['seconds']:.2f}x wall (best runs), "
+        f"{rc['ratio_median']:.2f}x wall (median of the rounds, worst {rc['ratio_min']:.2f}x), "
+        f"{rc['graphsense']['cpu'] / rc['chainsleuth']['cpu']:.2f}x per CPU second; "
+        f"vs networkx: {ours / rates['networkx']:.0f}x (networkx on {nxr['inputs']:,} inputs)"
+    )
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -23,13 +23,17 @@ the CLI prints the message and exits with code 2.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ChainsleuthError(Exception):
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, details: list[Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: per-item problems (a subject file's bad rows, say), answered as the error's details
+        self.details = details
 
 
 class ConfigurationError(ChainsleuthError):

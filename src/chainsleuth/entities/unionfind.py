@@ -65,42 +65,68 @@ def union_groups(
     large: int,
     group: np.ndarray,
     member: np.ndarray,
-    out_a: np.ndarray,
-    out_b: np.ndarray,
-    out_group: np.ndarray,
+    out_row: np.ndarray,
     out_large: np.ndarray,
 ) -> int:
-    """Union the members of each run of equal ``group`` values (rows sorted by group).
+    """Union the members of each run of equal ``group`` values (rows in runs by group).
 
     For multi-input clustering ``group`` is the tx id and ``member`` the input's address id.
-    Each merge writes (first member of the run, the member merged, group) to the ``out_``
-    arrays (long enough for every merge: ``min(member.size, parent.size)``), and, when
-    ``size`` (the component sizes at the roots) is given, to ``out_large`` whether it joined
-    two components of at least ``large`` addresses; an empty ``size`` skips that
-    bookkeeping. Returns the number of merges."""
+    Each merge writes its row (the member merged into the run's first member; ``evidence``
+    turns rows into (first member, member, group)) to ``out_row`` (long enough for every
+    merge: ``min(member.size, parent.size)``), and, when ``size`` (the component sizes at
+    the roots) is given, to ``out_large`` whether it joined two components of at least
+    ``large`` addresses; an empty ``size`` skips that bookkeeping. A run of one row (most
+    transactions have one input) costs no lookup. Returns the number of merges."""
     merges = 0
     n = member.size
+    track = size.size > 0
     i = 0
     while i < n:
         g = group[i]
-        anchor = member[i]
-        ra = _find(parent, anchor)  # the run's root, kept up to date as it merges
         j = i + 1
+        if j == n or group[j] != g:  # one input: nothing to join
+            i = j
+            continue
+        ra = _find(parent, member[i])  # the run's root, kept up to date as it merges
         while j < n and group[j] == g:
-            other = member[j]
-            rb = _find(parent, other)
+            rb = _find(parent, member[j])
             if ra != rb:
                 both = _link(parent, size, ra, rb, large)
-                if size.size:
+                if track:
                     out_large[merges] = both
                 ra = min(ra, rb)
-                out_a[merges] = anchor
-                out_b[merges] = other
-                out_group[merges] = g
+                out_row[merges] = j
                 merges += 1
             j += 1
         i = j
     return merges
+
+
+@njit(cache=True, nogil=True)
+def evidence(
+    group: np.ndarray,
+    member: np.ndarray,
+    rows: np.ndarray,
+    out_a: np.ndarray,
+    out_b: np.ndarray,
+    out_group: np.ndarray,
+) -> None:
+    """The merges of ``union_groups`` (their rows, ascending) as (first member of the run,
+    member merged, group)."""
+    start = end = 0  # the current run: rows [start, end)
+    n = group.size
+    for k in range(rows.size):
+        j = rows[k]
+        g = group[j]
+        if j >= end:  # each run is walked once
+            start = end = j
+            while start > 0 and group[start - 1] == g:
+                start -= 1
+            while end < n and group[end] == g:
+                end += 1
+        out_a[k] = member[start]
+        out_b[k] = member[j]
+        out_group[k] = g
 
 
 @njit(cache=True, nogil=True)
@@ -172,20 +198,33 @@ class UnionFind:
         self, group: np.ndarray, member: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """See ``union_groups``: the merges as (a, b, group, joined-two-large) arrays."""
-        member = np.ascontiguousarray(member, dtype=np.int64)
-        group = np.ascontiguousarray(group, dtype=np.int64)
+        member = np.ascontiguousarray(member)
+        group = np.ascontiguousarray(group)
+        rows, large = self.union_group_rows(group, member)
+        a = np.empty(rows.size, dtype=self.parent.dtype)
+        b = np.empty(rows.size, dtype=self.parent.dtype)
+        g = np.empty(rows.size, dtype=np.int64)
+        evidence(group, member, rows, a, b, g)
+        return a, b, g, large
+
+    def union_group_rows(
+        self, group: np.ndarray, member: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """See ``union_groups``: the merges as the rows that made them (int32 while there
+        are fewer than 2**31 rows: 4 bytes per merge) and whether each joined two large
+        components; ``evidence`` gives their (a, b, group)."""
+        member = np.ascontiguousarray(member)
+        group = np.ascontiguousarray(group)
+        if member.dtype.kind not in "iu" or group.dtype.kind not in "iu":
+            member, group = member.astype(np.int64), group.astype(np.int64)
         # at most one merge per input and per address; the pages past the merges made are
         # never written, so they never become resident
         cap = min(member.size, self.parent.size)
-        out_a = np.empty(cap, dtype=self.parent.dtype)
-        out_b = np.empty(cap, dtype=self.parent.dtype)
-        out_g = np.empty(cap, dtype=np.int64)
+        out_r = np.empty(cap, dtype=np.int32 if member.size <= INT32_LIMIT else np.int64)
         out_l = np.zeros(cap if self.sizes.size else 1, dtype=np.bool_)
-        k = union_groups(
-            self.parent, self.sizes, self.large, group, member, out_a, out_b, out_g, out_l
-        )
+        k = union_groups(self.parent, self.sizes, self.large, group, member, out_r, out_l)
         large = out_l[:k] if self.sizes.size else np.zeros(k, dtype=np.bool_)
-        return out_a[:k], out_b[:k], out_g[:k], large
+        return out_r[:k], large
 
     def union_pairs(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Union each pair: the masks of the pairs that merged two components, and of those

@@ -173,6 +173,28 @@ class Trade(Base):
     time: Mapped[datetime] = mapped_column()
 
 
+class FiatDeposit(Base):
+    """Money a customer paid in by bank transfer or card (what funds the ``buy`` trades).
+
+    ``amount`` is in the currency's minor unit (cents); ``payer_account`` is masked as the
+    exchange's export shows it; ``payer_matches_kyc`` tells whether the payer's name matched
+    the account holder (first-party funding)."""
+
+    __tablename__ = "exchange_fiat_deposits"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey(CUSTOMER_FK), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(Amount())
+    method: Mapped[str] = mapped_column(String(32))
+    bank_country: Mapped[str | None] = mapped_column(String(2))
+    payer_account: Mapped[str | None] = mapped_column(String(64), index=True)
+    payer_matches_kyc: Mapped[bool] = mapped_column()
+    reference: Mapped[str | None] = mapped_column(String(100), index=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(32))
+
+
 class LedgerEntry(Base):
     __tablename__ = "exchange_ledger"
 

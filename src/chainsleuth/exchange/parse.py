@@ -34,6 +34,7 @@ from chainsleuth.exchange.models import (
     Customer,
     Deposit,
     DepositAddress,
+    FiatDeposit,
     LedgerEntry,
     Login,
     Trade,
@@ -92,6 +93,19 @@ COLUMNS: dict[str, list[str]] = {
         "status",
     ],
     "trades": ["trade_id", "customer_id", "side", "asset", "amount", "price_usd", "time"],
+    "fiat_deposits": [
+        "fiat_deposit_id",
+        "customer_id",
+        "currency",
+        "amount",
+        "method",
+        "bank_country",
+        "payer_account",
+        "payer_matches_kyc",
+        "reference",
+        "received_at",
+        "status",
+    ],
     "ledger": [
         "entry_id",
         "account_id",
@@ -118,6 +132,12 @@ COLUMNS: dict[str, list[str]] = {
 }
 TABLES = list(COLUMNS)
 REQUIRED_TABLES = ("customers", "accounts")
+#: fiat currencies (ISO 4217) -> decimals of the minor unit
+CURRENCIES: dict[str, int] = {
+    "USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "CAD": 2, "AUD": 2, "BRL": 2, "INR": 2,
+    "JPY": 0, "KRW": 0, "PLN": 2, "UAH": 2, "NGN": 2, "HKD": 2, "SGD": 2, "SEK": 2,
+    "NOK": 2, "DKK": 2, "CZK": 2, "TRY": 2, "MXN": 2, "ZAR": 2, "AED": 2, "CNY": 2,
+}  # fmt: skip
 
 #: (stage, done, total): how far an import is
 Progress = Callable[[str, int, int], None]
@@ -520,6 +540,50 @@ def _balance(row: dict[str, Any], known: Known) -> dict[str, Any]:
     }
 
 
+def fiat_units(value: Any, currency: str) -> int:
+    """A decimal fiat amount as an integer of the currency's minor unit, exactly."""
+    text = _req(value, 40)
+    try:
+        amount = Decimal(text)
+    except InvalidOperation as exc:
+        raise RowError(f"{text!r} is not a decimal amount") from exc
+    if not amount.is_finite():
+        raise RowError(f"{text} is not an amount")
+    scaled = amount.scaleb(CURRENCIES[currency])
+    if scaled != scaled.to_integral_value():
+        raise RowError(f"{text} has more decimals than {currency} has ({CURRENCIES[currency]})")
+    if scaled < 0:
+        raise RowError(f"{text} is negative")
+    return int(scaled)
+
+
+def _currency(value: Any) -> str:
+    text = _req(value, 3).upper()
+    if text not in CURRENCIES:
+        raise RowError(f"unknown currency {text!r}")
+    return text
+
+
+def _fiat_deposit(row: dict[str, Any], known: Known) -> dict[str, Any]:
+    currency = _field("currency", _currency, row["currency"])
+    country = _field("bank_country", _text, row["bank_country"], required=False, max_len=2)
+    return {
+        "id": _field("fiat_deposit_id", _req, row["fiat_deposit_id"], 32),
+        "customer_id": _field("customer_id", known.customer, row["customer_id"]),
+        "currency": currency,
+        "amount": _field("amount", fiat_units, row["amount"], currency),
+        "method": _field("method", _req, row["method"], 32).lower(),
+        "bank_country": country.upper() if country else None,
+        "payer_account": _field(
+            "payer_account", _text, row["payer_account"], required=False, max_len=64
+        ),
+        "payer_matches_kyc": _field("payer_matches_kyc", _bool, row["payer_matches_kyc"]),
+        "reference": _field("reference", _text, row["reference"], required=False, max_len=100),
+        "received_at": _field("received_at", _req_time, row["received_at"]),
+        "status": _field("status", _req, row["status"], 32),
+    }
+
+
 def _login(row: dict[str, Any], known: Known) -> dict[str, Any]:
     country = _field("ip_country", _text, row["ip_country"], required=False, max_len=2)
     return {
@@ -556,6 +620,7 @@ SPECS: dict[str, Spec] = {
     "deposits": Spec(Deposit, ("id",), _deposit),
     "withdrawals": Spec(Withdrawal, ("id",), _withdrawal),
     "trades": Spec(Trade, ("id",), _trade),
+    "fiat_deposits": Spec(FiatDeposit, ("id",), _fiat_deposit),
     "ledger": Spec(LedgerEntry, ("id",), _ledger),
     "balances": Spec(Balance, ("account_id",), _balance),
     "logins": Spec(Login, ("id",), _login),

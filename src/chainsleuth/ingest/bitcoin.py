@@ -50,7 +50,7 @@ import pyarrow as pa
 from chainsleuth.chain.addresses import AddressError, canonical_btc, canonical_hash
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.enums import ScriptType
-from chainsleuth.chain.schemas import SOURCE
+from chainsleuth.chain.schemas import SOURCE, TIME
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
 
 CHAIN = "btc"
@@ -86,6 +86,7 @@ _ADDRESS_SHAPE = re.compile(
 )
 _HEX = re.compile("[0-9a-fA-F]{64}")
 _flat = chain.from_iterable
+_I64, _I32, _STR = pa.int64(), pa.int32(), pa.string()
 
 
 _SCRIPT_TYPES = {k: (str(v), v in ADDRESS_TYPES) for k, v in CORE_TYPES.items()}
@@ -93,7 +94,11 @@ _NONSTANDARD = (str(ScriptType.NONSTANDARD), False)
 
 
 class UtxoColumns:
-    """Columns of the four UTXO source tables, filled block by block."""
+    """Columns of the four UTXO source tables, filled block by block.
+
+    Two ways in: rows appended to the lists of ``blocks``/``txs``/``outputs``/``inputs``
+    (files, one record at a time), or whole Arrow tables (``add_core_blocks``: a batch of
+    node answers at once) kept as chunks; ``table`` joins both, in the order added."""
 
     def __init__(self, *, verify_checksums: bool = False) -> None:
         #: check each new address's Base58Check/Bech32 checksum (slow in pure Python); else
@@ -103,11 +108,12 @@ class UtxoColumns:
         self.txs: dict[str, list[Any]] = {n: [] for n in SOURCE["utxo"]["txs"].names}
         self.outputs: dict[str, list[Any]] = {n: [] for n in SOURCE["utxo"]["outputs"].names}
         self.inputs: dict[str, list[Any]] = {n: [] for n in SOURCE["utxo"]["inputs"].names}
+        self._chunks: dict[str, list[pa.Table]] = {n: [] for n in SOURCE["utxo"]}
         self._addresses: dict[str, str] = {}
 
     @property
     def tx_count(self) -> int:
-        return len(self.txs["hash"])
+        return len(self.txs["hash"]) + sum(t.num_rows for t in self._chunks["txs"])
 
     def address(self, text: Any, where: str) -> str:
         known = self._addresses.get(text)
@@ -127,9 +133,30 @@ class UtxoColumns:
         self._addresses[text] = canonical
         return canonical
 
+    def _flush(self) -> None:
+        """Rows appended to the lists become a chunk (so that chunks keep their order)."""
+        for name in SOURCE["utxo"]:
+            columns: dict[str, list[Any]] = getattr(self, name)
+            if any(columns.values()):
+                self._chunks[name].append(
+                    pa.Table.from_pydict(columns, schema=SOURCE["utxo"][name])
+                )
+                for values in columns.values():
+                    values.clear()
+
+    def add_tables(self, tables: dict[str, pa.Table]) -> None:
+        self._flush()
+        for name, table in tables.items():
+            self._chunks[name].append(table)
+
     def table(self, name: str) -> pa.Table:
-        columns: dict[str, list[Any]] = getattr(self, name)
-        return pa.Table.from_pydict(columns, schema=SOURCE["utxo"][name])
+        self._flush()
+        chunks = self._chunks[name]
+        if not chunks:
+            return SOURCE["utxo"][name].empty_table()
+        if len(chunks) > 1:
+            self._chunks[name] = [pa.concat_tables(chunks)]
+        return self._chunks[name][0]
 
     def block_range(self, first: int, last: int) -> BlockRange:
         try:
@@ -248,17 +275,17 @@ def _as_block(block: Any, height: int | None) -> CoreBlock:
         raise MalformedResponse(f"{where} is malformed: missing or bad field ({exc})") from exc
 
 
-def _satoshi(values: list[float], where: str) -> list[int]:
+def _satoshi(values: list[float], where: str) -> np.ndarray:
     """BTC amounts (doubles) in satoshi, exactly, in bulk: below 2.1e15 satoshi a double's
     error (< 0.36 sat) rounds away."""
     if not values:
-        return []
+        return np.zeros(0, dtype=np.int64)
     btc = np.asarray(values, dtype=np.float64)
     bad = ~((btc >= 0) & (btc <= MAX_BTC))
     if bad.any():
         value = values[int(np.argmax(bad))]
         raise MalformedResponse(f"{where}: amount {value!r} is outside 0..21,000,000 BTC")
-    out: list[int] = np.rint(btc * COIN).astype(np.int64).tolist()
+    out: np.ndarray = np.rint(btc * COIN).astype(np.int64)
     return out
 
 
@@ -281,114 +308,163 @@ def _input_address(cols: UtxoColumns, spk: CoreScript, where: str) -> str | None
     return cols._addresses.get(spk.address) or cols.address(spk.address, where)
 
 
+def _all_of(values: list[Any], kind: type) -> bool:
+    """Every value is exactly a ``kind`` (one C-level pass)."""
+    return not values or set(map(type, values)) == {kind}
+
+
+def _int_array(values: Any, kind: pa.DataType = _I64) -> pa.Array:
+    return pa.array(values, kind)
+
+
 def add_core_blocks(cols: UtxoColumns, blocks: Sequence[Any], first: int | None = None) -> None:
     """Append ``getblock`` (verbosity 2 or 3) results (``CoreBlock``s or dicts) for heights
-    ``first..`` (or whatever heights they carry) to ``cols``, column by column."""
-    if all(type(b) is CoreBlock for b in blocks):
-        parsed: list[CoreBlock] = list(blocks)
-    else:
+    ``first..`` (or whatever heights they carry) to ``cols``, as Arrow tables built column
+    by column: one list comprehension per field read, the rest in numpy and Arrow."""
+    parsed: list[CoreBlock] = list(blocks)
+    if not _all_of(parsed, CoreBlock):
         parsed = [_as_block(b, None if first is None else first + i) for i, b in enumerate(blocks)]
     if not parsed:
         return
     where = f"blocks {parsed[0].height}..{parsed[-1].height} of btc"
     try:
-        heights = [blk.height for blk in parsed]
-        if first is not None and heights != list(range(first, first + len(parsed))):
-            i = next(i for i, h in enumerate(heights) if h != first + i)
-            raise MalformedResponse(
-                f"asked for block {first + i} of btc, the node sent {heights[i]}"
-            )
-        b = cols.blocks
-        b["height"] += heights
-        b["hash"] += hex_hashes([blk.hash for blk in parsed], where)
-        b["prev_hash"] += hex_hashes_or_none([blk.previousblockhash for blk in parsed], where)
-        b["time"] += [blk.time for blk in parsed]
-        tx_lists = [blk.tx for blk in parsed]
-        counts = list(map(len, tx_lists))
-        txs: list[CoreTx] = list(_flat(tx_lists))  # type: ignore[arg-type]
-        if not all(type(tx) is CoreTx for tx in txs):
-            h = next(blk.height for blk in parsed if any(type(tx) is not CoreTx for tx in blk.tx))
-            raise MalformedResponse(
-                f"block {h} of btc carries no transactions (use verbosity 2 or 3)"
-            )
-        t = cols.txs
-        txids = [tx.txid for tx in txs]
-        t["hash"] += txids
-        t["height"] += _flat(map(repeat, heights, counts))
-        t["position"] += _flat(map(range, counts))
-        t["time"] += _flat(map(repeat, [blk.time for blk in parsed], counts))
-        vin_lists = [tx.vin for tx in txs]
-        coinbase = [bool(vin) and vin[0].coinbase is not None for vin in vin_lists]
-        t["coinbase"] += coinbase
-        fees = [tx.fee for tx in txs]
-        if fees.count(None) == len(fees):
-            t["fee"] += [0] * len(txs)
-        else:
-            paying = [f for f, cb in zip(fees, coinbase, strict=True) if f is not None and not cb]
-            sats = iter(_satoshi(paying, where))
-            t["fee"] += [
-                next(sats) if f is not None and not cb else 0
-                for f, cb in zip(fees, coinbase, strict=True)
-            ]
-        t["locktime"] += [tx.locktime for tx in txs]
-        t["version"] += [tx.version for tx in txs]
-        t["size"] += [tx.size if tx.vsize is None else tx.vsize for tx in txs]
-
-        o = cols.outputs
-        vout_lists = [tx.vout for tx in txs]
-        vouts: list[CoreOutput] = list(_flat(vout_lists))
-        o["tx_hash"] += _flat(map(repeat, txids, map(len, vout_lists)))
-        # (list comprehensions: the fastest way to read a field of many records)
-        o["n"] += [v.n for v in vouts]
-        o["value"] += _satoshi([v.value for v in vouts], where)
-        spks = [v.scriptPubKey for v in vouts]
-        kinds = list(map(_SCRIPT_TYPES.get, [spk.type for spk in spks]))  # type: ignore[arg-type]
-        if None in kinds:
-            kinds = [k or _NONSTANDARD for k in kinds]
-        script_types = [k[0] for k in kinds]  # type: ignore[index]
-        has_address = [k[1] for k in kinds]  # type: ignore[index]
-        o["script_type"] += script_types
-        # addresses seen before are canonical already: one dict look-up each
-        known = list(map(cols._addresses.get, [spk.address for spk in spks]))  # type: ignore[arg-type]
-        out = [a if h else None for h, a in zip(has_address, known, strict=True)]
-        if out.count(None) != has_address.count(False):
-            out = [
-                (a or _output_address(cols, spk, k, where)) if h else None
-                for a, h, k, spk in zip(out, has_address, script_types, spks, strict=True)
-            ]
-        o["address"] += out
-
-        ins = cols.inputs
-        spending = [vin for vin, cb in zip(vin_lists, coinbase, strict=True) if not cb]
-        spending_ids = [txid for txid, cb in zip(txids, coinbase, strict=True) if not cb]
-        vins: list[CoreInput] = list(_flat(spending))
-        in_counts = list(map(len, spending))
-        ins["tx_hash"] += _flat(map(repeat, spending_ids, in_counts))
-        ins["n"] += _flat(map(range, in_counts))
-        prev = [vi.txid for vi in vins]
-        prev_n = [vi.vout for vi in vins]
-        if None in prev or None in prev_n:
-            raise MalformedResponse(f"{where} is malformed: an input names no txid and vout")
-        ins["prev_tx_hash"] += prev
-        ins["prev_n"] += prev_n
-        prevouts = [vi.prevout for vi in vins]
-        given = [p.value for p in prevouts if p is not None]
-        if not given:  # verbosity 2: the store resolves the inputs
-            ins["address"] += [None] * len(vins)
-            ins["value"] += [None] * len(vins)
-            return
-        values = iter(_satoshi(given, where))
-        ins["value"] += [None if p is None else next(values) for p in prevouts]
-        ins["address"] += [
-            None
-            if p is None or p.scriptPubKey is None
-            else _input_address(cols, p.scriptPubKey, where)
-            for p in prevouts
-        ]
-    except (TypeError, ValueError, AttributeError, IndexError) as exc:
+        cols.add_tables(_core_tables(cols, parsed, first, where))
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         if isinstance(exc, MalformedResponse):
             raise
         raise MalformedResponse(f"{where} is malformed: missing or bad field {exc}") from exc
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise MalformedResponse(f"{where} hold bad values: {exc}") from exc
+
+
+def _core_tables(
+    cols: UtxoColumns, parsed: list[CoreBlock], first: int | None, where: str
+) -> dict[str, pa.Table]:
+    heights = [blk.height for blk in parsed]
+    if first is not None and heights != list(range(first, first + len(parsed))):
+        i = next(i for i, h in enumerate(heights) if h != first + i)
+        raise MalformedResponse(f"asked for block {first + i} of btc, the node sent {heights[i]}")
+    times = np.array([blk.time for blk in parsed], dtype=np.int64)
+    tx_lists = [blk.tx for blk in parsed]
+    counts = np.fromiter(map(len, tx_lists), np.int64, len(tx_lists))
+    blocks = pa.Table.from_arrays(
+        [
+            _int_array(heights),
+            pa.array(hex_hashes([blk.hash for blk in parsed], where), _STR),
+            pa.array(hex_hashes_or_none([blk.previousblockhash for blk in parsed], where), _STR),
+            pa.array(times, TIME),
+        ],
+        schema=SOURCE["utxo"]["blocks"],
+    )
+    txs: list[CoreTx] = list(_flat(tx_lists))  # type: ignore[arg-type]
+    if not _all_of(txs, CoreTx):
+        h = next(blk.height for blk in parsed if not _all_of(blk.tx, CoreTx))
+        raise MalformedResponse(f"block {h} of btc carries no transactions (use verbosity 2 or 3)")
+    n_tx = len(txs)
+    tx_block = np.repeat(np.arange(len(parsed)), counts)
+    starts = np.cumsum(counts) - counts
+    txids = [tx.txid for tx in txs]
+    txid_array = pa.array(txids, _STR)
+    vin_lists = [tx.vin for tx in txs]
+    coinbase = [bool(vin) and vin[0].coinbase is not None for vin in vin_lists]
+    fees = [tx.fee for tx in txs]
+    if fees.count(None) == n_tx:
+        fee = np.zeros(n_tx, dtype=np.int64)
+    else:
+        paying = [f for f, cb in zip(fees, coinbase, strict=True) if f is not None and not cb]
+        sats = iter(_satoshi(paying, where).tolist())
+        fee = np.array(
+            [
+                next(sats) if f is not None and not cb else 0
+                for f, cb in zip(fees, coinbase, strict=True)
+            ],
+            dtype=np.int64,
+        )
+    sizes = [tx.vsize for tx in txs]
+    if None in sizes:
+        sizes = [tx.size if tx.vsize is None else tx.vsize for tx in txs]
+    tx_table = pa.Table.from_arrays(
+        [
+            txid_array,
+            pa.array(np.asarray(heights, dtype=np.int64)[tx_block]),
+            pa.array(np.arange(n_tx, dtype=np.int64) - starts[tx_block], _I32),
+            pa.array(times[tx_block], TIME),
+            pa.array(coinbase, pa.bool_()),
+            pa.array(fee),
+            _int_array([tx.locktime for tx in txs]),
+            _int_array([tx.version for tx in txs], _I32),
+            _int_array(sizes, _I32),
+        ],
+        schema=SOURCE["utxo"]["txs"],
+    )
+
+    vout_lists = [tx.vout for tx in txs]
+    vouts: list[CoreOutput] = list(_flat(vout_lists))
+    out_tx = np.repeat(np.arange(n_tx), np.fromiter(map(len, vout_lists), np.int64, n_tx))
+    spks = [v.scriptPubKey for v in vouts]
+    kinds = list(map(_SCRIPT_TYPES.get, [spk.type for spk in spks]))  # type: ignore[arg-type]
+    if None in kinds:
+        kinds = [k or _NONSTANDARD for k in kinds]
+    script_types = [k[0] for k in kinds]  # type: ignore[index]
+    has_address = [k[1] for k in kinds]  # type: ignore[index]
+    # addresses seen before are canonical already: one dict look-up each
+    known = list(map(cols._addresses.get, [spk.address for spk in spks]))  # type: ignore[arg-type]
+    out = [a if h else None for h, a in zip(has_address, known, strict=True)]
+    if out.count(None) != has_address.count(False):
+        out = [
+            (a or _output_address(cols, spk, k, where)) if h else None
+            for a, h, k, spk in zip(out, has_address, script_types, spks, strict=True)
+        ]
+    outputs = pa.Table.from_arrays(
+        [
+            txid_array.take(out_tx),
+            _int_array([v.n for v in vouts], _I32),
+            pa.array(out, _STR),
+            pa.array(_satoshi([v.value for v in vouts], where)),
+            pa.array(script_types, _STR),
+        ],
+        schema=SOURCE["utxo"]["outputs"],
+    )
+
+    spending_rows = [i for i, cb in enumerate(coinbase) if not cb]
+    spending = [vin_lists[i] for i in spending_rows]
+    vins: list[CoreInput] = list(_flat(spending))
+    in_counts = np.fromiter(map(len, spending), np.int64, len(spending))
+    in_tx = np.repeat(np.asarray(spending_rows, dtype=np.int64), in_counts)
+    in_n = np.arange(len(vins), dtype=np.int64) - np.repeat(np.cumsum(in_counts) - in_counts, in_counts)
+    prev = [vi.txid for vi in vins]
+    prev_n = [vi.vout for vi in vins]
+    if None in prev or None in prev_n:
+        raise MalformedResponse(f"{where} is malformed: an input names no txid and vout")
+    prevouts = [vi.prevout for vi in vins]
+    given = [p.value for p in prevouts if p is not None]
+    if not given:  # verbosity 2: the store resolves the inputs
+        in_value = pa.nulls(len(vins), _I64)
+        in_address = pa.nulls(len(vins), _STR)
+    else:
+        values = iter(_satoshi(given, where).tolist())
+        in_value = pa.array([None if p is None else next(values) for p in prevouts], _I64)
+        in_address = pa.array(
+            [
+                None
+                if p is None or p.scriptPubKey is None
+                else _input_address(cols, p.scriptPubKey, where)
+                for p in prevouts
+            ],
+            _STR,
+        )
+    inputs = pa.Table.from_arrays(
+        [
+            txid_array.take(in_tx),
+            pa.array(in_n, _I32),
+            pa.array(prev, _STR),
+            _int_array(prev_n, _I32),
+            in_address,
+            in_value,
+        ],
+        schema=SOURCE["utxo"]["inputs"],
+    )
+    return {"blocks": blocks, "txs": tx_table, "outputs": outputs, "inputs": inputs}
 
 
 def add_core_block(cols: UtxoColumns, block: Any, height: int | None = None) -> None:

@@ -13,7 +13,9 @@ Nothing here commits: a movement belongs to the caller's transaction (with its a
 Funds arriving in an exchange account (a deposit, the bought leg of a trade) are passed to the
 *arrival hooks* (:func:`on_arrival`) after their journal, with the account's buckets locked:
 ``chainsleuth.freezes`` registers one that moves them straight on to the held bucket while a
-freeze of the whole account or of that asset is active (the ledger knows nothing of freezes).
+freeze of the whole account or of that asset is active (the ledger knows nothing of freezes,
+but imports the module that registers it before the first arrival, so that no caller of the
+ledger can bypass it).
 
 Invariants (:func:`check`): every journal balances; each customer bucket's balance is the sum
 of its postings and never negative; per asset, all accounts sum to zero (nothing created or
@@ -22,6 +24,8 @@ lost: what customers hold, what left and what was seized is what came in).
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -55,8 +59,21 @@ def on_arrival(hook: ArrivalHook) -> ArrivalHook:
     return hook
 
 
+#: modules that register arrival hooks which no movement may bypass: imported before the first
+#: arrival, so that a script using the ledger alone still holds money arriving under a freeze
+_REQUIRED_HOOK_MODULES = ("chainsleuth.freezes.models",)
+
+
+def arrival_hooks() -> list[ArrivalHook]:
+    """The registered arrival hooks, the required ones' modules imported first."""
+    for module in _REQUIRED_HOOK_MODULES:
+        if module not in sys.modules:
+            importlib.import_module(module)
+    return list(_arrival_hooks)
+
+
 def _arrived(session: Session, account_id: str, amount: int, actor: str) -> None:
-    for hook in _arrival_hooks:
+    for hook in arrival_hooks():
         hook(session, account_id, amount, actor)
 
 

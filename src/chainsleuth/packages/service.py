@@ -396,6 +396,22 @@ def approve(
     return package
 
 
+def disclosed_customers(session: Session, *, request_id: int) -> dict[str, list[Category]]:
+    """Customer id -> the categories of their records that the request's delivered
+    packages produced (what a customer notice names)."""
+    rows = session.execute(
+        select(GatheringItem.customer_id, GatheringItem.category)
+        .join(Package, Package.gathering_id == GatheringItem.gathering_id)
+        .where(Package.request_id == request_id, GatheringItem.selected.is_(True))
+        .distinct()
+    ).all()
+    order = list(Category)
+    out: dict[str, list[Category]] = {}
+    for customer_id, category in rows:
+        out.setdefault(customer_id, []).append(Category(category))
+    return {c: sorted(set(v), key=order.index) for c, v in sorted(out.items())}
+
+
 def get_package(session: Session, *, user: User, package_id: int) -> Package:
     """A package the user may see; another agency's is not found."""
     return ensure_visible(user, session.get(Package, package_id), what="package")

@@ -2,7 +2,7 @@
 
 ``list`` and ``show`` read; ``transition`` moves a request (as the operator, with every
 rule of the workflow; audited); ``due`` lists the requests past 80 % of their SLA;
-``notifications`` processes the customer notices that are due; ``import`` loads the
+``notify-due`` processes the customer notices that are due (mails to the outbox); ``import`` loads the
 world's ``agencies/requests.csv`` history (idempotent).
 """
 
@@ -22,7 +22,7 @@ from chainsleuth.auth.models import User
 from chainsleuth.core.cli import cli_actor, cli_session, console
 from chainsleuth.core.errors import InvalidInput, NotFound
 from chainsleuth.orgs.models import Agency
-from chainsleuth.requests import flows, importer, present, queries
+from chainsleuth.requests import flows, importer, notify, present, queries
 from chainsleuth.requests.enums import RequestStatus, RequestType
 from chainsleuth.requests.models import LeRequest
 from chainsleuth.requests.schemas import RequestSummary
@@ -171,13 +171,20 @@ def due(as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> Non
     console.print(_table(items))
 
 
-@app.command()
-def notifications() -> None:
+@app.command("notify-due")
+def notify_due() -> None:
     """Process the customer notices that are due: re-queue those whose non-disclosure order
-    ended, send those of delivered requests (each audited)."""
-    with cli_session() as (_settings, session):
-        run = flows.process_notifications(session, actor=cli_actor())
-    console.print(f"notices: {run.requeued} re-queued, {run.sent} sent")
+    ended, mail a notice to each customer whose records a delivered request produced (to
+    the outbox; each step audited)."""
+    with cli_session() as (settings, session):
+        run = notify.process_notifications(session, actor=cli_actor(), settings=settings)
+    console.print(
+        f"notices: {run.requeued} re-queued, {run.sent} sent ({run.mails} mail(s)), "
+        f"{run.cancelled} cancelled"
+    )
+
+
+app.command("notifications", hidden=True, help="Old name of notify-due.")(notify_due)
 
 
 @app.command("import")

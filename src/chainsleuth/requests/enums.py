@@ -152,3 +152,10 @@ class NotificationState(StrEnum):
     DEFERRED = "deferred"
     SENT = "sent"
     CANCELLED = "cancelled"
+
+
+class NoticeOutcome(StrEnum):
+    """What became of the notice to one customer."""
+
+    MAILED = "mailed"
+    NO_ADDRESS = "no_address"

@@ -11,8 +11,8 @@ Emergency, freeze and seizure requests need a confirmed second-channel call-back
 distinct approvers before they are approved or delivered; a failed call-back is recorded
 against the sender (``officers.service.record_verification_failure``) and blocks the
 request. No request reaches "delivered" unless its sender is a verified officer now.
-The customer-notification state machine (``NotificationState``) moves with the workflow and
-with ``process_notifications``.
+The customer-notification state machine (``NotificationState``) moves with the workflow here
+and with ``requests.notify.process_notifications``, which sends the notices.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit import service as audit
@@ -361,77 +361,3 @@ def mark_delivered(
         commit=commit,
     )
 
-
-@dataclass
-class NotificationRun:
-    requeued: int = 0
-    sent: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.requeued + self.sent
-
-
-def due_notifications(session: Session, *, now: datetime, limit: int = 1000) -> list[LeRequest]:
-    return list(
-        session.scalars(
-            select(LeRequest)
-            .where(
-                or_(
-                    (LeRequest.notification_state == NotificationState.HELD.value)
-                    & (LeRequest.notification_due_at <= now),
-                    (LeRequest.notification_state == NotificationState.QUEUED.value)
-                    & (LeRequest.notification_due_at <= now),
-                )
-            )
-            .order_by(LeRequest.notification_due_at, LeRequest.id)
-            .limit(limit)
-        )
-    )
-
-
-def process_notifications(
-    session: Session, *, actor: Actor, now: datetime | None = None, limit: int = 1000
-) -> NotificationRun:
-    """Re-queue notices whose non-disclosure order ended; send the queued ones that are due
-    (the request delivered). Each step audited, all in one transaction."""
-    now = now or utcnow()
-    run = NotificationRun()
-    for req in due_notifications(session, now=now, limit=limit):
-        if req.notification_state == NotificationState.HELD:
-            add_notification_step(
-                session, req, NotificationState.QUEUED, "the non-disclosure order ended"
-            )
-            req.notification_due_at = req.responded_at and now
-            if req.responded_at is None and not req.is_open:
-                add_notification_step(
-                    session, req, NotificationState.CANCELLED, "nothing was disclosed: no notice"
-                )
-            run.requeued += 1
-            audit.record(
-                session,
-                actor=actor,
-                action="request.notification_requeued",
-                object_type="le_request",
-                object_id=req.id,
-                details={"reference": req.reference},
-            )
-            if req.notification_due_at is None:
-                continue
-        if req.notification_state == NotificationState.QUEUED and req.responded_at is not None:
-            add_notification_step(
-                session, req, NotificationState.SENT, "the customer was notified of the disclosure"
-            )
-            req.notified_at = now
-            req.notification_due_at = None
-            run.sent += 1
-            audit.record(
-                session,
-                actor=actor,
-                action="request.customer_notified",
-                object_type="le_request",
-                object_id=req.id,
-                details={"reference": req.reference, "subjects": req.subject_count},
-            )
-    session.commit()
-    return run

@@ -4,7 +4,8 @@ A request belongs to an agency (``agency_id``: what scopes it to the agency's of
 usually to the officer who submitted it (imported history may name none). Subjects are
 stored canonical (addresses and hashes through the chain canonicalisers); documents are
 stored under the data folder by their SHA-256. The customer-notification state machine
-lives on the request (``notification_*``) with its history in ``le_request_notifications``.
+lives on the request (``notification_*``) with its history in ``le_request_notifications``;
+each notice mailed to a customer (through the officers' outbox) is a ``le_request_notices`` row.
 """
 
 from __future__ import annotations
@@ -164,4 +165,24 @@ class LeRequestNotification(Base):
     state_from: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeRequestNotice(Base):
+    """A notice to one customer whose records a request disclosed: the mail in the outbox
+    (``mail_id``), or none when the customer has no e-mail address on file."""
+
+    __tablename__ = "le_request_notices"
+    __table_args__ = (UniqueConstraint("request_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey(REQUEST_FK, ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(32))
+    #: a NoticeOutcome value
+    outcome: Mapped[str] = mapped_column(String(16))
+    mail_id: Mapped[int | None] = mapped_column(ForeignKey("mail_outbox.id"))
+    #: the address written to, masked as the reviewer may see it
+    to_masked: Mapped[str | None] = mapped_column(String(254))
+    #: what was disclosed, as the notice names it
+    categories: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,13 +13,15 @@ from chainsleuth.auth.models import User
 from chainsleuth.core.models import utcnow
 from chainsleuth.officers import service as officer_service
 from chainsleuth.orgs.models import Agency
-from chainsleuth.requests import flows, queries
+from chainsleuth.requests import flows, notify, queries
 from chainsleuth.requests.enums import RequestStatus, RequestType
 from chainsleuth.requests.models import LeRequest
 from chainsleuth.requests.schemas import (
     ApprovalRead,
     DocumentRead,
     MessageRead,
+    NoticeRead,
+    NotificationStepRead,
     RequestRead,
     RequestSummary,
     SubjectRead,
@@ -120,4 +122,9 @@ def detail(session: Session, req: LeRequest, *, user: User) -> RequestRead:
     read.approvals = [ApprovalRead.model_validate(a) for a in flows.approvals_of(session, req)]
     read.notification_state = req.notification_state
     read.notification_due_at = req.notification_due_at
+    read.notified_at = req.notified_at
+    read.notification_steps = [
+        NotificationStepRead.model_validate(n) for n in notify.history(session, req)
+    ]
+    read.notices = [NoticeRead.model_validate(n) for n in notify.notices_of(session, req)]
     return read

@@ -92,6 +92,30 @@ class VerificationRead(BaseModel):
     created_at: datetime
 
 
+class NotificationStepRead(BaseModel):
+    """One step of the customer-notification state machine."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    state_from: str | None
+    state: str
+    reason: str
+    created_at: datetime
+
+
+class NoticeRead(BaseModel):
+    """A notice to one customer (``mail_id``: the mail in the outbox, if one was sent)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    customer_id: str
+    outcome: str
+    mail_id: int | None
+    to_masked: str | None
+    categories: str
+    created_at: datetime
+
+
 class RequestSummary(BaseModel):
     """A row of a request list."""
 
@@ -139,6 +163,9 @@ class RequestRead(RequestSummary):
     approvals: list[ApprovalRead] | None = None
     notification_state: str | None = None
     notification_due_at: datetime | None = None
+    notified_at: datetime | None = None
+    notification_steps: list[NotificationStepRead] | None = None
+    notices: list[NoticeRead] | None = None
 
 
 class Acknowledgement(BaseModel):

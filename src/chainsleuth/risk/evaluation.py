@@ -16,9 +16,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from chainsleuth.chain.chains import get_chain
+from chainsleuth.chain.enums import ChainKind
 from chainsleuth.core.errors import InvalidInput
 from chainsleuth.entities import service as entity_service
 from chainsleuth.risk.policy import TypologyPolicy
+from chainsleuth.risk.provenance import ProvenanceContext, labels_from_files
 from chainsleuth.risk.typologies import Typology, TypologyInstance, detect
 
 #: detector -> the ground truth's name of the typology
@@ -92,12 +95,21 @@ def evaluate(
     chain: str = "all",
     policy: TypologyPolicy | None = None,
     typologies: list[Typology] | None = None,
+    labels: list[Path] | None = None,
 ) -> list[TypologyScore]:
-    """Run the detectors on every chain asked for and score them against the world."""
+    """Run the detectors on every chain asked for and score them against the world.
+
+    ``labels``: label files or folders (default: the world's public ``labels/``, what an
+    investigator could know; ``[]``: none, the shapes alone). Account chains are read
+    first, so that bridge locks there are known when the UTXO chain's releases are."""
     truth = truth_instances(world)
-    chains = entity_service.chains_of(chain)
+    chains = sorted(
+        entity_service.chains_of(chain), key=lambda c: get_chain(c).kind is ChainKind.UTXO
+    )
     chosen = typologies or list(Typology)
+    files = [Path(world) / "labels"] if labels is None else labels
+    context = ProvenanceContext(labels_from_files(root, files)) if files else None
     found: list[TypologyInstance] = []
     for c in chains:
-        found.extend(detect(root, c, policy, typologies=chosen))
+        found.extend(detect(root, c, policy, typologies=chosen, context=context))
     return score(found, truth, chosen, chains)

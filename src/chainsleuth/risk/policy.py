@@ -20,6 +20,38 @@ DAY = 86_400
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = True
+    illicit_source: bool = Field(
+        True,
+        description="report only instances whose funds came from an illicit source "
+        "(when labels are known: see ProvenancePolicy)",
+    )
+
+
+#: label categories whose funds are illicit (or, for mixers, laundered) at their source
+SOURCE_CATEGORIES = (
+    "ransomware", "scam", "extortion", "darknet_market", "stolen_funds", "sanctioned",
+    "terrorist_financing", "child_abuse", "money_laundering", "money_mule", "mixer",
+)  # fmt: skip
+
+
+class ProvenancePolicy(BaseModel):
+    """How far illicit funds are followed (``risk.provenance``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source_categories: tuple[str, ...] = Field(
+        SOURCE_CATEGORIES, description="labels whose addresses are illicit sources"
+    )
+    max_hops: int = Field(40, ge=0, le=200, description="transfers followed from a source")
+    max_entity_size: int = Field(
+        40, ge=1, description="larger entities (services) pool funds: taint stops there"
+    )
+    min_value_usd: float = Field(20.0, ge=0, description="smaller transfers carry no taint")
+    bridge_window_s: int = Field(
+        6 * HOUR, gt=0, description="a bridge release answers a lock within this time"
+    )
+    bridge_rate_tolerance: float = Field(
+        0.05, gt=0, lt=1, description="release/lock rate off the median rate by at most this"
+    )
 
 
 class PeelChainPolicy(_Part):
@@ -93,6 +125,9 @@ class ChainHoppingPolicy(_Part):
 
 
 class DormantPolicy(_Part):
+    illicit_source: bool = Field(
+        False, description="the world's truth counts every dormant wallet that wakes up"
+    )
     min_dormant_days: float = Field(10.0, gt=0, description="no activity for this long")
     min_value_usd: float = Field(10_000.0, ge=0, description="value that wakes up")
     max_entity_size: int = Field(40, ge=1, description="larger entities (services) are skipped")
@@ -118,6 +153,7 @@ class TypologyPolicy(BaseModel):
     lookback_s: int = Field(
         14 * DAY, ge=0, description="incremental runs read this much before the start height"
     )
+    provenance: ProvenancePolicy = ProvenancePolicy()
     peel_chain: PeelChainPolicy = PeelChainPolicy()
     fan_in: FanInPolicy = FanInPolicy()
     fan_out: FanOutPolicy = FanOutPolicy()

@@ -140,7 +140,9 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
         headers = {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, e.IntegrityViolation | e.ConfigurationError):
         log.error("%s: %s", type(exc).__name__, exc.message)
-    return error_response(request, status_for(exc), exc.code, exc.message, headers=headers)
+    return error_response(
+        request, status_for(exc), exc.code, exc.message, exc.details, headers=headers
+    )
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:

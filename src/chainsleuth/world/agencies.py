@@ -66,6 +66,13 @@ REQUEST_TYPES = {
     "freeze_order": (2, "Order to freeze assets"),
     "seizure_order": (7, "Seizure order"),
 }
+#: country calling codes (E.164) and the national number's length, for the agencies' lines
+CALLING = {
+    "US": ("1", 10), "GB": ("44", 10), "DE": ("49", 10), "FR": ("33", 9), "NL": ("31", 9),
+    "ES": ("34", 9), "IT": ("39", 10), "PL": ("48", 9), "BR": ("55", 10), "IN": ("91", 10),
+    "JP": ("81", 10), "KR": ("82", 9), "AU": ("61", 9), "CA": ("1", 10), "UA": ("380", 9),
+    "NG": ("234", 10), "AT": ("43", 10), "CH": ("41", 9),
+}  # fmt: skip
 TITLES = [
     "Special Agent",
     "Detective",
@@ -83,6 +90,7 @@ def write_agencies(plan: WorldPlan, root: Path, truth: dict[str, Any]) -> list[P
     out.mkdir(parents=True, exist_ok=True)
     ident = Identities(plan.params.seed + 17)
     agency_rows: list[dict[str, Any]] = []
+    phones = callback_phones(plan.params.seed)
     officer_rows: list[dict[str, Any]] = []
     officer_agency: list[int] = []
     for i, (name, country, domain, kind) in enumerate(AGENCIES):
@@ -94,6 +102,7 @@ def write_agencies(plan: WorldPlan, root: Path, truth: dict[str, Any]) -> list[P
                 "country": country,
                 "email_domain": domain,
                 "kind": kind,
+                "callback_phone": phones[i],
             }
         )
         count = int(rng.integers(2, 7))
@@ -128,6 +137,20 @@ def write_agencies(plan: WorldPlan, root: Path, truth: dict[str, Any]) -> list[P
     )
     written.append(path)
     return written
+
+
+def callback_phones(seed: int) -> list[str]:
+    """Each agency's registered call-back number (E.164): the line the exchange calls to
+    confirm that a request really comes from the agency. Its own substream: adding it
+    changed nothing else."""
+    rng = rng_for(seed, "extra", 2)
+    out = []
+    for _, country, _, _ in AGENCIES:
+        code, length = CALLING.get(country, ("1", 10))
+        first = int(rng.integers(2, 10))
+        rest = int(rng.integers(0, 10 ** (length - 1)))
+        out.append(f"+{code}{first}{rest:0{length - 1}d}")
+    return out
 
 
 def _case_reference(domain: str, received: int, plan: WorldPlan, rng: np.random.Generator) -> str:

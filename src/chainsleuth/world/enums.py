@@ -28,6 +28,7 @@ class ActorType(StrEnum):
     DEFI = "defi"
     TOKEN = "token"
     INFRA = "infrastructure"
+    TERRORIST = "terrorist"
 
 
 class Category(StrEnum):
@@ -51,6 +52,7 @@ class Category(StrEnum):
     DEFI = "defi"
     DEX = "dex"
     TOKEN = "token"
+    TERRORIST_FINANCING = "terrorist_financing"
 
 
 class WalletKind(IntEnum):

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from chainsleuth.world import ids
 from chainsleuth.world.actors import COUNTRY_CODES, COUNTRY_INDEX
 from chainsleuth.world.enums import ActorType
+from chainsleuth.world.exchange_fiat import write_fiat_deposits
 from chainsleuth.world.exchange_money import (
     ASSETS,
     TABLES,
@@ -75,6 +76,7 @@ def write_exchange(plan: WorldPlan, root: Path, seen: list[I64]) -> list[Path]:
     written.append(_logins(plan, out, actors, cust_ids, rng))
     for table in TABLES:
         written.append(join_parts(root, table, ["btc", "eth"]))
+    written.append(write_fiat_deposits(plan, out, actors, cust_ids))
     mapping = pa.table({"customer_id": cust_ids, "actor_id": pa.array(actors)})
     path = root / "truth" / "exchange_customers.parquet"
     pq.write_table(mapping, path, compression="none")

@@ -52,6 +52,8 @@ RULES: dict[tuple[str, str], tuple[str, str, str, str, bool, int]] = {
     ("bridge", "bridge"): ("category", "defi_bridge", "service_data", "custody", False, 1),
     ("dex", "contract"): ("category", "defi_dex", "service_data", "contract", False, 1),
     ("defi", "contract"): ("category", "defi_lending", "service_data", "contract", False, 1),
+    ("gambling", "hot"): ("category", "gambling", "service_data", "hot wallet", True, 1),
+    ("terrorist", "collection"): ("abuse", "terrorism", "authority_data", "donations", False, 1),
 }
 ACTOR_CONCEPT = {
     "exchange": "exchange",
@@ -64,6 +66,8 @@ ACTOR_CONCEPT = {
     "bridge": "defi_bridge",
     "dex": "defi_dex",
     "defi": "defi_lending",
+    "gambling": "gambling",
+    "terrorist": "terrorism",
 }
 
 

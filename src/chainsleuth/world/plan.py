@@ -20,12 +20,14 @@ from chainsleuth.world.enums import ActorType, Category
 from chainsleuth.world.presets import DAY, WorldParams
 
 #: names of the independent random streams (their index is the spawn key: never reorder)
-STREAMS = ("plan", "btc", "eth", "kyc", "agencies", "crime")
+#: the random substreams of a world; new content draws from "extra" (with a sub-key of its
+#: own), so that adding it leaves every other stream, and what it drives, as it was
+STREAMS = ("plan", "btc", "eth", "kyc", "agencies", "crime", "extra")
 
 
-def rng_for(seed: int, stream: str) -> np.random.Generator:
-    index = STREAMS.index(stream)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index,))))
+def rng_for(seed: int, stream: str, *sub: int) -> np.random.Generator:
+    key = (STREAMS.index(stream), *sub)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
 # --- BTC wallet software: the script type of a user's addresses ----------------------------
@@ -96,6 +98,8 @@ class WorldPlan:
     schemes: list[Any] = field(default_factory=list)  # crime.plans.SchemePlan
     bridge: list[Any] = field(default_factory=list)  # crime.plans.BridgeTransfer
     mules: list[int] = field(default_factory=list)  # money mules (customers of Exchange A)
+    #: plans of services that are no scheme (merchants and the mixer on the account chain)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ours(self) -> Exchange:

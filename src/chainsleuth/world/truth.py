@@ -21,7 +21,16 @@ from chainsleuth.world.plan import WorldPlan
 from chainsleuth.world.writer import write_parquet
 
 #: hop steps where a victim's (or buyer's) money first reaches the criminals
-PAYMENT_STEPS = {"ransom_payment", "scam_payment", "protocol_deposit", "market_payment"}
+PAYMENT_STEPS = {
+    "ransom_payment",
+    "scam_payment",
+    "protocol_deposit",
+    "market_payment",
+    "donation",
+    "gambling_deposit",
+}
+#: the sanctions programme of a sanctioned actor, by its type
+PROGRAMS = {"hacker": "CYBER2", "terrorist": "SDGT"}
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -260,6 +269,9 @@ def write_truth(plan: WorldPlan, root: Path, truth: dict[str, Any]) -> list[Path
     table = pa.table(
         {k: pa.array([r.get(k) for r in c], ctypes.get(k, pa.string())) for k in ccols}
     )
+    # the chain and asset of an order (added with the account chain's mixer)
+    table = table.append_column("chain", pa.array([r.get("chain", "btc") for r in c], pa.string()))
+    table = table.append_column("asset", pa.array([r.get("asset", "BTC") for r in c], pa.string()))
     table = table.append_column(
         "addresses", pa.array([r["addresses"] for r in c], pa.list_(pa.string()))
     )
@@ -290,14 +302,17 @@ def _sanctions(plan: WorldPlan, root: Path) -> Path:
                 pc.equal(table["actor_id"], actor.id),
                 pc.is_in(
                     table["role"],
-                    pa.array(["hot", "cold", "exploit", "split", "receive", "bridge", "dormant"]),
+                    pa.array(
+                        ["hot", "cold", "exploit", "split", "receive", "bridge", "dormant"]
+                        + (["collection"] if actor.type == ActorType.TERRORIST else [])
+                    ),
                 ),
             )
             for addr in table.filter(mask).column("address").to_pylist()[:25]:
                 rows.append(
                     {
                         "entity": actor.name,
-                        "program": "CYBER2" if actor.type == "hacker" else "RUSSIA-EO14024",
+                        "program": PROGRAMS.get(str(actor.type), "RUSSIA-EO14024"),
                         "chain": chain,
                         "currency": "XBT" if chain == "btc" else "ETH",
                         "address": addr,

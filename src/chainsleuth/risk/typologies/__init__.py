@@ -15,6 +15,8 @@ from typing import Any
 from chainsleuth.core.errors import InvalidInput
 from chainsleuth.risk.data import ChainData, load_chain
 from chainsleuth.risk.policy import TypologyPolicy
+from chainsleuth.risk.provenance import ProvenanceContext
+from chainsleuth.risk.provenance import compute as compute_provenance
 from chainsleuth.risk.typologies.base import Raw, Typology, TypologyInstance, finish
 from chainsleuth.risk.typologies.flows import (
     dormant_then_active,
@@ -69,14 +71,23 @@ def detect_data(
     typologies: Sequence[Typology] | None = None,
     address_ids: Sequence[int] | None = None,
     since_height: int | None = None,
+    context: ProvenanceContext | None = None,
 ) -> list[TypologyInstance]:
+    """The instances on ``data``. With a ``context`` (labels), a detector whose policy
+    part asks for ``illicit_source`` keeps only the instances that illicit funds had
+    reached (``risk.provenance``); without one, the shapes alone (what the model's
+    features count)."""
     chosen = list(DETECTORS) if typologies is None else list(typologies)
+    if context is not None:
+        compute_provenance(data, context, policy.provenance)
     raws: dict[Typology, list[Raw]] = {}
     for typ in DETECTORS:  # in the order above, so the specific ones come first
         part = getattr(policy, typ.value)
         needed = typ in chosen or (typ in _SPECIFIC and any(g in chosen for g in _GENERIC))
         if needed and part.enabled:
             raws[typ] = DETECTORS[typ](data, part)
+            if context is not None and part.illicit_source:
+                raws[typ] = _from_illicit(data, raws[typ])
     taken = {t for typ in _SPECIFIC for r in raws.get(typ, []) for t in r.tx_ids}
     kept: list[Raw] = []
     for typ, found in raws.items():
@@ -94,6 +105,22 @@ def detect_data(
     return instances
 
 
+def _from_illicit(data: ChainData, found: list[Raw]) -> list[Raw]:
+    """The finds that touch an address illicit funds had reached by their last time."""
+    if not found:
+        return found
+    rows = [(k, int(a), int(r.last_t)) for k, r in enumerate(found) for a in r.address_ids]
+    hit = data.con.execute(
+        """SELECT DISTINCT w.k FROM (SELECT unnest($k::BIGINT[]) AS k,
+                                            unnest($a::BIGINT[]) AS a,
+                                            unnest($t::BIGINT[]) AS t) w
+           JOIN prov p ON p.address_id = w.a AND p.t <= w.t""",
+        {"k": [r[0] for r in rows], "a": [r[1] for r in rows], "t": [r[2] for r in rows]},
+    ).fetchall()
+    keep = {int(k) for (k,) in hit}
+    return [r for k, r in enumerate(found) if k in keep]
+
+
 def detect(
     root: Path,
     chain: str,
@@ -102,10 +129,11 @@ def detect(
     address_ids: Sequence[int] | None = None,
     since_height: int | None = None,
     typologies: Sequence[Typology] | None = None,
+    context: ProvenanceContext | None = None,
 ) -> list[TypologyInstance]:
     """The typology instances on ``chain`` (all, those touching ``address_ids``, or those
     ending at or after ``since_height``: the data read starts ``policy.lookback_s`` of
-    blocks before it)."""
+    blocks before it); ``context``: the labels that tell where funds came from."""
     policy = policy or TypologyPolicy()
     if since_height is not None and since_height < 0:
         raise InvalidInput("since_height is never negative")
@@ -117,7 +145,12 @@ def detect(
     data = load_chain(root, chain, prices_usd=policy.prices_usd, since_height=start)
     try:
         return detect_data(
-            data, policy, typologies=typologies, address_ids=address_ids, since_height=since_height
+            data,
+            policy,
+            typologies=typologies,
+            address_ids=address_ids,
+            since_height=since_height,
+            context=context,
         )
     finally:
         data.close()

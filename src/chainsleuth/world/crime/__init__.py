@@ -17,7 +17,7 @@ import numpy as np
 
 from chainsleuth.world.crime.plans import plan_schemes
 from chainsleuth.world.crime.record import Recorder
-from chainsleuth.world.plan import STREAMS, WorldPlan
+from chainsleuth.world.plan import STREAMS, WorldPlan, rng_for
 
 if TYPE_CHECKING:
     from chainsleuth.world.account import AccountChain
@@ -100,9 +100,23 @@ def attach_schemes(engine: UtxoChain | AccountChain, plan: WorldPlan) -> Any:
         "dormant_wallets": dormant.attach,
         "mixing_services": mixers.attach_benign,
     }
+    # the content added later draws from its own substream, so that it leaves the draws of
+    # the schemes above as they were
+    from chainsleuth.world.crime import eth_services as account_services
+    from chainsleuth.world.crime import gambling, terror
+
+    extra = ChainHandle(
+        engine, plan, rec, rng_for(plan.params.seed, "extra", 4, 1 + (chain == "eth")), h.services
+    )
+    later = {"gambling_laundering": gambling.attach, "terrorist_financing": terror.attach}
     for scheme in plan.schemes:
         if chain in scheme.chains:
-            by_type[scheme.type](h, scheme)
+            if scheme.type in later:
+                later[scheme.type](extra, scheme)
+            else:
+                by_type[scheme.type](h, scheme)
+    if chain == "eth" and "eth_services" in plan.extra:
+        account_services.attach(extra, plan.extra["eth_services"])
     return _Exporter(h)
 
 

@@ -398,3 +398,6 @@ def plan_schemes(plan: WorldPlan) -> None:
         plan.bridge.append(rec)
     plan.bridge.sort(key=lambda r: r.lock_time)
     plan.schemes = schemes
+    from chainsleuth.world.crime.plans_extra import plan_extra  # noqa: PLC0415 - a cycle
+
+    plan_extra(plan)
