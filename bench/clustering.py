@@ -205,8 +205,11 @@ def race(args: argparse.Namespace) -> None:
                 name: {"seconds": min(w for w, _ in v), "cpu": min(c for _, c in v)}
                 for name, v in runs.items()
             }
-            | {"ratio_median": float(np.median(ratios)), "ratio_min": float(min(ratios)),
-               "rounds": len(ratios)}  # fmt: skip
+            | {
+                "ratio_median": float(np.median(ratios)),
+                "ratio_min": float(min(ratios)),
+                "rounds": len(ratios),
+            }
         )
     )
 
@@ -225,6 +228,7 @@ def child(args: argparse.Namespace) -> None:
     best = cpu_best = float("inf")
     roots = np.empty(0)
     for _ in range(args.repeat if args.only != "networkx" else 1):
+        roots = np.empty(0)  # the last run's result is not kept alive through the next run
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         seconds, roots = ENGINES[args.only](group, member, n)
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -308,7 +312,7 @@ def main() -> None:
     parent_bytes = 4 if n <= 2**31 - 1 else 8
     print(
         f"chainsleuth's union-find state is {parent_bytes} bytes/address (its parent array); "
-        "the rest of its peak is the evidence of every merge (2 x int32 + int64 each)"
+        "the rest of its peak is the evidence of every merge (its input row: an int32)"
     )
     ours = rates["chainsleuth (numba)"]
     rc = results["race"]

@@ -17,6 +17,8 @@ store, builds the flow graph (timed: a cold build, then a load from the cache), 
 
     .venv/bin/python bench/tracing.py                    # 1,000,000 transactions
     .venv/bin/python bench/tracing.py --txs 10000000     # the targets' size
+    .venv/bin/python bench/tracing.py --world-dir /work/w10m/world --out /tmp/D/t10m
+                                    # an existing world folder (read only), loaded into --out
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ def ms(values: list[float]) -> str:
     return (
         f"median {statistics.median(values) * 1000:.2f} ms, p95 {pct(values, 0.95) * 1000:.2f} ms"
     )
+
+
+def load_existing(world: Path, out: Path) -> None:
+    """Load an existing world folder (only read) into the store at ``out / "chains"``."""
+    from chainsleuth.world.load import load_world
+
+    t0 = time.perf_counter()
+    load_world(world, store_root=out / "chains")
+    print(f"world: {world} loaded in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
 def make_world(txs: int, out: Path) -> None:
@@ -188,6 +199,9 @@ def main() -> None:
     parser.add_argument("--txs", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path("/tmp/chainsleuth-bench/tracing"))
     parser.add_argument("--world", action="store_true", help="reuse the world in --out")
+    parser.add_argument(
+        "--world-dir", type=Path, help="an existing world folder (read only; --txs ignored)"
+    )
     parser.add_argument("--hops", type=int, default=5)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--baseline-samples", type=int, default=20)
@@ -195,9 +209,14 @@ def main() -> None:
     parser.add_argument("--no-stop", action="store_true", help="trace through services too")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    if not (args.world and (args.out / "chains" / storage.DB_FILE).exists()):
+    loaded = (args.out / "chains" / storage.DB_FILE).exists()
+    if args.world_dir is not None:
+        if not loaded:
+            load_existing(args.world_dir, args.out)
+    elif not (args.world and loaded):
         make_world(args.txs, args.out)
-    world, root = args.out / "world", args.out / "chains"
+    world = args.world_dir if args.world_dir is not None else args.out / "world"
+    root = args.out / "chains"
     services = services_from_world(world)
     ctx = tracing_service.TracingContext(services=services, categories=truth_categories(world))
     with ChainReader(storage.connect(root, read_only=True), root) as reader:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.audit.models import AuditEvent
 from chainsleuth.auth.enums import Role
+from chainsleuth.cases import links as case_links
 from chainsleuth.cases import service as case_service
 from chainsleuth.cases.models import Case
 from chainsleuth.core.config import Settings
@@ -333,6 +334,6 @@ def test_steps_of_a_freeze_on_a_case_go_on_its_timeline(session: Session, people
     assert total == 4
     assert [e.actor for e in reversed(events)][1:3] == [inv.name, rev.name]
     assert all(e.audit_seq for e in events)  # each an entry of the audit log
-    assert [(x.item_type, x.item_ref) for x in case_service.links(session, case)] == [
+    assert [(x.item_type, x.item_ref) for x in case_links.links(session, case)] == [
         ("freeze", str(freeze.id))
     ]

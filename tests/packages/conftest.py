@@ -16,6 +16,17 @@ from chainsleuth.exchange import service as exchange_service
 from chainsleuth.exchange.importer import import_export
 from chainsleuth.tracing.config import save_services, services_from_world
 from chainsleuth.world.load import load_world
+from factories import TEST_SECRET
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Settings:
+    """The command line sees the test's database, data folder and secret."""
+    monkeypatch.setenv("CHAINSLEUTH_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CHAINSLEUTH_DATABASE_URL", settings.sqlalchemy_url)
+    monkeypatch.setenv("CHAINSLEUTH_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("COLUMNS", "200")
+    return settings
 
 
 @pytest.fixture(scope="session")

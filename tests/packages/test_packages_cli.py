@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
 from chainsleuth.cli import app as cli_app
 from chainsleuth.core.config import Settings
 from chainsleuth.packages import signing
-from factories import TEST_SECRET
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Settings:
-    monkeypatch.setenv("CHAINSLEUTH_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CHAINSLEUTH_DATABASE_URL", settings.sqlalchemy_url)
-    monkeypatch.setenv("CHAINSLEUTH_SECRET_KEY", TEST_SECRET)
-    monkeypatch.setenv("COLUMNS", "200")
-    return settings
 
 
 def test_the_key_and_bad_input(cli_env: Settings) -> None:

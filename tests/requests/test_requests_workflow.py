@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from chainsleuth.audit.models import AuditEvent
 from chainsleuth.audit.service import Actor as AuditActor
 from chainsleuth.core.config import Settings
-from chainsleuth.officers.models import Officer, VerificationFailure
-from chainsleuth.requests import flows
+from chainsleuth.officers.models import MailMessage, Officer, VerificationFailure
+from chainsleuth.requests import notify
 from chainsleuth.requests.models import LeRequest, LeRequestDocument
 
 SYSTEM = AuditActor.system("test")
@@ -252,6 +252,7 @@ def test_an_officer_of_another_agency_gets_404_on_every_object_endpoint(
 def test_customer_notification_state_machine(
     client: TestClient,
     session: Session,
+    settings: Settings,
     officer: Actor,
     investigator: Actor,
     reviewer: Actor,
@@ -286,20 +287,25 @@ def test_customer_notification_state_machine(
     )
     assert state(refused) == "cancelled"
 
-    run = flows.process_notifications(session, actor=SYSTEM)
-    assert (run.requeued, run.sent) == (0, 1)
-    assert [state(x) for x in (plain, gagged, emergency)] == ["sent", "held", "deferred"]
-    # the non-disclosure order ends: re-queued, then sent (the request was delivered)
-    run = flows.process_notifications(session, actor=SYSTEM, now=until + timedelta(minutes=1))
-    assert (run.requeued, run.sent) == (1, 1)
-    assert state(gagged) == "sent"
-    # the emergency is deferred until it is closed
+    # delivered without a package: no customer's records are known to have been disclosed,
+    # so there is nobody to notify (the package tests send real notices)
+    run = notify.process_notifications(session, actor=SYSTEM, settings=settings)
+    assert (run.requeued, run.sent, run.cancelled) == (0, 0, 1)
+    assert [state(x) for x in (plain, gagged, emergency)] == ["cancelled", "held", "deferred"]
+    # the non-disclosure order ends: re-queued, then due at once (the request was delivered)
+    later = until + timedelta(minutes=1)
+    run = notify.process_notifications(session, actor=SYSTEM, settings=settings, now=later)
+    assert (run.requeued, run.cancelled) == (1, 1)
+    assert state(gagged) == "cancelled"
+    # the emergency is deferred until it is closed, then re-queued
     assert move(client, investigator, emergency, "closed").status_code == 200
     assert state(emergency) == "queued"
-    run = flows.process_notifications(session, actor=SYSTEM)
-    assert run.sent == 1 and state(emergency) == "sent"
-    assert flows.process_notifications(session, actor=SYSTEM).total == 0
-    notified = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "request.customer_notified")
+    run = notify.process_notifications(session, actor=SYSTEM, settings=settings)
+    assert run.cancelled == 1 and state(emergency) == "cancelled"
+    assert notify.process_notifications(session, actor=SYSTEM, settings=settings).total == 0
+    cancelled = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "request.notification_cancelled")
     ).all()
-    assert len(notified) == 3
+    assert len(cancelled) == 3
+    notices = select(MailMessage).where(MailMessage.template == notify.TEMPLATE)
+    assert session.scalars(notices).all() == []

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 
 from chainsleuth.auth.enums import Permission
 from chainsleuth.cases import evidence as case_evidence
+from chainsleuth.cases import links as case_links
 from chainsleuth.cases import reads
 from chainsleuth.cases import report as case_report
 from chainsleuth.cases import saved as case_saved
@@ -305,7 +306,7 @@ def unlink_form(
     request: Request, principal: CanWork, db: SessionDep, case: WorkCaseDep, link_id: CaseId
 ) -> Response:
     try:
-        case_service.remove_link(db, actor=principal.actor(), case=case, link_id=link_id)
+        case_links.remove_link(db, actor=principal.actor(), case=case, link_id=link_id)
     except ChainsleuthError as exc:
         return _refused(request, principal, db, case, "links", exc)
     return back(case.id, "links", "unlinked")

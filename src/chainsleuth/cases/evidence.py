@@ -28,8 +28,8 @@ from chainsleuth.audit.enums import Outcome
 from chainsleuth.audit.models import AuditEvent
 from chainsleuth.audit.service import Actor
 from chainsleuth.cases.enums import EventKind
+from chainsleuth.cases.events import record_event
 from chainsleuth.cases.models import Case, CaseEvidence
-from chainsleuth.cases.service import _event
 from chainsleuth.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from chainsleuth.core.models import MAX_ROW_ID
 
@@ -128,7 +128,7 @@ def add_evidence(
         )
         session.add(row)
         session.flush()
-        _event(
+        record_event(
             session,
             actor=actor,
             case=case,
@@ -202,7 +202,7 @@ def refuse(
 ) -> EvidenceTampered:
     """Write the refusal (timeline + audit, committed) and return the error to raise."""
     for p in problems:
-        _event(
+        record_event(
             session,
             actor=actor,
             case=case,

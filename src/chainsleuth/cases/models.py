@@ -1,6 +1,6 @@
 """Cases and what hangs off them (``cases``, ``case_*``).
 
-A case's timeline (:class:`CaseEvent`) is written by ``cases.service._event`` together with
+A case's timeline (:class:`CaseEvent`) is written by ``cases.events.record_event`` together with
 the audit entry, in the caller's transaction; each event keeps the audit entry's ``seq``.
 Links to other domains are generic (:class:`CaseLink`: ``item_type`` + ``item_ref``), so
 that the case tables depend on no other domain's tables.

@@ -115,7 +115,7 @@ def case_detail(session: Session, case: Case, *, page_size: int = 50) -> CaseDet
             for p, u in people
         ],  # fmt: skip
         tasks=[task_read(t, users) for t in tasks],
-        links=[link_read(x) for x in case_service.links(session, case)],
+        links=[link_read(x) for x in case_links.links(session, case)],
         notes=[NoteRead.model_validate(n) for n in case_team.notes(session, case)],
         snapshots=[SnapshotRead.model_validate(s) for s in case_saved.snapshots(session, case)],
         timeline=event_page(*case_service.timeline(session, case, limit=page_size)),

@@ -41,10 +41,12 @@ from sqlalchemy.orm import Session
 from chainsleuth import __version__
 from chainsleuth.audit.service import Actor
 from chainsleuth.cases import evidence as case_evidence
+from chainsleuth.cases import links as case_links
 from chainsleuth.cases import saved as case_saved
 from chainsleuth.cases import service as case_service
 from chainsleuth.cases import team as case_team
 from chainsleuth.cases.enums import CaseStatus, CaseType, CloseReason, EventKind, Severity
+from chainsleuth.cases.events import record_event
 from chainsleuth.cases.models import Case, CaseEvent, CaseEvidence, CaseSnapshot
 from chainsleuth.core.models import utcnow
 
@@ -117,7 +119,7 @@ def bundle(session: Session, *, case: Case, evidence: Sequence[CaseEvidence]) ->
         ],
         "links": [
             {"item_type": x.item_type, "item_ref": x.item_ref, "note": x.note}
-            for x in case_service.links(session, case)
+            for x in case_links.links(session, case)
         ],
         "notes": [
             {"author": n.author, "body": n.body, "created_at": n.created_at.isoformat()}
@@ -315,7 +317,7 @@ def pdf(session: Session, *, case: Case, evidence: Sequence[CaseEvidence]) -> by
         )
 
     story.append(Paragraph("Subjects", styles["Heading2"]))
-    links = case_service.links(session, case)
+    links = case_links.links(session, case)
     if links:
         rows = [["Kind", "Reference", "Note"]] + [
             [x.item_type, para(x.item_ref), para(x.note or "")] for x in links
@@ -421,7 +423,7 @@ def export(
         content = json.dumps(data, indent=1, ensure_ascii=False).encode()
         media, name = "application/json", f"case-{case.id}-bundle.json"
     digest = hashlib.sha256(content).hexdigest()
-    case_service._event(
+    record_event(
         session,
         actor=actor,
         case=case,

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from chainsleuth.audit import service as audit
 from chainsleuth.audit.service import Actor
 from chainsleuth.cases.enums import EventKind
+from chainsleuth.cases.events import record_event
 from chainsleuth.cases.models import Case, CaseSnapshot, CaseView
 from chainsleuth.cases.schemas import CaseFilter
-from chainsleuth.cases.service import _event
 from chainsleuth.core.errors import Conflict, InvalidInput, NotFound
 from chainsleuth.core.models import MAX_ROW_ID
 
@@ -60,7 +60,7 @@ def save_snapshot(
     )
     session.add(snap)
     session.flush()
-    _event(
+    record_event(
         session,
         actor=actor,
         case=case,

@@ -6,8 +6,8 @@ is restricted is visible only to its owner and participants: to everyone else (w
 their permissions) it does not exist (:class:`NotVisible`, reported as 404, audited as an
 access denial). A caller without a user (the CLI, the system) sees every case.
 
-Other domains use :func:`open_case` and :func:`add_link`, and :func:`record_step` for a step
-of theirs that belongs on a case's timeline.
+Other domains use :func:`open_case`, and :mod:`chainsleuth.cases.links` to link their items
+(``add_link``) or to put a step of theirs on a case's timeline (``record_step``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chainsleuth.audit import service as audit
-from chainsleuth.audit.enums import Outcome
 from chainsleuth.audit.service import Actor
 from chainsleuth.auth import service as user_service
 from chainsleuth.auth.models import User
@@ -36,6 +34,7 @@ from chainsleuth.cases.enums import (
     Severity,
     TaskStatus,
 )
+from chainsleuth.cases.events import record_event
 from chainsleuth.cases.models import (
     Case,
     CaseEvent,
@@ -52,46 +51,6 @@ from chainsleuth.cases.schemas import (
 )
 from chainsleuth.core.errors import Conflict, InvalidInput, NotFound, NotVisible
 from chainsleuth.core.models import MAX_ROW_ID, utcnow
-
-
-def _event(
-    session: Session,
-    *,
-    actor: Actor,
-    case: Case,
-    kind: EventKind,
-    summary: str,
-    details: dict[str, Any] | None = None,
-    outcome: Outcome = Outcome.SUCCESS,
-    object_type: str = "case",
-    object_id: int | None = None,
-) -> CaseEvent:
-    """The one helper for every change of a case: its timeline entry and its audit entry,
-    in the caller's transaction (the caller commits)."""
-    details = dict(details or {})
-    entry = audit.record(
-        session,
-        actor=actor,
-        action=f"case.{kind.value}",
-        outcome=outcome,
-        object_type=object_type,
-        object_id=case.id if object_id is None else object_id,
-        details={"case_id": case.id, "summary": summary, **details},
-    )
-    event = CaseEvent(
-        case_id=case.id,
-        ts=entry.ts,
-        actor_id=actor.user_id,
-        actor=actor.name,
-        kind=kind.value,
-        summary=summary[:500],
-        details=details,
-        audit_seq=entry.seq,
-    )
-    session.add(event)
-    case.updated_at = entry.ts
-    return event
-
 
 # --- access -----------------------------------------------------------------------------
 
@@ -185,7 +144,7 @@ def create_case(session: Session, *, actor: Actor, data: CaseCreate) -> Case:
     )
     session.add(case)
     session.flush()
-    _event(
+    record_event(
         session,
         actor=actor,
         case=case,
@@ -199,7 +158,7 @@ def create_case(session: Session, *, actor: Actor, data: CaseCreate) -> Case:
     for user_id, role in members.items():
         session.add(CaseParticipant(case_id=case.id, user_id=user_id, role=role.value))
     for link in data.links:
-        _add_link(session, actor=actor, case=case, data=link)
+        case_links.add_link_in(session, actor=actor, case=case, data=link)
     session.commit()
     return case
 
@@ -219,7 +178,7 @@ def update_case(session: Session, *, actor: Actor, case: Case, data: CaseUpdate)
     for field, value in changes.items():
         setattr(case, field, value)
     if changes:
-        _event(
+        record_event(
             session,
             actor=actor,
             case=case,
@@ -229,7 +188,7 @@ def update_case(session: Session, *, actor: Actor, case: Case, data: CaseUpdate)
         )
     if data.restricted is not None and data.restricted != case.restricted:
         case.restricted = data.restricted
-        _event(
+        record_event(
             session,
             actor=actor,
             case=case,
@@ -260,7 +219,7 @@ def set_owner(
         )
         if old is not None and old.role == ParticipantRole.OWNER.value:
             old.role = ParticipantRole.MEMBER.value
-    _event(
+    record_event(
         session,
         actor=actor,
         case=case,
@@ -306,7 +265,7 @@ def change_status(session: Session, *, actor: Actor, case: Case, data: StatusCha
         details["note"] = data.note
         kind, summary = EventKind.STATUS, f"status {current.value} -> {target.value}"
     case.status = target.value
-    _event(session, actor=actor, case=case, kind=kind, summary=summary, details=details)
+    record_event(session, actor=actor, case=case, kind=kind, summary=summary, details=details)
     session.commit()
     return case
 
@@ -375,40 +334,7 @@ def _ensure_participant(session: Session, case: Case, user_id: int, role: Partic
         row.role = role.value
 
 
-# --- links ------------------------------------------------------------------------------
-
-
-def _add_link(session: Session, *, actor: Actor, case: Case, data: LinkCreate) -> CaseLink:
-    ref = case_links.canonical_ref(
-        session, case=case, item_type=data.item_type, item_ref=data.item_ref
-    )
-    exists = session.scalar(
-        select(CaseLink.id).where(
-            CaseLink.case_id == case.id,
-            CaseLink.item_type == data.item_type.value,
-            CaseLink.item_ref == ref,
-        )
-    )
-    if exists is not None:
-        raise Conflict(f"the case is linked to {data.item_type.value} {ref} already")
-    link = CaseLink(
-        case_id=case.id,
-        item_type=data.item_type.value,
-        item_ref=ref,
-        note=data.note or None,
-        added_by_id=actor.user_id,
-    )
-    session.add(link)
-    session.flush()
-    _event(
-        session,
-        actor=actor,
-        case=case,
-        kind=EventKind.LINK_ADDED,
-        summary=f"linked {data.item_type.value} {ref}",
-        details={"link_id": link.id, "item_type": link.item_type, "item_ref": ref},
-    )
-    return link
+# --- links (their rules: :mod:`chainsleuth.cases.links`) -----------------------------
 
 
 def add_link(
@@ -424,80 +350,12 @@ def add_link(
     case = get_case(session, case_id, actor=actor)
     data = LinkCreate.model_validate({"item_type": item_type, "item_ref": item_ref, "note": note})
     try:
-        link = _add_link(session, actor=actor, case=case, data=data)
+        link = case_links.add_link_in(session, actor=actor, case=case, data=data)
         session.commit()
     except IntegrityError as exc:  # a concurrent add of the same link
         session.rollback()
         raise Conflict("the case is linked to that item already") from exc
     return link
-
-
-def record_step(
-    session: Session,
-    *,
-    actor: Actor,
-    case_id: int,
-    item_type: ItemType,
-    item_ref: str,
-    summary: str,
-    details: dict[str, Any] | None = None,
-) -> CaseEvent:
-    """A step another domain took on an item that concerns a case (a freeze requested with the
-    case as its legal basis, then approved): the item is linked to the case if it is not yet,
-    and the step goes on the case's timeline with its audit entry, in the caller's transaction
-    (the caller commits). The caller's own rules decide who may take the step, so the case's
-    visibility is not checked here (a legal reviewer approves freezes on cases they are not
-    part of)."""
-    case = session.get(Case, case_id) if 1 <= case_id <= MAX_ROW_ID else None
-    if case is None:
-        raise InvalidInput(f"no case #{case_id}")
-    ref = case_links.canonical_ref(session, case=case, item_type=item_type, item_ref=item_ref)
-    linked = session.scalar(
-        select(CaseLink.id).where(
-            CaseLink.case_id == case.id,
-            CaseLink.item_type == item_type.value,
-            CaseLink.item_ref == ref,
-        )
-    )
-    if linked is None:
-        _add_link(
-            session,
-            actor=actor,
-            case=case,
-            data=LinkCreate.model_validate({"item_type": item_type, "item_ref": ref}),
-        )
-    return _event(
-        session,
-        actor=actor,
-        case=case,
-        kind=EventKind.ITEM_STEP,
-        summary=summary,
-        details={"item_type": item_type.value, "item_ref": ref, **(details or {})},
-    )
-
-
-def remove_link(session: Session, *, actor: Actor, case: Case, link_id: int) -> None:
-    link = session.get(CaseLink, link_id) if 1 <= link_id <= MAX_ROW_ID else None
-    if link is None or link.case_id != case.id:
-        raise NotFound(f"case {case.id} has no link {link_id}")
-    session.delete(link)
-    _event(
-        session,
-        actor=actor,
-        case=case,
-        kind=EventKind.LINK_REMOVED,
-        summary=f"unlinked {link.item_type} {link.item_ref}",
-        details={"link_id": link_id, "item_type": link.item_type, "item_ref": link.item_ref},
-    )
-    session.commit()
-
-
-def links(session: Session, case: Case) -> Sequence[CaseLink]:
-    return session.scalars(
-        select(CaseLink)
-        .where(CaseLink.case_id == case.id)
-        .order_by(CaseLink.item_type, CaseLink.id)
-    ).all()
 
 
 def cases_linking(

@@ -1,5 +1,5 @@
 """The people and the work of a case: participants, tasks with assignees and due dates,
-notes. Each change is written with its timeline and audit entries (``service._event``)."""
+notes. Each change is written with its timeline and audit entries (``events.record_event``)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from chainsleuth.audit.service import Actor
 from chainsleuth.auth.models import User
 from chainsleuth.cases.enums import EventKind, ParticipantRole, TaskStatus
+from chainsleuth.cases.events import record_event
 from chainsleuth.cases.models import Case, CaseNote, CaseParticipant, CaseTask
 from chainsleuth.cases.schemas import TaskCreate, TaskUpdate
-from chainsleuth.cases.service import _event, _user
+from chainsleuth.cases.service import _user
 from chainsleuth.core.errors import Conflict, InvalidInput, NotFound
 from chainsleuth.core.models import MAX_ROW_ID, utcnow
 
@@ -47,7 +48,7 @@ def add_participant(
         raise Conflict(f"{user.username} takes part in the case already")
     row = CaseParticipant(case_id=case.id, user_id=user.id, role=role.value)
     session.add(row)
-    _event(
+    record_event(
         session,
         actor=actor,
         case=case,
@@ -70,7 +71,7 @@ def remove_participant(session: Session, *, actor: Actor, case: Case, username: 
     )
     if not getattr(done, "rowcount", 0):
         raise InvalidInput(f"{user.username} does not take part in the case")
-    _event(
+    record_event(
         session,
         actor=actor,
         case=case,
@@ -115,7 +116,7 @@ def add_task(session: Session, *, actor: Actor, case: Case, data: TaskCreate) ->
     session.flush()
     who = f" for {assignee.username}" if assignee else ""
     due = f", due {data.due_date.isoformat()}" if data.due_date else ""
-    _event(
+    record_event(
         session,
         actor=actor,
         case=case,
@@ -151,7 +152,7 @@ def update_task(
     if not changes:
         raise InvalidInput("nothing to change")
     text = ", ".join(f"{k} {v}" for k, v in changes.items())
-    _event(
+    record_event(
         session,
         actor=actor,
         case=case,
@@ -170,7 +171,7 @@ def add_note(session: Session, *, actor: Actor, case: Case, body: str) -> CaseNo
     note = CaseNote(case_id=case.id, author_id=actor.user_id, author=actor.name, body=text)
     session.add(note)
     session.flush()
-    _event(
+    record_event(
         session,
         actor=actor,
         case=case,

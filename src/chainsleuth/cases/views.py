@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from chainsleuth.auth.enums import Permission
 from chainsleuth.cases import evidence as case_evidence
+from chainsleuth.cases import links as case_links
 from chainsleuth.cases import reads
 from chainsleuth.cases import report as case_report
 from chainsleuth.cases import saved as case_saved
@@ -222,7 +223,7 @@ def add_link(principal: CanWork, case: WorkCaseDep, db: SessionDep, data: LinkCr
 
 @router.delete("/cases/{case_id}/links/{link_id}", status_code=204)
 def remove_link(principal: CanWork, case: WorkCaseDep, db: SessionDep, link_id: CaseId) -> Response:
-    case_service.remove_link(db, actor=principal.actor(), case=case, link_id=link_id)
+    case_links.remove_link(db, actor=principal.actor(), case=case, link_id=link_id)
     return Response(status_code=204)
 
 

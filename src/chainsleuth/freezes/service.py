@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from chainsleuth.audit import service as audit
 from chainsleuth.audit.enums import Outcome
 from chainsleuth.audit.service import Actor
-from chainsleuth.cases import service as case_service
+from chainsleuth.cases import links as case_links
 from chainsleuth.cases.enums import ItemType
 from chainsleuth.chain.addresses import canonical_address
 from chainsleuth.core.errors import (
@@ -261,7 +261,7 @@ def _on_case(session: Session, actor: Actor, freeze: Freeze, summary: str) -> No
     """A step of a freeze whose legal basis is a case goes on that case's timeline (and the
     freeze among its linked items), in the step's transaction."""
     if freeze.case_id is not None:
-        case_service.record_step(
+        case_links.record_step(
             session,
             actor=actor,
             case_id=freeze.case_id,

@@ -51,6 +51,7 @@ from chainsleuth.chain.addresses import AddressError, canonical_btc, canonical_h
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.enums import ScriptType
 from chainsleuth.chain.schemas import SOURCE, TIME
+from chainsleuth.ingest.columns import tables as arrow_tables
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
 
 CHAIN = "btc"
@@ -135,14 +136,15 @@ class UtxoColumns:
 
     def _flush(self) -> None:
         """Rows appended to the lists become a chunk (so that chunks keep their order)."""
-        for name in SOURCE["utxo"]:
-            columns: dict[str, list[Any]] = getattr(self, name)
-            if any(columns.values()):
-                self._chunks[name].append(
-                    pa.Table.from_pydict(columns, schema=SOURCE["utxo"][name])
-                )
-                for values in columns.values():
-                    values.clear()
+        pending = {name: getattr(self, name) for name in SOURCE["utxo"]}
+        if not any(any(columns.values()) for columns in pending.values()):
+            return
+        for name, table in arrow_tables(pending, SOURCE["utxo"]).items():
+            if table.num_rows:
+                self._chunks[name].append(table)
+        for columns in pending.values():
+            for values in columns.values():
+                values.clear()
 
     def add_tables(self, tables: dict[str, pa.Table]) -> None:
         self._flush()
@@ -313,8 +315,30 @@ def _all_of(values: list[Any], kind: type) -> bool:
     return not values or set(map(type, values)) == {kind}
 
 
-def _int_array(values: Any, kind: pa.DataType = _I64) -> pa.Array:
-    return pa.array(values, kind)
+def _strings(*columns: list[Any]) -> list[pa.Array]:
+    """String columns converted to Arrow in one call (the per-call cost is what counts for
+    small blocks), handed back as slices of the one array."""
+    flat = pa.array(list(_flat(columns)), _STR)
+    out, at = [], 0
+    for values in columns:
+        out.append(flat.slice(at, len(values)))
+        at += len(values)
+    return out
+
+
+def _ints(where: str, *columns: tuple[list[int], pa.DataType]) -> list[pa.Array]:
+    """Integer columns (int64 or int32) through one numpy conversion, sliced."""
+    flat = np.array(list(_flat(c for c, _kind in columns)), dtype=np.int64)
+    out, at = [], 0
+    for values, kind in columns:
+        part = flat[at : at + len(values)]
+        at += len(values)
+        if kind == _I32:
+            if part.size and (part.min() < -(2**31) or part.max() >= 2**31):
+                raise MalformedResponse(f"{where}: a number is out of range")
+            part = part.astype(np.int32)
+        out.append(pa.array(part))
+    return out
 
 
 def add_core_blocks(cols: UtxoColumns, blocks: Sequence[Any], first: int | None = None) -> None:
@@ -344,18 +368,9 @@ def _core_tables(
     if first is not None and heights != list(range(first, first + len(parsed))):
         i = next(i for i, h in enumerate(heights) if h != first + i)
         raise MalformedResponse(f"asked for block {first + i} of btc, the node sent {heights[i]}")
-    times = np.array([blk.time for blk in parsed], dtype=np.int64)
+    times = [blk.time for blk in parsed]
     tx_lists = [blk.tx for blk in parsed]
     counts = np.fromiter(map(len, tx_lists), np.int64, len(tx_lists))
-    blocks = pa.Table.from_arrays(
-        [
-            _int_array(heights),
-            pa.array(hex_hashes([blk.hash for blk in parsed], where), _STR),
-            pa.array(hex_hashes_or_none([blk.previousblockhash for blk in parsed], where), _STR),
-            pa.array(times, TIME),
-        ],
-        schema=SOURCE["utxo"]["blocks"],
-    )
     txs: list[CoreTx] = list(_flat(tx_lists))  # type: ignore[arg-type]
     if not _all_of(txs, CoreTx):
         h = next(blk.height for blk in parsed if not _all_of(blk.tx, CoreTx))
@@ -364,7 +379,6 @@ def _core_tables(
     tx_block = np.repeat(np.arange(len(parsed)), counts)
     starts = np.cumsum(counts) - counts
     txids = [tx.txid for tx in txs]
-    txid_array = pa.array(txids, _STR)
     vin_lists = [tx.vin for tx in txs]
     coinbase = [bool(vin) and vin[0].coinbase is not None for vin in vin_lists]
     fees = [tx.fee for tx in txs]
@@ -383,20 +397,6 @@ def _core_tables(
     sizes = [tx.vsize for tx in txs]
     if None in sizes:
         sizes = [tx.size if tx.vsize is None else tx.vsize for tx in txs]
-    tx_table = pa.Table.from_arrays(
-        [
-            txid_array,
-            pa.array(np.asarray(heights, dtype=np.int64)[tx_block]),
-            pa.array(np.arange(n_tx, dtype=np.int64) - starts[tx_block], _I32),
-            pa.array(times[tx_block], TIME),
-            pa.array(coinbase, pa.bool_()),
-            pa.array(fee),
-            _int_array([tx.locktime for tx in txs]),
-            _int_array([tx.version for tx in txs], _I32),
-            _int_array(sizes, _I32),
-        ],
-        schema=SOURCE["utxo"]["txs"],
-    )
 
     vout_lists = [tx.vout for tx in txs]
     vouts: list[CoreOutput] = list(_flat(vout_lists))
@@ -415,50 +415,92 @@ def _core_tables(
             (a or _output_address(cols, spk, k, where)) if h else None
             for a, h, k, spk in zip(out, has_address, script_types, spks, strict=True)
         ]
-    outputs = pa.Table.from_arrays(
-        [
-            txid_array.take(out_tx),
-            _int_array([v.n for v in vouts], _I32),
-            pa.array(out, _STR),
-            pa.array(_satoshi([v.value for v in vouts], where)),
-            pa.array(script_types, _STR),
-        ],
-        schema=SOURCE["utxo"]["outputs"],
-    )
 
     spending_rows = [i for i, cb in enumerate(coinbase) if not cb]
     spending = [vin_lists[i] for i in spending_rows]
     vins: list[CoreInput] = list(_flat(spending))
     in_counts = np.fromiter(map(len, spending), np.int64, len(spending))
     in_tx = np.repeat(np.asarray(spending_rows, dtype=np.int64), in_counts)
-    in_n = np.arange(len(vins), dtype=np.int64) - np.repeat(np.cumsum(in_counts) - in_counts, in_counts)
+    in_n = np.arange(len(vins), dtype=np.int64) - np.repeat(
+        np.cumsum(in_counts) - in_counts, in_counts
+    )
     prev = [vi.txid for vi in vins]
     prev_n = [vi.vout for vi in vins]
     if None in prev or None in prev_n:
         raise MalformedResponse(f"{where} is malformed: an input names no txid and vout")
     prevouts = [vi.prevout for vi in vins]
     given = [p.value for p in prevouts if p is not None]
+    in_addresses: list[str | None]
     if not given:  # verbosity 2: the store resolves the inputs
         in_value = pa.nulls(len(vins), _I64)
-        in_address = pa.nulls(len(vins), _STR)
+        in_addresses = []
     else:
         values = iter(_satoshi(given, where).tolist())
         in_value = pa.array([None if p is None else next(values) for p in prevouts], _I64)
-        in_address = pa.array(
-            [
-                None
-                if p is None or p.scriptPubKey is None
-                else _input_address(cols, p.scriptPubKey, where)
-                for p in prevouts
-            ],
-            _STR,
+        in_addresses = [
+            None
+            if p is None or p.scriptPubKey is None
+            else _input_address(cols, p.scriptPubKey, where)
+            for p in prevouts
+        ]
+
+    block_hash, prev_hash, txid_array, out_address, script_type, prev_hash_in, in_address = (
+        _strings(
+            hex_hashes([blk.hash for blk in parsed], where),
+            hex_hashes_or_none([blk.previousblockhash for blk in parsed], where),
+            txids,
+            out,
+            script_types,
+            prev,
+            in_addresses,
         )
+    )
+    if not given:
+        in_address = pa.nulls(len(vins), _STR)
+    height, time, locktime, version, size, out_n, in_prev_n = _ints(
+        where,
+        (heights, _I64),
+        (times, _I64),
+        ([tx.locktime for tx in txs], _I64),
+        ([tx.version for tx in txs], _I32),
+        (sizes, _I32),
+        ([v.n for v in vouts], _I32),
+        (prev_n, _I32),  # type: ignore[arg-type]
+    )
+    heights_np, times_np = height.to_numpy(), time.to_numpy()
+    blocks = pa.Table.from_arrays(
+        [height, block_hash, prev_hash, time.view(TIME)], schema=SOURCE["utxo"]["blocks"]
+    )
+    tx_table = pa.Table.from_arrays(
+        [
+            txid_array,
+            pa.array(heights_np[tx_block]),
+            pa.array((np.arange(n_tx, dtype=np.int64) - starts[tx_block]).astype(np.int32)),
+            pa.array(times_np[tx_block]).view(TIME),
+            pa.array(np.array(coinbase, dtype=bool)),
+            pa.array(fee),
+            locktime,
+            version,
+            size,
+        ],
+        schema=SOURCE["utxo"]["txs"],
+    )
+    outputs = pa.Table.from_arrays(
+        [
+            txid_array.take(pa.array(out_tx)),
+            out_n,
+            out_address,
+            pa.array(_satoshi([v.value for v in vouts], where)),
+            script_type,
+        ],
+        schema=SOURCE["utxo"]["outputs"],
+    )
     inputs = pa.Table.from_arrays(
         [
-            txid_array.take(in_tx),
-            pa.array(in_n, _I32),
-            pa.array(prev, _STR),
-            _int_array(prev_n, _I32),
+            txid_array.take(pa.array(in_tx)),
+            pa.array(in_n.astype(np.int32)),
+            prev_hash_in,
+            in_prev_n,
             in_address,
             in_value,
         ],

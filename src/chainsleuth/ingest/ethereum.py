@@ -39,6 +39,7 @@ from chainsleuth.chain.addresses import canonical_hash
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.schemas import SOURCE
 from chainsleuth.ingest.bitcoin import hex_hashes, hex_hashes_or_none
+from chainsleuth.ingest.columns import tables as arrow_tables
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
 
 CHAIN = "eth"
@@ -118,29 +119,12 @@ class AccountColumns:
     def block_range(self, first: int, last: int) -> BlockRange:
         schema = SOURCE["account"]
         try:
-            tables = {
-                name: pa.Table.from_pydict(
-                    {f.name: _array(getattr(self, name)[f.name], f.type) for f in schema[name]},
-                    schema=schema[name],
-                )
-                for name in schema
-            }
+            tables = arrow_tables({name: getattr(self, name) for name in schema}, schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
             raise MalformedResponse(
                 f"blocks {first}..{last} of eth hold bad values: {exc}"
             ) from exc
         return BlockRange(CHAIN, first, last, tables)
-
-
-def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
-    """A column as Arrow; amounts (decimal128) through int64 where they fit, which is much
-    faster than converting each Python int."""
-    if pa.types.is_decimal(kind):
-        try:
-            return pa.array(values, pa.int64()).cast(kind)
-        except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
-            pass
-    return pa.array(values, kind)
 
 
 def add_log_transfer(cols: AccountColumns, log: dict[str, Any], where: str) -> None:

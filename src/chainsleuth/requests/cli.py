@@ -2,8 +2,8 @@
 
 ``list`` and ``show`` read; ``transition`` moves a request (as the operator, with every
 rule of the workflow; audited); ``due`` lists the requests past 80 % of their SLA;
-``notify-due`` processes the customer notices that are due (mails to the outbox); ``import`` loads the
-world's ``agencies/requests.csv`` history (idempotent).
+``notify-due`` processes the customer notices that are due (mails to the outbox);
+``import`` loads the world's ``agencies/requests.csv`` history (idempotent).
 """
 
 from __future__ import annotations

@@ -360,4 +360,3 @@ def mark_delivered(
         note=note or "response package delivered",
         commit=commit,
     )
-

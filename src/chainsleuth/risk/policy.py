@@ -70,6 +70,13 @@ class FanInPolicy(_Part):
     min_swept_share: float = Field(0.8, gt=0, le=1, description="share of the inflow swept on")
     max_sweep_receivers: int = Field(1, ge=1, description="addresses the sweep pays")
     max_entity_size: int = Field(40, ge=1, description="larger collectors (services) are skipped")
+    min_illicit_share: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="account chains, with labels: share of the inflow (USD) from addresses "
+        "illicit funds had reached (then no sweep is needed: the collector may pay out in parts)",
+    )
     utxo_min_inputs: int = Field(
         2, ge=2, description="UTXO: one-shot input addresses swept together"
     )
@@ -93,6 +100,9 @@ class StructuringPolicy(_Part):
     max_link_entity_size: int = Field(
         40, ge=1, description="entities larger than this link nothing"
     )
+    deposits_only: bool = Field(
+        True, description="only payments into a service (where a reporting threshold applies)"
+    )
 
 
 class PassThroughPolicy(_Part):
@@ -105,6 +115,10 @@ class PassThroughPolicy(_Part):
     )
     max_entity_size: int = Field(3, ge=1, description="the address's entity at most this big")
     min_value_usd: float = Field(500.0, ge=0, description="smaller amounts are ignored")
+    to_services_only: bool = Field(
+        True, description="only forwards into a service (a cash-out: the money-mule pattern)"
+    )
+    service_size: int = Field(40, ge=1, description="an entity this large is a service")
 
 
 class MixingPolicy(_Part):
@@ -131,6 +145,13 @@ class DormantPolicy(_Part):
     min_dormant_days: float = Field(10.0, gt=0, description="no activity for this long")
     min_value_usd: float = Field(10_000.0, ge=0, description="value that wakes up")
     max_entity_size: int = Field(40, ge=1, description="larger entities (services) are skipped")
+    funded_once: bool = Field(
+        True, description="the address received once before it slept (a holder's stash)"
+    )
+    emptied_to_service: bool = Field(
+        True, description="the waking transaction moves it all into a service (a cash-out)"
+    )
+    service_size: int = Field(40, ge=1, description="an entity this large is a service")
 
 
 class RoundTripPolicy(_Part):

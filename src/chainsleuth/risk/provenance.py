@@ -36,7 +36,7 @@ from chainsleuth.core.errors import InvalidInput
 from chainsleuth.entities import source
 from chainsleuth.labels.enums import ImportFormat
 from chainsleuth.risk.data import ChainData
-from chainsleuth.risk.policy import ProvenancePolicy
+from chainsleuth.risk.policy import SOURCE_CATEGORIES, ProvenancePolicy
 
 #: label categories whose addresses pool many people's funds: taint does not pass them
 SERVICE_CATEGORIES = frozenset(
@@ -107,11 +107,14 @@ def labels_from_files(root: Path, paths: Sequence[Path]) -> dict[str, dict[int, 
     TagPack's cluster definers, stay on their address: ``compute`` widens to entities)."""
     from chainsleuth.labels.importers import parse  # noqa: PLC0415
 
-    by_chain: dict[str, dict[str, str]] = {}
+    found: dict[str, dict[str, set[str]]] = {}
     for path in label_files(paths):
         parsed = parse(_format_of(path), [(path.name, path.read_bytes())], skip_invalid=True)
         for draft in parsed.labels:
-            by_chain.setdefault(draft.chain, {}).setdefault(draft.address, str(draft.category))
+            found.setdefault(draft.chain, {}).setdefault(draft.address, set()).add(
+                str(draft.category)
+            )
+    by_chain = {c: {a: _one(cats) for a, cats in m.items()} for c, m in found.items()}
     out: dict[str, dict[int, str]] = {}
     with source.chain_connection(Path(root)) as con:
         reader = ChainReader(con, Path(root))
@@ -122,6 +125,17 @@ def labels_from_files(root: Path, paths: Sequence[Path]) -> dict[str, dict[int, 
                 int(i): mapping[t] for i, t in zip(ids, texts, strict=True) if int(i) >= 0
             }
     return out
+
+
+def _one(categories: set[str]) -> str:
+    """One category for an address several labels name: a service wins (a sanctioned
+    exchange pools its customers' funds; its withdrawals are not one criminal's), then an
+    illicit source, then any (in name order, so that the choice is stable)."""
+    services = sorted(categories & (SERVICE_CATEGORIES - set(SOURCE_CATEGORIES)))
+    if services:
+        return services[0]
+    sources = sorted(categories & set(SOURCE_CATEGORIES))
+    return sources[0] if sources else sorted(categories)[0]
 
 
 def _table(data: ChainData, name: str, columns: dict[str, np.ndarray | list[object]]) -> None:

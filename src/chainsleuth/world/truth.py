@@ -27,7 +27,6 @@ PAYMENT_STEPS = {
     "protocol_deposit",
     "market_payment",
     "donation",
-    "gambling_deposit",
 }
 #: the sanctions programme of a sanctioned actor, by its type
 PROGRAMS = {"hacker": "CYBER2", "terrorist": "SDGT"}

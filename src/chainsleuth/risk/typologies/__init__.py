@@ -109,7 +109,11 @@ def _from_illicit(data: ChainData, found: list[Raw]) -> list[Raw]:
     """The finds that touch an address illicit funds had reached by their last time."""
     if not found:
         return found
-    rows = [(k, int(a), int(r.last_t)) for k, r in enumerate(found) for a in r.address_ids]
+    rows = [
+        (k, int(a), int(r.last_t))
+        for k, r in enumerate(found)
+        for a in (r.address_ids if r.sources is None else r.sources)
+    ]
     hit = data.con.execute(
         """SELECT DISTINCT w.k FROM (SELECT unnest($k::BIGINT[]) AS k,
                                             unnest($a::BIGINT[]) AS a,

@@ -52,6 +52,9 @@ class Raw:
     last_t: int
     sentence: str
     extra: dict[str, object] = field(default_factory=dict)
+    #: the addresses illicit funds must have reached (by ``last_t``) for the find to count
+    #: as coming from an illicit source (None: any of ``address_ids``)
+    sources: list[int] | None = None
 
 
 def amount_text(data: ChainData, asset_id: int, value: int) -> str:

@@ -18,6 +18,7 @@ from chainsleuth.risk.policy import (
     RoundTripPolicy,
     StructuringPolicy,
 )
+from chainsleuth.risk.provenance import has_prov
 from chainsleuth.risk.typologies.base import Raw, Typology, amount_text, hours
 
 
@@ -28,6 +29,8 @@ def fan_in(data: ChainData, p: FanInPolicy) -> list[Raw]:
     funded once) into at most ``utxo_max_outputs`` addresses of a small entity."""
     if data.utxo:
         return _fan_in_utxo(data, p)
+    if p.illicit_source and has_prov(data):
+        return _fan_in_illicit(data, p)
     rows = data.con.execute(
         """WITH inflow AS (
                SELECT f.to_id AS a, f.tx_id, f.t, f.asset_id, f.value, es.entity_id AS se
@@ -84,6 +87,51 @@ def fan_in(data: ChainData, p: FanInPolicy) -> list[Raw]:
             )
         )
     return raws
+
+
+def _fan_in_illicit(data: ChainData, p: FanInPolicy) -> list[Raw]:
+    """Account chain, labels known: a collector (a small entity) that received from
+    ``min_senders`` addresses illicit funds had reached, within ``window_s`` of each other,
+    and at least ``min_illicit_share`` of its inflow from them."""
+    rows = data.con.execute(
+        """WITH inflow AS (
+               SELECT f.to_id AS a, f.tx_id, f.t, f.asset_id, f.value, f.usd, f.from_id AS s,
+                      EXISTS (SELECT 1 FROM prov pv WHERE pv.address_id = f.from_id
+                              AND pv.t <= f.t) AS bad
+               FROM flows f JOIN ent es ON es.address_id = f.from_id
+               JOIN ent ea ON ea.address_id = f.to_id
+               WHERE es.entity_id <> ea.entity_id AND ea.size <= $max),
+           runs AS (
+               SELECT *, sum(CASE WHEN gap > $w THEN 1 ELSE 0 END) OVER (
+                          PARTITION BY a ORDER BY t, tx_id) AS run
+               FROM (SELECT *, t - lag(t) OVER (PARTITION BY a ORDER BY t, tx_id) AS gap
+                     FROM inflow WHERE bad))
+        SELECT r.a, r.run, list(DISTINCT r.tx_id), list(DISTINCT r.s), count(DISTINCT r.s),
+               min(r.t), max(r.t), arg_max(r.asset_id, r.usd), sum(r.usd),
+               (SELECT sum(i.usd) FROM inflow i WHERE i.a = r.a
+                  AND i.t BETWEEN min(r.t) AND max(r.t)) AS total
+        FROM runs r GROUP BY r.a, r.run
+        HAVING count(DISTINCT r.s) >= $ms AND sum(r.usd) >= $share * total
+        ORDER BY min(r.t), r.a""",
+        {"max": p.max_entity_size, "w": p.window_s, "ms": p.min_senders,
+         "share": p.min_illicit_share},
+    ).fetchall()  # fmt: skip
+    return [
+        Raw(
+            Typology.FAN_IN,
+            sorted(int(x) for x in txs),
+            [int(a), *[int(x) for x in senders]],
+            [],
+            int(asset),
+            int(t0),
+            int(t1),
+            f"collected payments from {k} addresses reached by illicit funds in "
+            f"{len(txs)} transactions within {hours(int(t1) - int(t0))} "
+            f"(USD {float(usd):,.0f}, {float(usd) / max(float(total), 1e-9):.0%} of its inflow)",
+            sources=[int(x) for x in senders],
+        )
+        for a, _, txs, senders, k, t0, t1, asset, usd, total in rows
+    ]
 
 
 def _fan_in_utxo(data: ChainData, p: FanInPolicy) -> list[Raw]:
@@ -150,6 +198,7 @@ def fan_out(data: ChainData, p: FanOutPolicy) -> list[Raw]:
             int(t),
             f"{len(payers)} address(es) paid {amount_text(data, int(asset), int(v))} to {k} "
             "different entities in one transaction",
+            sources=[int(a) for a in payers],
         )
         for tx, t, asset, payers, rcv, k, v in rows
     ]
@@ -167,11 +216,19 @@ def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
                   any_value(er.entity_id), any_value(er.size)
            FROM flows f JOIN ent es ON es.address_id = f.from_id
            JOIN ent er ON er.address_id = f.to_id
-           WHERE es.entity_id <> er.entity_id
+           WHERE es.entity_id <> er.entity_id AND (NOT $dep OR er.size > $big)
+             AND (NOT $bad OR EXISTS (SELECT 1 FROM prov pv WHERE pv.address_id = f.from_id
+                                      AND pv.t <= f.t))
            GROUP BY f.tx_id, f.to_id, f.asset_id
            HAVING sum(f.usd) >= $lo AND sum(f.usd) < $hi
            ORDER BY 2, 1""",
-        {"lo": lo, "hi": hi},
+        {
+            "lo": lo,
+            "hi": hi,
+            "dep": p.deposits_only,
+            "big": p.max_link_entity_size,
+            "bad": p.illicit_source and has_prov(data),
+        },
     ).fetchall()
     n = len(pay)
     if n < p.min_payments:
@@ -246,7 +303,10 @@ def pass_through(data: ChainData, p: PassThroughPolicy) -> list[Raw]:
                    WHERE f.from_id IS DISTINCT FROM f.to_id GROUP BY ALL),
            outs AS (SELECT f.from_id AS a, f.tx_id, f.t, f.asset_id, sum(f.value) AS v
                     FROM flows f SEMI JOIN small s ON s.a = f.from_id
-                    WHERE f.from_id IS DISTINCT FROM f.to_id GROUP BY ALL)
+                    JOIN ent er ON er.address_id = f.to_id
+                    WHERE f.from_id IS DISTINCT FROM f.to_id
+                      AND (NOT $svc_only OR er.size >= $svc)
+                    GROUP BY f.from_id, f.tx_id, f.t, f.asset_id)
         SELECT i.a, i.tx_id, i.t, i.asset_id, i.v, list(o.tx_id ORDER BY o.t), sum(o.v), max(o.t)
         FROM inn i JOIN outs o ON o.a = i.a AND o.asset_id = i.asset_id
              AND o.t BETWEEN i.t AND i.t + $d AND o.tx_id <> i.tx_id
@@ -260,6 +320,8 @@ def pass_through(data: ChainData, p: PassThroughPolicy) -> list[Raw]:
             "d": p.max_delay_s,
             "usd": p.min_value_usd,
             "share": p.min_forwarded_share,
+            "svc_only": p.to_services_only,
+            "svc": p.service_size,
         },
     ).fetchall()
     return [
@@ -297,11 +359,22 @@ def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
         FROM g JOIN ent e ON e.address_id = g.a
         WHERE g.pt IS NOT NULL AND g.t - g.pt >= $gap AND g.out_usd >= $usd
           AND e.size <= $size
+          AND (NOT $once OR (SELECT count(DISTINCT x.tx_id) FROM flows x
+                             WHERE x.to_id = g.a AND x.from_id IS DISTINCT FROM g.a
+                               AND x.t < g.t) = 1)
+          AND (NOT $emptied OR (
+                 (SELECT count(*) FROM flows x JOIN ent er ON er.address_id = x.to_id
+                  WHERE x.tx_id = g.tx_id AND x.from_id = g.a
+                    AND (er.size < $svc OR x.to_id = g.a)) = 0
+                 AND (SELECT count(*) FROM flows x WHERE x.from_id = g.a AND x.t > g.t) = 0))
         ORDER BY g.tx_id, g.a""",
         {
             "gap": int(p.min_dormant_days * 86_400),
             "usd": p.min_value_usd,
             "size": p.max_entity_size,
+            "once": p.funded_once,
+            "emptied": p.emptied_to_service,
+            "svc": p.service_size,
         },
     ).fetchall()
     return [
@@ -324,6 +397,8 @@ def round_trip(data: ChainData, p: RoundTripPolicy) -> list[Raw]:
     """Value that leaves an entity and comes back to it through one or two other entities
     (none of them a service) within ``window_s``."""
     con = data.con
+    if not has_prov(data):
+        con.execute("CREATE OR REPLACE TEMP TABLE stop (address_id BIGINT)")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE rt_e AS
            SELECT f.tx_id, f.t, f.asset_id, es.entity_id AS a, er.entity_id AS b,
@@ -332,6 +407,8 @@ def round_trip(data: ChainData, p: RoundTripPolicy) -> list[Raw]:
            FROM flows f JOIN ent es ON es.address_id = f.from_id
            JOIN ent er ON er.address_id = f.to_id
            WHERE es.entity_id <> er.entity_id AND es.size <= $size AND er.size <= $size
+             AND NOT (f.from_id IN (SELECT address_id FROM stop)
+                      OR f.to_id IN (SELECT address_id FROM stop))
            GROUP BY ALL HAVING sum(f.usd) >= $usd""",
         {"size": p.max_entity_size, "usd": p.min_value_usd},
     ).fetchall()

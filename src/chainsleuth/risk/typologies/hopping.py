@@ -62,6 +62,7 @@ def chain_hopping(data: ChainData, p: ChainHoppingPolicy) -> list[Raw]:
                 f"bridged {amount_text(data, int(asset), int(v))} to another chain "
                 f"{hours(int(t) - int(t0))} after receiving funds"
                 + (f", with {len(swaps)} swap(s) in between" if swaps else ""),
+                sources=[int(h)],
             )
         )
     return raws

@@ -107,6 +107,7 @@ def mixing(data: ChainData, p: MixingPolicy) -> list[Raw]:
             t,
             f"a CoinJoin-like round: {na} input addresses and {k} outputs of "
             f"{amount_text(data, -1, int(value))} each",
+            sources=[int(a) for a in addrs],
         )
         for tx, t, na, addrs, value, k in rows
     ]

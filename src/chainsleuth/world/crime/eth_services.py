@@ -1,4 +1,4 @@
-"""Services on the account chain added with format 1.1: merchants and SwirlMix's USDT mixer.
+"""Services on the account chain: merchants, and SwirlMix's USDT mixer.
 
 * **Merchants**: the biggest merchants of the UTXO chain also take ETH and USDT. Ordinary
   users pay them from their own accounts (when they hold enough); every week a merchant
