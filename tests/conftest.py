@@ -1,5 +1,11 @@
 """Fixtures: every database test runs on SQLite and on a real PostgreSQL, each test on its
-own fresh, migrated database (copied from a template migrated once per run)."""
+own fresh, migrated database (copied from a template migrated once per run; on PostgreSQL
+the clones are made ahead and dropped by a background thread, see harness.clones).
+
+The small world and the chain stores built from it are made once per run and shared by
+every package (and every pytest-xdist worker): ``world``, ``world_chain_store`` (the world
+loaded) and ``world_entity_store`` (loaded, entities built). They are read-only; a package
+whose tests write to a store takes a private copy with ``harness.shared.copy_store``."""
 
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ from chainsleuth.world.generate import generate_world
 from chainsleuth.world.presets import params_for
 from factories import make_settings
 from harness import PostgresServer
+from harness.clones import TemplateClones
+from harness.shared import build_once, copy_store
 from harness.world import SMALL
 
 #: the browser fixtures (``browser``, ``page``, ``console``, ...) for every test package
@@ -55,6 +63,14 @@ def pg_template(pg_server: PostgresServer) -> str:
 
 
 @pytest.fixture(scope="session")
+def pg_clones(pg_server: PostgresServer, pg_template: str) -> Iterator[TemplateClones]:
+    """Fresh clones of the template, made ahead while tests run (see harness.clones)."""
+    clones = TemplateClones(pg_server, pg_template).start()
+    yield clones
+    clones.stop()
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     db = Database(f"sqlite:///{path}")
@@ -77,11 +93,10 @@ def db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iter
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    name = "t_" + uuid.uuid4().hex[:16]
-    server.create_database(name, template=request.getfixturevalue("pg_template"))
-    yield server.url(name)
-    server.drop_database(name)
+    clones: TemplateClones = request.getfixturevalue("pg_clones")
+    name = clones.take()
+    yield clones.server.url(name)
+    clones.give_back(name)
 
 
 @pytest.fixture
@@ -127,8 +142,33 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The small world, generated once per test session (a few seconds)."""
-    root = tmp_path_factory.mktemp("world") / "w"
-    generate_world(root, params_for(**SMALL), jobs=1)
-    yield root
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small world, generated once per test run (a few seconds). Read-only."""
+
+    def build(directory: Path) -> None:
+        generate_world(directory / "w", params_for(**SMALL), jobs=1)
+
+    return build_once(tmp_path_factory, "world", build) / "w"
+
+
+@pytest.fixture(scope="session")
+def world_chain_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small world loaded into a chain store, once per run. Read-only."""
+    from chainsleuth.world.load import load_world
+
+    def build(directory: Path) -> None:
+        load_world(world, store_root=directory / "chains")
+
+    return build_once(tmp_path_factory, "world-chains", build) / "chains"
+
+
+@pytest.fixture(scope="session")
+def world_entity_store(world_chain_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``world_chain_store`` with entities built by the default heuristics (``entities
+    build --chain all``), once per run. Read-only."""
+    from chainsleuth.entities import service as entity_service
+
+    def build(directory: Path) -> None:
+        entity_service.build(copy_store(world_chain_store, directory / "chains"), "all")
+
+    return build_once(tmp_path_factory, "world-entities", build) / "chains"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
 import psycopg
 import pytest
 from starlette.applications import Starlette
@@ -10,6 +13,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from harness import LiveServer, PostgresServer, launch_chromium
+from harness.clones import TemplateClones
+from harness.shared import DONE, build_once
 
 PAGE = """<!doctype html>
 <html>
@@ -78,3 +83,49 @@ def test_chromium_loads_live_server_page() -> None:
             page.wait_for_selector("#out:has-text('clicked')")
         finally:
             browser.close()
+
+
+def test_template_clones_are_fresh_and_dropped(pg_server: PostgresServer) -> None:
+    pg_server.create_database("clones_template")
+    with pg_server.connect("clones_template") as conn:
+        conn.execute("create table t (v text)")
+        conn.execute("insert into t values ('from template')")
+        conn.commit()
+    clones = TemplateClones(pg_server, "clones_template", ahead=2).start()
+    try:
+        first, second = clones.take(), clones.take()
+        assert first != second
+        with pg_server.connect(first) as conn:
+            conn.execute("insert into t values ('only in the first')")
+            conn.commit()
+        with pg_server.connect(second) as conn:
+            assert conn.execute("select v from t").fetchall() == [("from template",)]
+        held = pg_server.connect(first)  # dropping ends the sessions left open
+        clones.give_back(first)
+        third = clones.take()
+        assert third not in {first, second}
+        clones.give_back(second)
+        clones.give_back(third)
+    finally:
+        clones.stop()
+    held.close()
+    with pg_server.connect() as conn:
+        names = {row[0] for row in conn.execute("select datname from pg_database")}
+    assert not names & {first, second, third}
+    pg_server.drop_database("clones_template")
+
+
+def test_build_once_builds_once(tmp_path_factory: pytest.TempPathFactory) -> None:
+    calls: list[Path] = []
+
+    def build(directory: Path) -> None:
+        calls.append(directory)
+        (directory / "made").write_text("once")
+
+    name = "harness-check-" + uuid.uuid4().hex[:8]
+    first = build_once(tmp_path_factory, name, build)
+    again = build_once(tmp_path_factory, name, build)
+    assert first == again and calls == [first]
+    assert (first / "made").read_text() == "once"
+    (first / DONE).unlink()  # an interrupted build is done again
+    assert build_once(tmp_path_factory, name, build) == first and len(calls) == 2

@@ -8,15 +8,11 @@ from pathlib import Path
 import pytest
 from alert_helpers import Deposit, world_deposits
 
-from chainsleuth.world.load import load_world
-
 
 @pytest.fixture(scope="session")
-def world_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole session world in a chain store of its own (read-only for the tests)."""
-    root = tmp_path_factory.mktemp("alerts-store") / "chains"
-    load_world(world, store_root=root)
-    return root
+def world_store(world_chain_store: Path) -> Path:
+    """The whole session world in a chain store (the run's shared one: read-only)."""
+    return world_chain_store
 
 
 @pytest.fixture(scope="session")

@@ -9,16 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from chainsleuth.cli import app as cli_app
-from chainsleuth.entities import service as entity_service
-from chainsleuth.world.load import load_world
+from harness.shared import copy_store
 
 
 @pytest.fixture(scope="session")
-def world_store(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("attribution") / "chains"
-    load_world(world, store_root=root)
-    entity_service.build(root, "all")
-    return root
+def world_store(world_entity_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the run's world store with entities (the tests open it for
+    writing, which a shared store must not see)."""
+    return copy_store(world_entity_store, tmp_path_factory.mktemp("attribution") / "chains")
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ import duckdb
 import pytest
 
 from chainsleuth.core.config import Settings
-from chainsleuth.world.load import load_world
 
 
 @pytest.fixture(scope="session")
-def case_world(world: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
-    root = tmp_path_factory.mktemp("cases") / "chains"
-    load_world(world, store_root=root)
+def case_world(world: Path, world_chain_store: Path) -> tuple[Path, list[Any]]:
+    """The run's shared world store (read-only) and the world's scheme hops."""
+    root = world_chain_store
     con = duckdb.connect()
     try:
         hops = (

@@ -373,3 +373,52 @@ def test_rpc_client_errors(mainnet_start: list[dict[str, Any]]) -> None:
         assert answers[:2] == [b["hash"] for b in mainnet_start]
         assert all(isinstance(a, RpcError) and a.rpc_code == -8 for a in answers[2:])
         assert c.posts == 4 and c.calls == 6  # 1 + three batches of at most 2
+
+
+# --- from any height -----------------------------------------------------------------------
+
+
+def test_from_a_height_above_genesis_with_prevouts(
+    tmp_path: Path, mainnet_start: list[dict[str, Any]]
+) -> None:
+    """An empty store loaded from block 2: inputs spending outputs below it take the node's
+    prevout (verbosity 3) and have no spent-by link; the rest resolve as usual."""
+    blocks = every_script_type(mainnet_start)
+    pay = blocks[2]["tx"][1]
+    pay["vin"][0]["prevout"]["scriptPubKey"] = {"type": "pubkeyhash", "address": p2pkh("old")}
+    with FakeBitcoind(blocks) as node:
+        report = sync(tmp_path, node.url, from_block=2, batch_blocks=1)
+        assert (report.blocks, report.first_height, report.last_height) == (2, 2, 3)
+        again = sync(tmp_path, node.url, from_block=2)  # idempotent
+        assert again.blocks == 0
+    with ChainStore(tmp_path, durable=False) as store, store.reader() as reader:
+        assert store.state("btc").first_height == 2
+        stored = reader.tx("btc", pay["txid"])
+        (spent,) = stored.inputs
+        assert (spent.prev_hash, spent.prev_n, spent.value) == (None, 0, 50 * 10**8)
+        assert spent.address == p2pkh("old")
+        assert stored.fee == 50_000_000  # 50 in, 49.5 out
+        assert stored.outputs[2].spent_by == blocks[2]["tx"][2]["txid"]  # in its batch
+        assert stored.outputs[4].spent_by == blocks[3]["tx"][1]["txid"]  # from the store
+        later = reader.tx("btc", blocks[2]["tx"][2]["txid"])
+        assert later.inputs[0].prev_hash == pay["txid"]
+        assert reader.address_id("btc", p2pkh("old")) is not None
+
+
+def test_from_a_height_above_genesis_without_prevouts_is_refused(
+    data_dir: Path, mainnet_start: list[dict[str, Any]]
+) -> None:
+    """Verbosity 2 (Bitcoin Core before 25) gives no prevouts: an input spending an output
+    below the store's first block cannot be resolved; one line, exit 2, nothing written."""
+    blocks = every_script_type(mainnet_start)
+    del blocks[2]["tx"][1]["vin"][0]["prevout"]
+    with FakeBitcoind(blocks) as node:
+        line = refused(
+            runner.invoke(
+                app, ["ingest", "btc-rpc", node.url, "--from-block", "2", "--no-progress"]
+            ),
+            "nor described by the source",
+        )
+    assert "verbosity 3" in line
+    with ChainStore(data_dir / "chains", durable=False) as store:
+        assert store.tip("btc") is None

@@ -3,7 +3,9 @@ every bad input refused with a reason and nothing half-stored."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -221,6 +223,16 @@ def test_bad_input_is_refused_with_a_reason_and_nothing_half_stored(
     )
     big = b"%PDF-1.4\n" + b"0" * (settings.request_document_max_bytes + 10)
     _refused(client, session, settings, officer, 413, "the limit is", document=big)
+    # each refused upload is audited with its size and SHA-256 (repeated attempts show)
+    uploads = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "request.upload_refused")
+    ).all()
+    assert [json.loads(e.details)["size"] for e in uploads] == [16, 17, len(big)]
+    assert {e.outcome for e in uploads} == {"denied"}
+    assert (
+        json.loads(uploads[0].details)["sha256"] == hashlib.sha256(b"hello, not a pdf").hexdigest()
+    )
+    session.rollback()
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     _refused(client, session, settings, officer, 422, "deadline", deadline=past)
     bad_addr = BTC_ADDR[:-1] + ("3" if BTC_ADDR[-1] != "3" else "4")
@@ -252,6 +264,15 @@ def test_bad_input_is_refused_with_a_reason_and_nothing_half_stored(
             )
         },
     )
+    for raw, needle in (
+        (b"kind,value\nemail,caf\xe9@x.org\n", "not UTF-8"),
+        (b"kind,address\nemail,a@b.org\n", "no 'value' column"),
+        (b"\xff\xfe\x00\x01\x02", "not UTF-8"),
+    ):
+        _refused(
+            client, session, settings, officer, 422, needle, subjects="",
+            files={"subjects_file": ("s.csv", raw, "text/csv")},
+        )  # fmt: skip
     _refused(
         client,
         session,

@@ -13,7 +13,7 @@ must agree with it (0 is read as "unknown").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -131,7 +131,6 @@ def encode_utxo(
     addresses = assign_addresses(con, state, p.addresses)
     out_address = pa.array(addresses.ids, mask=addresses.ids < 0)
     out_tx = tx_ids[out_row]
-    emit("addresses", addresses.new)
     emit(
         "outputs",
         pa.table(
@@ -149,9 +148,23 @@ def encode_utxo(
     resolved = _resolve_inputs(
         con, chain, p, out_tx=out_tx, out_address=addresses.ids, spendable=spendable
     )
+    first_height = batch.first_height if state.first_height is None else state.first_height
+    resolved, outside_new = _outside_inputs(
+        con,
+        replace(state, address_count=state.address_count + addresses.new.num_rows),
+        p,
+        resolved,
+        first_height,
+    )
+    new_addresses = (
+        pa.concat_tables([addresses.new, outside_new]) if outside_new.num_rows else addresses.new
+    )
+    emit("addresses", new_addresses)
     in_tx = tx_ids[in_row]
-    in_value = _check_inputs(resolved, inputs, in_tx)
-    prev_tx = resolved["prev_tx_id"].to_numpy()
+    in_value = _check_inputs(resolved, inputs, in_tx, first_height)
+    # inputs spending outputs below the store's first block have no previous tx id (null)
+    outside = resolved["outside"].to_numpy(zero_copy_only=False)
+    prev_tx = pc.fill_null(resolved["prev_tx_id"], -1).to_numpy()
     in_address = resolved["address_id"]
     emit(
         "inputs",
@@ -160,7 +173,7 @@ def encode_utxo(
                 "tx_id": in_tx,
                 "height": heights[in_row],
                 "n": inputs["n"],
-                "prev_tx_id": prev_tx,
+                "prev_tx_id": resolved["prev_tx_id"],
                 "prev_n": inputs["prev_n"],
                 "address_id": in_address,
                 "value": in_value,
@@ -191,14 +204,16 @@ def encode_utxo(
         con.execute(f"DELETE FROM utxos WHERE rowid IN (SELECT utxo_row FROM {t_gone})").fetchall()
         con.execute(f"INSERT INTO utxos SELECT ?, * FROM {t_new}", [chain]).fetchall()
 
+    linked = ~outside  # spent-by links only for outputs the store holds
+    linked_prev, linked_n = prev_tx[linked], inputs["prev_n"].to_numpy().astype(np.int64)[linked]
     spends = sorted_rows(
         {
-            "prev_tx_id": prev_tx,
-            "prev_n": inputs["prev_n"].to_numpy().astype(np.int64),
-            "tx_id": in_tx,
-            "n": inputs["n"].to_numpy().astype(np.int64),
+            "prev_tx_id": linked_prev,
+            "prev_n": linked_n,
+            "tx_id": in_tx[linked],
+            "n": inputs["n"].to_numpy().astype(np.int64)[linked],
         },
-        key=(prev_tx << _N_BITS) | inputs["prev_n"].to_numpy().astype(np.int64),
+        key=(linked_prev << _N_BITS) | linked_n,
     )
     insert(con, "spends", chain, spends)
     index = utxo_index(
@@ -233,7 +248,7 @@ def encode_utxo(
     return Encoded(
         tx_hashes=raw,
         tx_times=txs["time"].cast(pa.int64()).to_numpy(),
-        new_addresses=addresses.new,
+        new_addresses=new_addresses,
         index_rows=int(index_rows),
     )
 
@@ -307,6 +322,59 @@ def _resolve_inputs(
     )
 
 
+def _outside_inputs(
+    con: duckdb.DuckDBPyConnection,
+    state: ChainState,
+    p: UtxoPrep,
+    resolved: pa.Table,
+    first_height: int,
+) -> tuple[pa.Table, pa.Table]:
+    """Inputs that spend an output below the store's first block (a chain loaded from a
+    height above 0): taken as the source describes them (its value and address, Bitcoin
+    Core's verbosity 3 ``prevout``), with no previous tx id. Only where the store's first
+    block is above 0 and the source gave the value; the others stay unresolved (refused).
+    A spent transaction the store holds is never outside (its output is spent already, or
+    never was): that stays a refused double or unknown spend.
+    Adds the column ``outside``; returns the new addresses their addresses make too."""
+    inputs = p.inputs
+    missing = pc.is_null(resolved["value"]).to_numpy(zero_copy_only=False)
+    outside = missing & pc.is_valid(inputs["value"]).to_numpy(zero_copy_only=False)
+    outside &= (first_height > 0) & ~resolved["in_batch"].to_numpy(zero_copy_only=False)
+    if outside.any():
+        keys = pa.table({"row": np.flatnonzero(outside), "k1": p.prev_k1[outside]})
+        with registered(con, keys) as t_keys:
+            held = storage.arrow(
+                con,
+                f"SELECT i.row FROM {t_keys} i JOIN tx_keys k ON k.chain = ? AND k.k1 = i.k1",
+                [state.chain],
+            )
+        outside[held["row"].to_numpy()] = False
+    if not outside.any():
+        flag = pa.array(np.zeros(resolved.num_rows, dtype=bool))
+        return resolved.append_column("outside", flag), storage.ADDRESS_SEGMENT.empty_table()
+    rows = np.flatnonzero(outside)
+    texts = as_array(inputs["address"]).take(pa.array(rows))
+    found = assign_addresses(
+        con,
+        state,
+        address_occurrences(texts, p.heights[p.in_row][rows], pa.nulls(len(rows), pa.string())),
+    )
+    address = pc.fill_null(resolved["address_id"], -1).to_numpy().copy()
+    address[rows] = found.ids
+    value = pc.fill_null(resolved["value"], 0).to_numpy().copy()
+    value[rows] = as_array(inputs["value"]).take(pa.array(rows)).to_numpy()
+    still_missing = missing & ~outside
+    table = resolved.set_column(
+        resolved.schema.get_field_index("address_id"),
+        "address_id",
+        pa.array(address, mask=address < 0),
+    )
+    table = table.set_column(
+        table.schema.get_field_index("value"), "value", pa.array(value, mask=still_missing)
+    )
+    return table.append_column("outside", pa.array(outside)), found.new
+
+
 def utxo_index(
     *,
     out_address: np.ndarray,
@@ -376,20 +444,30 @@ def _check_outputs(outputs: pa.Table, n: np.ndarray, value: np.ndarray) -> None:
         raise InvalidInput(f"unknown script type(s): {', '.join(sorted(seen - known))}")
 
 
-def _check_inputs(resolved: pa.Table, inputs: pa.Table, in_tx: np.ndarray) -> np.ndarray:
+def _check_inputs(
+    resolved: pa.Table, inputs: pa.Table, in_tx: np.ndarray, first_height: int = 0
+) -> np.ndarray:
     """The spent values; refuses unknown or double spends and wrong values from the source."""
     value = resolved["value"]
     if value.null_count:
         row = int(pc.index(pc.is_null(value), True).as_py())
         spent = f"{inputs['prev_tx_hash'][row].as_py()}:{inputs['prev_n'][row].as_py()}"
-        raise InvalidInput(
+        where = (
             f"input {inputs['n'][row].as_py()} of transaction {inputs['tx_hash'][row].as_py()} "
-            f"spends {spent}, which is not a known unspent output"
+            f"spends {spent}"
         )
+        if first_height > 0:
+            raise InvalidInput(
+                f"{where}, which is neither in the store (it starts at block {first_height}) "
+                "nor described by the source: load from a node that gives prevouts (Bitcoin "
+                "Core 25 or later, getblock verbosity 3), or from block 0"
+            )
+        raise InvalidInput(f"{where}, which is not a known unspent output")
     values: np.ndarray = value.to_numpy().astype(np.int64)
     if not values.size:
         return values
-    prev = resolved["prev_tx_id"].to_numpy()
+    outside = resolved["outside"].to_numpy(zero_copy_only=False)
+    prev = np.where(outside, -1, pc.fill_null(resolved["prev_tx_id"], -1).to_numpy())
     bad_order = np.flatnonzero(prev >= in_tx)
     if bad_order.size:
         row = int(bad_order[0])
@@ -398,10 +476,10 @@ def _check_inputs(resolved: pa.Table, inputs: pa.Table, in_tx: np.ndarray) -> np
             "that comes after it"
         )
     key = (prev << _N_BITS) | inputs["prev_n"].to_numpy().astype(np.int64)
-    ordered = np.sort(key)
+    ordered = np.sort(key[~outside])  # (outside the store: the source's word)
     twice = ordered[1:][ordered[1:] == ordered[:-1]]
     if twice.size:
-        row = int(np.flatnonzero(key == twice[0])[1])
+        row = int(np.flatnonzero((key == twice[0]) & ~outside)[1])
         raise InvalidInput(
             f"transaction {inputs['tx_hash'][row].as_py()} spends "
             f"{inputs['prev_tx_hash'][row].as_py()}:{inputs['prev_n'][row].as_py()}, "

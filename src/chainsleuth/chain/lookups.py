@@ -474,8 +474,14 @@ class ChainReader:
         spent_by = {prev_n: (spender, n) for prev_n, spender, n in spends}
         in_addr = self._addresses(info.id, [r["address_id"] for r in inputs])
         out_addr = self._addresses(info.id, [r["address_id"] for r in outputs])
-        linked = sorted({r["prev_tx_id"] for r in inputs} | {s[0] for s in spent_by.values()})
-        hashes = dict(zip(linked, self._hashes(info.id, linked), strict=True))
+        linked = sorted(
+            {r["prev_tx_id"] for r in inputs if r["prev_tx_id"] is not None}
+            | {s[0] for s in spent_by.values()}
+        )
+        hashes: dict[int | None, str | None] = dict(
+            zip(linked, self._hashes(info.id, linked), strict=True)
+        )
+        hashes[None] = None  # spends an output below the store's first block
         return TxDetail(
             **common,
             coinbase=row["coinbase"],

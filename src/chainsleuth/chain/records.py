@@ -71,7 +71,7 @@ class AddressView(BaseModel):
 
 class TxInput(BaseModel):
     n: int
-    prev_hash: str
+    prev_hash: str | None  # None: it spends an output below the store's first block
     prev_n: int
     address: str | None
     value: int

@@ -176,7 +176,9 @@ STORED_UTXO_INPUTS = pa.schema(
         pa.field("tx_id", pa.int64(), nullable=False),
         pa.field("height", pa.int64(), nullable=False),
         pa.field("n", pa.int32(), nullable=False),
-        pa.field("prev_tx_id", pa.int64(), nullable=False),
+        # null where the spent output lies below the store's first block (a chain loaded
+        # from a height above 0): the input's address and value are the source's
+        pa.field("prev_tx_id", pa.int64()),
         pa.field("prev_n", pa.int32(), nullable=False),
         pa.field("address_id", pa.int64()),
         pa.field("value", pa.int64(), nullable=False),

@@ -28,9 +28,9 @@ def _is_int(kind: pa.DataType) -> bool:
     return bool(pa.types.is_integer(kind) or pa.types.is_timestamp(kind))
 
 
-def tables(columns: dict[str, dict[str, list[Any]]], schemas: dict[str, pa.Schema]) -> dict[
-    str, pa.Table
-]:
+def tables(
+    columns: dict[str, dict[str, list[Any]]], schemas: dict[str, pa.Schema]
+) -> dict[str, pa.Table]:
     """``columns[table][field]`` (lists) as Arrow tables of ``schemas[table]``.
 
     Raises ``pa.ArrowInvalid``/``pa.ArrowTypeError``/``OverflowError`` for values that do

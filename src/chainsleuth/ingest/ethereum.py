@@ -407,28 +407,33 @@ def _add_transfers(
     ]
     if not found:
         return
-    hashes, indexes, tokens, senders, receivers, amounts = [], [], [], [], [], []
-    for tx_hash, log in found:
-        if log.removed:
-            cols.skipped_transfers += 1
-            continue
-        topics = log.topics
-        data = log.data or "0x"
-        assert topics is not None
-        if len(topics) == 3 and len(data) == 66 and len(topics[1]) == len(topics[2]) == 66:
-            words = [topics[1][2:], topics[2][2:], data[2:]]
-        else:
-            words = [t[2:] for t in topics[1:]] + [
-                data[i : i + 64] for i in range(2, len(data), 64)
-            ]
+    if any(log.removed for _h, log in found):
+        cols.skipped_transfers += sum(1 for _h, log in found if log.removed)
+        found = [(h, log) for h, log in found if not log.removed]
+    topics: list[list[str]] = [log.topics for _h, log in found]  # type: ignore[misc]
+    datas = [log.data or "0x" for _h, log in found]
+    if all(
+        len(t) == 3 and len(d) == 66 and len(t[1]) == 66 and len(t[2]) == 66
+        for t, d in zip(topics, datas, strict=True)
+    ):  # the standard shape, all of them: column by column
+        hashes = [log.transactionHash or h for h, log in found]
+        indexes: list[Any] = [log.logIndex for _h, log in found]
+        tokens = [log.address for _h, log in found]
+        senders = ["0x" + t[1][26:] for t in topics]
+        receivers = ["0x" + t[2][26:] for t in topics]
+        amounts = [int(d, 16) for d in datas]
+    else:
+        hashes, indexes, tokens, senders, receivers, amounts = [], [], [], [], [], []
+        for (tx_hash, log), ts, data in zip(found, topics, datas, strict=True):
+            words = [t[2:] for t in ts[1:]] + [data[i : i + 64] for i in range(2, len(data), 64)]
             if len(words) != 3 or any(len(w) != 64 for w in words):
                 continue  # not an ERC-20 Transfer (ERC-721, or non-standard data)
-        hashes.append(log.transactionHash or tx_hash)
-        indexes.append(log.logIndex)
-        tokens.append(log.address)
-        senders.append("0x" + words[0][24:])
-        receivers.append("0x" + words[1][24:])
-        amounts.append(int(words[2], 16))
+            hashes.append(log.transactionHash or tx_hash)
+            indexes.append(log.logIndex)
+            tokens.append(log.address)
+            senders.append("0x" + words[0][24:])
+            receivers.append("0x" + words[1][24:])
+            amounts.append(int(words[2], 16))
     if None in indexes:
         raise MalformedResponse(f"{where}: a transfer log has no logIndex")
     keep = [a <= MAX_AMOUNT for a in amounts]

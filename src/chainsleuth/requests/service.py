@@ -9,6 +9,7 @@ transaction, and a refused submission leaves no file behind.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from chainsleuth.audit.enums import Outcome
 from chainsleuth.audit.service import Actor
 from chainsleuth.auth.models import User
 from chainsleuth.core.config import Settings
-from chainsleuth.core.errors import InvalidInput, PermissionDenied
+from chainsleuth.core.errors import ChainsleuthError, InvalidInput, PermissionDenied
 from chainsleuth.core.models import as_utc, utcnow
 from chainsleuth.officers import service as officer_service
 from chainsleuth.orgs.models import Agency
@@ -164,6 +165,28 @@ def _officer_agency(session: Session, user: User, actor: Actor) -> Agency:
     return agency
 
 
+def _check_document(
+    session: Session, settings: Settings, upload: Upload, *, actor: Actor, user: User
+) -> None:
+    """The signed document must be a readable PDF within the size limit; a refused upload
+    (something else dressed as the legal document, or an oversized one) is audited with
+    its name, size and SHA-256, so that repeated attempts can be seen."""
+    try:
+        documents.check_pdf(settings, upload)
+    except ChainsleuthError as exc:
+        _refuse(
+            session,
+            actor=actor,
+            action="request.upload_refused",
+            reason=exc.message,
+            user=user,
+            filename=(upload.filename or "")[:200],
+            size=len(upload.data),
+            sha256=hashlib.sha256(upload.data).hexdigest(),
+        )
+        raise
+
+
 def _check_form(data: RequestCreate, now: datetime) -> tuple[datetime | None, datetime | None]:
     deadline = as_utc(data.deadline)
     if deadline is not None and deadline <= now:
@@ -249,7 +272,7 @@ def submit(
         if data.type is not RequestType.FOLLOW_UP:
             raise InvalidInput("document: attach the signed legal document (PDF)")
     else:
-        documents.check_pdf(settings, submission.document)
+        _check_document(session, settings, submission.document, actor=actor, user=user)
     digest = subject_parser.digest(subjects)
     duplicate = find_duplicate(
         session, agency_id=agency.id, case_reference=data.case_reference, digest=digest

@@ -7,6 +7,14 @@ shared address. Precision = detected instances that match some true instance / d
 instances; recall = true instances matched by some detected instance / true instances.
 A typology the world has no instance of has no recall (and precision only counts the
 detections as false); one with no detector is not scored.
+
+**Set aside.** The generator writes every darknet-market sweep as a ``fan_in`` and every
+vendor payout as a ``fan_out``, also when the sweep moves one deposit or the payout pays
+one vendor: a one-to-one transfer, no fan-in or fan-out in the issue's sense. A true
+``fan_in`` with fewer than two paying addresses (its addresses less the collector) and a
+true ``fan_out`` of one transaction with fewer than two addresses are *set aside*: not
+counted in recall, and a detection that matches only such instances counts neither way.
+``set_aside`` says how many; ``strict=True`` scores against every true instance.
 """
 
 from __future__ import annotations
@@ -37,6 +45,18 @@ class TypologyScore(BaseModel):
     matched_true: int
     precision: float | None
     recall: float | None
+    set_aside: int = 0
+
+
+def degenerate(row: dict[str, object]) -> bool:
+    """A true fan-in with fewer than two payers, or fan-out with fewer than two payees."""
+    txs = list(row.get("tx_hashes") or [])  # type: ignore[call-overload]
+    addrs = set(row.get("addresses") or [])  # type: ignore[call-overload]
+    if row["typology"] == "fan_in":
+        return len(addrs) - 1 < 2
+    if row["typology"] == "fan_out":
+        return len(txs) == 1 and len(addrs) < 2
+    return False
 
 
 def truth_instances(world: Path) -> list[dict[str, object]]:
@@ -52,12 +72,16 @@ def score(
     truth: list[dict[str, object]],
     typologies: list[Typology],
     chains: list[str],
+    *,
+    strict: bool = False,
 ) -> list[TypologyScore]:
     out: list[TypologyScore] = []
     for typ in typologies:
         name = TRUTH_NAME[typ]
         det = [i for i in found if i.typology == typ and i.chain in chains]
-        tru = [r for r in truth if r["typology"] == name and r["chain"] in chains]
+        every = [r for r in truth if r["typology"] == name and r["chain"] in chains]
+        aside = [r for r in every if not strict and degenerate(r)]
+        tru = [r for r in every if strict or not degenerate(r)]
         det_hit = [False] * len(det)
         tru_hit = [False] * len(tru)
         for j, r in enumerate(tru):
@@ -73,6 +97,14 @@ def score(
                 )
                 if hit:
                     det_hit[k] = tru_hit[j] = True
+        aside_txs = {h for r in aside for h in (r["tx_hashes"] or [])}  # type: ignore[attr-defined]
+        kept = [  # a detection matching only set-aside instances counts neither way
+            k
+            for k, d in enumerate(det)
+            if det_hit[k] or not aside_txs.intersection(d.tx_hashes)
+        ]
+        det = [det[k] for k in kept]
+        det_hit = [det_hit[k] for k in kept]
         out.append(
             TypologyScore(
                 typology=typ.value,
@@ -83,6 +115,7 @@ def score(
                 matched_true=sum(tru_hit),
                 precision=sum(det_hit) / len(det) if det else None,
                 recall=sum(tru_hit) / len(tru) if tru else None,
+                set_aside=len(aside),
             )
         )
     return out
@@ -96,6 +129,7 @@ def evaluate(
     policy: TypologyPolicy | None = None,
     typologies: list[Typology] | None = None,
     labels: list[Path] | None = None,
+    strict: bool = False,
 ) -> list[TypologyScore]:
     """Run the detectors on every chain asked for and score them against the world.
 
@@ -112,4 +146,4 @@ def evaluate(
     found: list[TypologyInstance] = []
     for c in chains:
         found.extend(detect(root, c, policy, typologies=chosen, context=context))
-    return score(found, truth, chosen, chains)
+    return score(found, truth, chosen, chains, strict=strict)

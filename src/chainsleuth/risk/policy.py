@@ -25,6 +25,11 @@ class _Part(BaseModel):
         description="report only instances whose funds came from an illicit source "
         "(when labels are known: see ProvenancePolicy)",
     )
+    weak_sources: tuple[str, ...] = Field(
+        ("mixer",),
+        description="source categories that alone do not make an instance illicit "
+        "(ordinary people use mixers too)",
+    )
 
 
 #: label categories whose funds are illicit (or, for mixers, laundered) at their source
@@ -81,6 +86,9 @@ class FanInPolicy(_Part):
         2, ge=2, description="UTXO: one-shot input addresses swept together"
     )
     utxo_max_outputs: int = Field(1, ge=1, description="UTXO: output addresses of the sweep")
+    utxo_min_funders: int = Field(
+        2, ge=1, description="UTXO: transactions that funded the swept addresses, at least"
+    )
 
 
 class FanOutPolicy(_Part):
@@ -106,9 +114,7 @@ class StructuringPolicy(_Part):
 
 
 class PassThroughPolicy(_Part):
-    max_delay_s: int = Field(
-        2 * HOUR, gt=0, description="received, then forwarded within this time"
-    )
+    max_delay_s: int = Field(HOUR, gt=0, description="received, then forwarded within this time")
     min_forwarded_share: float = Field(0.9, gt=0, le=1.0, description="share of what came in")
     max_txs: int = Field(
         4, ge=2, description="an address with more transactions is no pass-through"
@@ -122,6 +128,9 @@ class PassThroughPolicy(_Part):
 
 
 class MixingPolicy(_Part):
+    weak_sources: tuple[str, ...] = Field(
+        (), description="mixer payouts entering a CoinJoin round are laundering: they count"
+    )
     min_inputs: int = Field(5, ge=2, description="distinct input addresses of a CoinJoin round")
     min_equal_outputs: int = Field(5, ge=2, description="outputs of one denomination")
 

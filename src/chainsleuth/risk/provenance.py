@@ -16,7 +16,9 @@ chain's in-memory database, every address that illicit funds reached and when:
   there), up to ``max_hops`` transfers from a seed.
 
 The result is the table ``prov(address_id, t, hops, category)``: the time the address was
-first reached, the transfers from the seed, and the seed's category. Labels come from the
+first reached, the transfers from the seed, and the seed's category; beside it ``svc``:
+the addresses of services (labelled, their entities, and deposit addresses: those that
+only ever pay a labelled service), whose own operations are no typology instance. Labels come from the
 label store or from label files (``labels_from_files``: TagPacks, OFAC lists, CSV), never
 from a world's ground truth.
 """
@@ -183,6 +185,20 @@ def compute(
            GROUP BY address_id""",
         {"src": params["src"], "size": params["size"]},
     )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE svc AS
+           WITH l AS (SELECT DISTINCT address_id FROM lab
+                      WHERE category IN (SELECT unnest($all::VARCHAR[]))),
+                w AS (SELECT e2.address_id FROM l JOIN ent e1 USING (address_id)
+                      JOIN ent e2 ON e2.entity_id = e1.entity_id
+                      UNION SELECT address_id FROM l),
+                dep AS (SELECT f.from_id AS address_id FROM flows f
+                        LEFT JOIN l w ON w.address_id = f.to_id
+                        WHERE f.from_id IS DISTINCT FROM f.to_id AND f.from_id IS NOT NULL
+                        GROUP BY f.from_id HAVING bool_and(w.address_id IS NOT NULL))
+           SELECT address_id FROM w UNION SELECT address_id FROM dep""",
+        {"all": sorted(SERVICE_CATEGORIES)},
+    )
     if not data.utxo:
         _exploit_seeds(data)
     _release_seeds(data, context, p)
@@ -317,6 +333,12 @@ def categories_of(data: ChainData, address_ids: Sequence[int]) -> dict[int, str]
         [list({int(a) for a in address_ids})],
     ).fetchall()
     return {int(a): str(c) for a, c in rows}
+
+
+def ensure_tables(data: ChainData) -> None:
+    """Empty ``stop`` and ``svc`` tables where no labels were read (shapes alone)."""
+    for name in ("stop", "svc"):
+        data.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (address_id BIGINT)")
 
 
 def has_prov(data: ChainData) -> bool:

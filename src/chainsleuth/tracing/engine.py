@@ -122,27 +122,15 @@ def address_seeds(graph: FlowGraph, nodes: np.ndarray, options: TraceOptions) ->
     """Seed edges of a set of nodes: their flows out to (forward) or in from (backward)
     nodes outside the set (and their swaps), in the time window, of ``options.asset``."""
     since, until = _window(options)
-    members = set(nodes.tolist())
-    ptr = graph.out_ptr if options.direction is TraceDirection.FORWARD else graph.in_ptr
-    picked: list[np.ndarray] = []
-    for v in nodes.tolist():
-        a, b = int(ptr[v]), int(ptr[v + 1])
-        if options.direction is TraceDirection.FORWARD:
-            edges = np.arange(a, b, dtype=np.int64)
-            other = graph.e_dst[a:b]
-        else:
-            edges = np.asarray(graph.in_eid[a:b], dtype=np.int64)
-            other = graph.e_src[edges]
-        keep = (graph.e_time[edges] >= since) & (graph.e_time[edges] <= until)
-        # flows among the subject's own positions stay inside it; its swaps (one asset
-        # of its own into another) move the funds on
-        inside = np.isin(other, nodes) if len(members) > 1 else other == v
-        keep &= ~(inside & (graph.e_kind[edges] == 0))
-        picked.append(edges[keep])
-    seeds = np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
+    a = graph.arrays
+    seeds: np.ndarray = kernels.seed_edges(
+        a["out_ptr"], a["in_ptr"], a["in_eid"], a["e_src"], a["e_dst"], a["e_time"],
+        a["e_kind"], np.unique(np.asarray(nodes, dtype=np.int64)),
+        options.direction is TraceDirection.FORWARD, since, until,
+    )  # fmt: skip
     if options.asset is not None:
         seeds = seeds[graph.node_asset[graph.e_src[seeds]] == options.asset]
-    return np.unique(seeds)
+    return seeds
 
 
 def tx_seeds(graph: FlowGraph, chain: str, tx_id: int, options: TraceOptions) -> np.ndarray:
@@ -169,9 +157,9 @@ def trace(
     since, until = _window(options)
     stops = np.asarray(stop, dtype=np.int64) if stop_is_complete else _stops(graph, stop)
     seeds = np.asarray(seeds, dtype=np.int64)
-    amounts = np.asarray(graph.e_amount[seeds], dtype=np.float64)
-    forward = options.direction is TraceDirection.FORWARD
     a = graph.arrays
+    amounts = np.asarray(a["e_amount"][seeds], dtype=np.float64)
+    forward = options.direction is TraceDirection.FORWARD
     with graph.scratch() as (node_slot, edge_slot, fr_level, fr_index):
         e, ea, eh, nodes, _na, nh, npar, truncated = kernels.propagate(
             a["out_ptr"], a["e_src"], a["e_dst"], a["e_time"], a["e_amount"], a["e_out"],
@@ -180,19 +168,13 @@ def trace(
             float(options.min_value), since, until, options.respect_time, options.max_edges,
             node_slot, edge_slot, fr_level, fr_index,
         )  # fmt: skip
-    amount = np.asarray(graph.e_amount[e], dtype=np.float64)
-    out = np.asarray(graph.e_out[e], dtype=np.float64)
-    if (
-        not np.any(graph.e_hi[e] != 0)
-        and float(max(amount.max(initial=0.0), out.max(initial=0.0))) < _EXACT_FLOAT
-        and float(amount.sum()) < _SUM_LIMIT
-        and float(out.sum()) < _SUM_LIMIT
-    ):  # every amount exact in float64 and every sum in int64: compiled all the way
-        with graph.scratch() as (node_slot, _, _, _):
-            a_in, a_out, amounts = kernels.finish_small(
-                a["e_src"], a["e_dst"], e, ea, amount, out, nodes, nh, forward,
-                options.model is not Model.POISON, _NUDGE, node_slot,
-            )  # fmt: skip
+        # every amount exact in float64 and every sum in int64: compiled all the way
+        small, a_in, a_out, amounts = kernels.finish_checked(
+            a["e_src"], a["e_dst"], a["e_amount"], a["e_out"], a["e_hi"], e, ea, nodes, nh,
+            forward, options.model is not Model.POISON, _NUDGE, node_slot, _EXACT_FLOAT,
+            _SUM_LIMIT,
+        )  # fmt: skip
+    if small:
         node_amount: list[int] = amounts.tolist()
     else:
         a_in, a_out = _exact(graph, e, ea)

@@ -17,6 +17,7 @@ from chainsleuth.risk.data import ChainData, load_chain
 from chainsleuth.risk.policy import TypologyPolicy
 from chainsleuth.risk.provenance import ProvenanceContext
 from chainsleuth.risk.provenance import compute as compute_provenance
+from chainsleuth.risk.provenance import ensure_tables
 from chainsleuth.risk.typologies.base import Raw, Typology, TypologyInstance, finish
 from chainsleuth.risk.typologies.flows import (
     dormant_then_active,
@@ -80,6 +81,7 @@ def detect_data(
     chosen = list(DETECTORS) if typologies is None else list(typologies)
     if context is not None:
         compute_provenance(data, context, policy.provenance)
+    ensure_tables(data)
     raws: dict[Typology, list[Raw]] = {}
     for typ in DETECTORS:  # in the order above, so the specific ones come first
         part = getattr(policy, typ.value)
@@ -87,7 +89,7 @@ def detect_data(
         if needed and part.enabled:
             raws[typ] = DETECTORS[typ](data, part)
             if context is not None and part.illicit_source:
-                raws[typ] = _from_illicit(data, raws[typ])
+                raws[typ] = _from_illicit(data, raws[typ], part.weak_sources)
     taken = {t for typ in _SPECIFIC for r in raws.get(typ, []) for t in r.tx_ids}
     kept: list[Raw] = []
     for typ, found in raws.items():
@@ -105,8 +107,9 @@ def detect_data(
     return instances
 
 
-def _from_illicit(data: ChainData, found: list[Raw]) -> list[Raw]:
-    """The finds that touch an address illicit funds had reached by their last time."""
+def _from_illicit(data: ChainData, found: list[Raw], weak: Sequence[str]) -> list[Raw]:
+    """The finds that touch an address illicit funds (from a source not in ``weak``) had
+    reached by their last time."""
     if not found:
         return found
     rows = [
@@ -118,8 +121,14 @@ def _from_illicit(data: ChainData, found: list[Raw]) -> list[Raw]:
         """SELECT DISTINCT w.k FROM (SELECT unnest($k::BIGINT[]) AS k,
                                             unnest($a::BIGINT[]) AS a,
                                             unnest($t::BIGINT[]) AS t) w
-           JOIN prov p ON p.address_id = w.a AND p.t <= w.t""",
-        {"k": [r[0] for r in rows], "a": [r[1] for r in rows], "t": [r[2] for r in rows]},
+           JOIN prov p ON p.address_id = w.a AND p.t <= w.t
+           WHERE p.category NOT IN (SELECT unnest($weak::VARCHAR[]))""",
+        {
+            "k": [r[0] for r in rows],
+            "a": [r[1] for r in rows],
+            "t": [r[2] for r in rows],
+            "weak": list(weak),
+        },
     ).fetchall()
     keep = {int(k) for (k,) in hit}
     return [r for k, r in enumerate(found) if k in keep]

@@ -36,7 +36,8 @@ def fan_in(data: ChainData, p: FanInPolicy) -> list[Raw]:
                SELECT f.to_id AS a, f.tx_id, f.t, f.asset_id, f.value, es.entity_id AS se
                FROM flows f JOIN ent es ON es.address_id = f.from_id
                JOIN ent ea ON ea.address_id = f.to_id
-               WHERE es.entity_id <> ea.entity_id AND ea.size <= $max),
+               WHERE es.entity_id <> ea.entity_id AND ea.size <= $max
+                 AND f.to_id NOT IN (SELECT address_id FROM svc)),
            sweep AS (
                SELECT from_id AS a, tx_id, any_value(t) AS t, asset_id, sum(value) AS v,
                       count(DISTINCT to_id) AS nr, list(DISTINCT to_id) AS rcv
@@ -97,10 +98,13 @@ def _fan_in_illicit(data: ChainData, p: FanInPolicy) -> list[Raw]:
         """WITH inflow AS (
                SELECT f.to_id AS a, f.tx_id, f.t, f.asset_id, f.value, f.usd, f.from_id AS s,
                       EXISTS (SELECT 1 FROM prov pv WHERE pv.address_id = f.from_id
-                              AND pv.t <= f.t) AS bad
+                              AND pv.t <= f.t
+                              AND pv.category NOT IN (SELECT unnest($weak::VARCHAR[])))
+                          AS bad
                FROM flows f JOIN ent es ON es.address_id = f.from_id
                JOIN ent ea ON ea.address_id = f.to_id
-               WHERE es.entity_id <> ea.entity_id AND ea.size <= $max),
+               WHERE es.entity_id <> ea.entity_id AND ea.size <= $max
+                 AND f.to_id NOT IN (SELECT address_id FROM svc)),
            runs AS (
                SELECT *, sum(CASE WHEN gap > $w THEN 1 ELSE 0 END) OVER (
                           PARTITION BY a ORDER BY t, tx_id) AS run
@@ -114,7 +118,7 @@ def _fan_in_illicit(data: ChainData, p: FanInPolicy) -> list[Raw]:
         HAVING count(DISTINCT r.s) >= $ms AND sum(r.usd) >= $share * total
         ORDER BY min(r.t), r.a""",
         {"max": p.max_entity_size, "w": p.window_s, "ms": p.min_senders,
-         "share": p.min_illicit_share},
+         "share": p.min_illicit_share, "weak": list(p.weak_sources)},
     ).fetchall()  # fmt: skip
     return [
         Raw(
@@ -148,9 +152,18 @@ def _fan_in_utxo(data: ChainData, p: FanInPolicy) -> list[Raw]:
         SELECT x.tx_id, x.t, ia.na, ia.addrs, ia.src, oa.dst, oa.v
         FROM tx x JOIN ia USING (tx_id) JOIN oa USING (tx_id)
         WHERE NOT x.coinbase AND ia.na >= $ni AND ia.one_shot AND oa.no <= $no
-          AND oa.sz <= $max
+          AND oa.sz <= $max AND len(ia.src) >= $nf
+          AND NOT EXISTS (SELECT 1 FROM outs o WHERE o.tx_id = x.tx_id
+                          AND o.address_id IN (SELECT address_id FROM svc))
+          AND NOT EXISTS (SELECT 1 FROM ins i WHERE i.tx_id = x.tx_id
+                          AND i.address_id IN (SELECT address_id FROM svc))
         ORDER BY x.tx_id""",
-        {"ni": p.utxo_min_inputs, "no": p.utxo_max_outputs, "max": p.max_entity_size},
+        {
+            "ni": p.utxo_min_inputs,
+            "no": p.utxo_max_outputs,
+            "max": p.max_entity_size,
+            "nf": p.utxo_min_funders,
+        },
     ).fetchall()
     return [
         Raw(
@@ -180,7 +193,7 @@ def fan_out(data: ChainData, p: FanOutPolicy) -> list[Raw]:
                JOIN ent er ON er.address_id = f.to_id)
         SELECT tx_id, any_value(t), asset_id, list(DISTINCT from_id), list(DISTINCT to_id),
                count(DISTINCT re), sum(value)
-        FROM f WHERE se <> re
+        FROM f WHERE se <> re AND from_id NOT IN (SELECT address_id FROM svc)
         GROUP BY tx_id, asset_id
         HAVING count(DISTINCT re) >= $mr AND count(DISTINCT from_id) <= $mp
            AND max(ss) <= $max
@@ -216,9 +229,12 @@ def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
                   any_value(er.entity_id), any_value(er.size)
            FROM flows f JOIN ent es ON es.address_id = f.from_id
            JOIN ent er ON er.address_id = f.to_id
-           WHERE es.entity_id <> er.entity_id AND (NOT $dep OR er.size > $big)
-             AND (NOT $bad OR EXISTS (SELECT 1 FROM prov pv WHERE pv.address_id = f.from_id
-                                      AND pv.t <= f.t))
+           WHERE es.entity_id <> er.entity_id
+             AND (NOT $dep OR er.size > $big OR f.to_id IN (SELECT address_id FROM svc))
+             AND f.from_id NOT IN (SELECT address_id FROM svc)
+             AND (NOT $bad OR EXISTS (
+                 SELECT 1 FROM prov pv WHERE pv.address_id = f.from_id AND pv.t <= f.t
+                 AND pv.category NOT IN (SELECT unnest($weak::VARCHAR[]))))
            GROUP BY f.tx_id, f.to_id, f.asset_id
            HAVING sum(f.usd) >= $lo AND sum(f.usd) < $hi
            ORDER BY 2, 1""",
@@ -228,6 +244,7 @@ def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
             "dep": p.deposits_only,
             "big": p.max_link_entity_size,
             "bad": p.illicit_source and has_prov(data),
+            "weak": list(p.weak_sources),
         },
     ).fetchall()
     n = len(pay)
@@ -259,6 +276,26 @@ def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
                 src.append(j)
                 dst.append(i)
         received.setdefault(int(r[2]), []).append(i)
+    # senders funded by the same (small, non-service) address shortly before
+    funders = data.con.execute(
+        """SELECT w.i, f.from_id FROM (SELECT unnest($s::BIGINT[]) AS s,
+                                              unnest($t::BIGINT[]) AS t,
+                                              generate_subscripts($s::BIGINT[], 1) - 1 AS i) w
+           JOIN flows f ON f.to_id = w.s AND f.t BETWEEN w.t - $w AND w.t
+           JOIN ent e ON e.address_id = f.from_id
+           WHERE f.from_id IS DISTINCT FROM w.s AND e.size <= $big
+             AND f.from_id NOT IN (SELECT address_id FROM svc)
+           GROUP BY ALL ORDER BY w.i""",
+        {"s": [int(r[6]) for r in pay], "t": [int(x) for x in t], "w": p.window_s, "big": big},
+    ).fetchall()
+    by_funder: dict[int, list[int]] = {}
+    for i, funder in funders:
+        by_funder.setdefault(int(funder), []).append(int(i))
+    for members in by_funder.values():
+        for j, i in zip(members, members[1:], strict=False):
+            if t[i] - t[j] <= p.window_s:
+                src.append(j)
+                dst.append(i)
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
     _, label = connected_components(graph, directed=False)
     raws = []
@@ -296,7 +333,8 @@ def pass_through(data: ChainData, p: PassThroughPolicy) -> list[Raw]:
                    SELECT from_id AS a, tx_id FROM flows UNION ALL
                    SELECT to_id, tx_id FROM flows) GROUP BY a),
            small AS (SELECT n.a FROM ntx n JOIN ent e ON e.address_id = n.a
-                     WHERE n.k <= $k AND e.size <= $size),
+                     WHERE n.k <= $k AND e.size <= $size
+                       AND n.a NOT IN (SELECT address_id FROM svc)),
            inn AS (SELECT f.to_id AS a, f.tx_id, f.t, f.asset_id, sum(f.value) AS v,
                           sum(f.usd) AS usd
                    FROM flows f SEMI JOIN small s ON s.a = f.to_id
@@ -305,7 +343,8 @@ def pass_through(data: ChainData, p: PassThroughPolicy) -> list[Raw]:
                     FROM flows f SEMI JOIN small s ON s.a = f.from_id
                     JOIN ent er ON er.address_id = f.to_id
                     WHERE f.from_id IS DISTINCT FROM f.to_id
-                      AND (NOT $svc_only OR er.size >= $svc)
+                      AND (NOT $svc_only OR er.size >= $svc
+                           OR f.to_id IN (SELECT address_id FROM svc))
                     GROUP BY f.from_id, f.tx_id, f.t, f.asset_id)
         SELECT i.a, i.tx_id, i.t, i.asset_id, i.v, list(o.tx_id ORDER BY o.t), sum(o.v), max(o.t)
         FROM inn i JOIN outs o ON o.a = i.a AND o.asset_id = i.asset_id
@@ -365,7 +404,8 @@ def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
           AND (NOT $emptied OR (
                  (SELECT count(*) FROM flows x JOIN ent er ON er.address_id = x.to_id
                   WHERE x.tx_id = g.tx_id AND x.from_id = g.a
-                    AND (er.size < $svc OR x.to_id = g.a)) = 0
+                    AND ((er.size < $svc AND x.to_id NOT IN (SELECT address_id FROM svc))
+                         OR x.to_id = g.a)) = 0
                  AND (SELECT count(*) FROM flows x WHERE x.from_id = g.a AND x.t > g.t) = 0))
         ORDER BY g.tx_id, g.a""",
         {

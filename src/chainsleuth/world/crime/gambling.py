@@ -110,7 +110,10 @@ def attach(h: ChainHandle, scheme: SchemePlan) -> None:
         amount = sat(h.plan, x["usd"], h.now)
         buy = yield from btc_buy(h, x["exchange"], me, amount)
         yield h.later(1, 12)
-        tx = h.btc.sweep([buy.out_to(me)], deposit_address(x["actor"]))
+        try:
+            tx = h.btc.sweep([buy.out_to(me)], deposit_address(x["actor"]))
+        except Unaffordable:
+            return
         st["pending"].append((tx.outs[0], None))
         if x["wins"]:
             yield h.later(6, 72)
@@ -134,10 +137,13 @@ def attach(h: ChainHandle, scheme: SchemePlan) -> None:
             yield h.later(6, 30)
             ctx = h.btc
             last = i == len(stakes) - 1
+            try:
+                if not last:
+                    tx = ctx.send([coin], [(dep, amount)], ctx.address(wallet, Role.CHANGE))
+            except Unaffordable:  # fees ate the margin: the rest goes in now
+                last = True
             if last:
                 tx = ctx.sweep([coin], dep)
-            else:
-                tx = ctx.send([coin], [(dep, amount)], ctx.address(wallet, Role.CHANGE))
             out = tx.out_to(dep)
             staked += out.value
             hop = h.rec.hop(
@@ -152,9 +158,10 @@ def attach(h: ChainHandle, scheme: SchemePlan) -> None:
                 asset="BTC",
             )
             st["pending"].append((out, hop))
-            if not last:
-                coin = next(c for c in tx.outs if c.addr != dep)
-                parent = hop
+            change = [c for c in tx.outs if c.addr != dep]
+            if last or not change:
+                break
+            coin, parent = change[0], hop
         # a few days of small bets, then the "winnings" (what he staked, less the house's cut)
         while sum(c.value for c, _ in st["dealer_coins"]) < staked * 9 // 10:
             yield h.now + 6 * HOUR
@@ -162,7 +169,7 @@ def attach(h: ChainHandle, scheme: SchemePlan) -> None:
         swept = list(st["dealer_coins"])
         st["dealer_coins"] = []
         winnings = staked * 96 // 100
-        target = ctx_address = h.btc.address(wallet, Role.CASH_OUT)
+        target = h.btc.address(wallet, Role.CASH_OUT)
         while (tx := pay_out(target, winnings, [c for c, _ in swept])) is None:
             yield h.now + 12 * HOUR
         payout = h.rec.hop(
@@ -172,7 +179,7 @@ def attach(h: ChainHandle, scheme: SchemePlan) -> None:
             tx,
             [hop for _, hop in swept],
             frm=[st["hot"]],
-            to=[ctx_address],
+            to=[target],
             amount=winnings,
             asset="BTC",
         )
