@@ -114,7 +114,7 @@ class UtxoColumns:
 
     @property
     def tx_count(self) -> int:
-        return len(self.txs["hash"]) + sum(t.num_rows for t in self._chunks["txs"])
+        return len(self.txs["hash"]) + sum(int(t.num_rows) for t in self._chunks["txs"])
 
     def address(self, text: Any, where: str) -> str:
         known = self._addresses.get(text)
@@ -326,7 +326,7 @@ def _strings(*columns: list[Any]) -> list[pa.Array]:
     return out
 
 
-def _ints(where: str, *columns: tuple[list[int], pa.DataType]) -> list[pa.Array]:
+def _ints(where: str, *columns: tuple[list[Any], pa.DataType]) -> list[pa.Array]:
     """Integer columns (int64 or int32) through one numpy conversion, sliced."""
     flat = np.array(list(_flat(c for c, _kind in columns)), dtype=np.int64)
     out, at = [], 0
@@ -465,7 +465,7 @@ def _core_tables(
         ([tx.version for tx in txs], _I32),
         (sizes, _I32),
         ([v.n for v in vouts], _I32),
-        (prev_n, _I32),  # type: ignore[arg-type]
+        (prev_n, _I32),
     )
     heights_np, times_np = height.to_numpy(), time.to_numpy()
     blocks = pa.Table.from_arrays(

@@ -439,7 +439,7 @@ def _add_transfers(
     keep = [a <= MAX_AMOUNT for a in amounts]
     if not all(keep):
         cols.skipped_transfers += keep.count(False)
-        hashes, indexes, tokens, senders, receivers, amounts = (  # type: ignore[assignment]
+        hashes, indexes, tokens, senders, receivers, amounts = (
             [v for v, k in zip(col, keep, strict=True) if k]
             for col in (hashes, indexes, tokens, senders, receivers, amounts)
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,16 +20,20 @@ Row = tuple[Any, ...]
 
 @dataclass
 class Table:
-    """Rows of one item: column names and rows as read. ``fmt`` turns a row as read into
-    plain values (str, int, bool, None: times as ISO text, amounts also as decimal text);
-    the digest is taken over the rows as read, so that gathering needs no formatting."""
+    """Rows of one item: column names and rows as read (the driver's values: naive UTC
+    times, amounts as the backend returns them). ``fmt`` turns rows as read into plain
+    values (str, int, bool, None: times as ISO text, amounts as integers and also as
+    decimal text), column by column; the digest is taken over the rows as read, so that
+    gathering needs no formatting."""
 
     columns: list[str]
     rows: list[Row] = field(default_factory=list)
-    fmt: Callable[[Row], Row] | None = None
+    fmt: Callable[[list[Row]], list[Row]] | None = None
 
     def plain(self) -> list[Row]:
-        return self.rows if self.fmt is None else [self.fmt(r) for r in self.rows]
+        if self.fmt is None or not self.rows:
+            return self.rows
+        return self.fmt(self.rows)
 
     def head(self, n: int) -> Table:
         return Table(self.columns, self.rows[:n], self.fmt)
@@ -64,6 +68,16 @@ def _value(v: Any) -> Any:
     if isinstance(v, dict | list):
         return json.dumps(v, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return v
+
+
+def iso_utc(values: Iterable[datetime | None]) -> list[str | None]:
+    """Naive UTC times (as read) as ISO 8601 text with the UTC offset."""
+    return [None if v is None else v.isoformat() + "+00:00" for v in values]
+
+
+def integers(values: Iterable[Any]) -> list[int | None]:
+    """Amounts as read (decimal text on SQLite, ``Decimal`` on PostgreSQL) as integers."""
+    return [None if v is None else int(v) for v in values]
 
 
 def digest(table: Table) -> str:

@@ -21,6 +21,7 @@ from chainsleuth.entities import source
 from chainsleuth.risk import elliptic, registry
 from chainsleuth.risk import model as risk_model
 from chainsleuth.risk.evaluation import evaluate as evaluate_typologies
+from chainsleuth.risk.provenance import ProvenanceContext, labels_from_files
 from chainsleuth.risk.typologies import detect, parse_typologies
 
 app = typer.Typer(
@@ -32,6 +33,9 @@ StoreOption = typer.Option(
     None, "--store", help="The chain store folder (default: <data dir>/chains)"
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON")
+LabelsOption = typer.Option(
+    [], "--labels", help="Label files or folders (TagPack, OFAC, CSV): where funds come from"
+)
 
 
 def _root(store: Path | None) -> Path:
@@ -234,14 +238,25 @@ def detect_cmd(
     address: str | None = typer.Option(None, "--address", help="Only instances touching it"),
     typology: str | None = typer.Option(None, "--typology", help="Comma-separated typologies"),
     since_height: int | None = typer.Option(None, "--since-height"),
+    labels: list[Path] = LabelsOption,
     store: Path | None = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Run the typology detectors over a chain (or for one address)."""
+    """Run the typology detectors over a chain (or for one address). With ``--labels``
+    (TagPacks, OFAC lists, CSV files or a folder of them), only instances whose funds came
+    from an illicit source are reported; without, the shapes alone."""
     root = _root(store)
     chosen = parse_typologies(typology)
     ids = [_address_id(root, chain, address)] if address else None
-    found = detect(root, chain, typologies=chosen, address_ids=ids, since_height=since_height)
+    context = ProvenanceContext(labels_from_files(root, labels)) if labels else None
+    found = detect(
+        root,
+        chain,
+        typologies=chosen,
+        address_ids=ids,
+        since_height=since_height,
+        context=context,
+    )
     if as_json:
         _echo_json([i.model_dump(mode="json") for i in found])
         return
@@ -258,12 +273,29 @@ def eval_typologies(
     store: Path | None = StoreOption,
     chain: str = typer.Option("all", "--chain", help="btc, eth or all"),
     typology: str | None = typer.Option(None, "--typology", help="Comma-separated typologies"),
+    labels: list[Path] = typer.Option(
+        [],
+        "--labels",
+        help="Label files or folders telling where funds come from (default: the world's "
+        "public labels/ folder)",
+    ),
+    no_labels: bool = typer.Option(
+        False, "--no-labels", help="Score the shapes alone, with no provenance"
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Also count the one-to-one fan-ins/fan-outs of the truth"
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Precision and recall of each typology detector against the world's ground truth
     (a detection matches a true instance of the same typology when they share a tx)."""
     scores = evaluate_typologies(
-        world, _root(store), chain=chain, typologies=parse_typologies(typology)
+        world,
+        _root(store),
+        chain=chain,
+        typologies=parse_typologies(typology),
+        labels=[] if no_labels else (labels or None),
+        strict=strict,
     )
     if as_json:
         _echo_json([s.model_dump() for s in scores])
@@ -273,12 +305,19 @@ def eval_typologies(
         "truth name",
         "detected",
         "true",
+        "set aside",
         "precision",
         "recall",
         title="Typology detectors against ground truth",
     )
     for s in scores:
         table.add_row(
-            s.typology, s.truth_name, str(s.detected), str(s.true), _f(s.precision), _f(s.recall)
+            s.typology,
+            s.truth_name,
+            str(s.detected),
+            str(s.true),
+            str(s.set_aside),
+            _f(s.precision),
+            _f(s.recall),
         )
     console.print(table)

@@ -99,9 +99,7 @@ def score(
                     det_hit[k] = tru_hit[j] = True
         aside_txs = {h for r in aside for h in (r["tx_hashes"] or [])}  # type: ignore[attr-defined]
         kept = [  # a detection matching only set-aside instances counts neither way
-            k
-            for k, d in enumerate(det)
-            if det_hit[k] or not aside_txs.intersection(d.tx_hashes)
+            k for k, d in enumerate(det) if det_hit[k] or not aside_txs.intersection(d.tx_hashes)
         ]
         det = [det[k] for k in kept]
         det_hit = [det_hit[k] for k in kept]

@@ -75,6 +75,9 @@ class FanInPolicy(_Part):
     min_swept_share: float = Field(0.8, gt=0, le=1, description="share of the inflow swept on")
     max_sweep_receivers: int = Field(1, ge=1, description="addresses the sweep pays")
     max_entity_size: int = Field(40, ge=1, description="larger collectors (services) are skipped")
+    min_illicit_senders: int = Field(
+        3, ge=1, description="account chains, with labels: senders reached by illicit funds"
+    )
     min_illicit_share: float = Field(
         0.25,
         gt=0,
@@ -122,7 +125,9 @@ class PassThroughPolicy(_Part):
     max_entity_size: int = Field(3, ge=1, description="the address's entity at most this big")
     min_value_usd: float = Field(500.0, ge=0, description="smaller amounts are ignored")
     to_services_only: bool = Field(
-        True, description="only forwards into a service (a cash-out: the money-mule pattern)"
+        True,
+        description="only forwards into a service where money is cashed out (not a mixer): "
+        "the money-mule pattern",
     )
     service_size: int = Field(40, ge=1, description="an entity this large is a service")
 

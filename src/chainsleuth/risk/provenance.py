@@ -18,9 +18,9 @@ chain's in-memory database, every address that illicit funds reached and when:
 The result is the table ``prov(address_id, t, hops, category)``: the time the address was
 first reached, the transfers from the seed, and the seed's category; beside it ``svc``:
 the addresses of services (labelled, their entities, and deposit addresses: those that
-only ever pay a labelled service), whose own operations are no typology instance. Labels come from the
-label store or from label files (``labels_from_files``: TagPacks, OFAC lists, CSV), never
-from a world's ground truth.
+only ever pay a labelled service), whose own operations are no typology instance. Labels
+come from the label store or from label files (``labels_from_files``: TagPacks, OFAC
+lists, CSV), never from a world's ground truth.
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ def label_files(folder_or_files: Sequence[Path]) -> list[Path]:
             out.extend(
                 f
                 for f in sorted(p.iterdir())
-                if f.is_file() and ".actorpack" not in f.name.lower()
+                if f.is_file()
+                and ".actorpack" not in f.name.lower()
                 and f.suffix.lower() in (".yaml", ".yml", ".xml", ".csv")
             )
         elif p.is_file():
@@ -187,16 +188,18 @@ def compute(
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE svc AS
-           WITH l AS (SELECT DISTINCT address_id FROM lab
-                      WHERE category IN (SELECT unnest($all::VARCHAR[]))),
-                w AS (SELECT e2.address_id FROM l JOIN ent e1 USING (address_id)
-                      JOIN ent e2 ON e2.entity_id = e1.entity_id
-                      UNION SELECT address_id FROM l),
-                dep AS (SELECT f.from_id AS address_id FROM flows f
-                        LEFT JOIN l w ON w.address_id = f.to_id
+           WITH l AS (SELECT address_id, min(category) AS category FROM lab
+                      WHERE category IN (SELECT unnest($all::VARCHAR[])) GROUP BY address_id),
+                w AS (SELECT e2.address_id, min(l.category) AS category FROM l
+                      JOIN ent e1 USING (address_id)
+                      JOIN ent e2 ON e2.entity_id = e1.entity_id GROUP BY e2.address_id
+                      UNION SELECT address_id, category FROM l),
+                dep AS (SELECT f.from_id AS address_id, min(w.category) AS category
+                        FROM flows f LEFT JOIN l w ON w.address_id = f.to_id
                         WHERE f.from_id IS DISTINCT FROM f.to_id AND f.from_id IS NOT NULL
                         GROUP BY f.from_id HAVING bool_and(w.address_id IS NOT NULL))
-           SELECT address_id FROM w UNION SELECT address_id FROM dep""",
+           SELECT address_id, min(category) AS category FROM (
+               SELECT * FROM w UNION ALL SELECT * FROM dep) GROUP BY address_id""",
         {"all": sorted(SERVICE_CATEGORIES)},
     )
     if not data.utxo:
@@ -337,8 +340,8 @@ def categories_of(data: ChainData, address_ids: Sequence[int]) -> dict[int, str]
 
 def ensure_tables(data: ChainData) -> None:
     """Empty ``stop`` and ``svc`` tables where no labels were read (shapes alone)."""
-    for name in ("stop", "svc"):
-        data.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (address_id BIGINT)")
+    data.con.execute("CREATE TEMP TABLE IF NOT EXISTS stop (address_id BIGINT)")
+    data.con.execute("CREATE TEMP TABLE IF NOT EXISTS svc (address_id BIGINT, category VARCHAR)")
 
 
 def has_prov(data: ChainData) -> bool:

@@ -3,7 +3,8 @@
 Each detector is vectorised (DuckDB over the chain's flows, numpy) and takes its part of
 the ``TypologyPolicy``. An instance found explains itself (``TypologyInstance``). When two
 detectors report the same transactions, the more specific one wins: peel-chain hops and
-CoinJoin rounds are not also reported as pass-through, fan-in or fan-out.
+CoinJoin rounds are not also reported as pass-through, fan-in or fan-out, and a piece of a
+fan-out that moves on at once is the fan-out's layering, not a pass-through.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import Any
 from chainsleuth.core.errors import InvalidInput
 from chainsleuth.risk.data import ChainData, load_chain
 from chainsleuth.risk.policy import TypologyPolicy
-from chainsleuth.risk.provenance import ProvenanceContext
+from chainsleuth.risk.provenance import ProvenanceContext, ensure_tables
 from chainsleuth.risk.provenance import compute as compute_provenance
-from chainsleuth.risk.provenance import ensure_tables
 from chainsleuth.risk.typologies.base import Raw, Typology, TypologyInstance, finish
 from chainsleuth.risk.typologies.flows import (
     dormant_then_active,
@@ -85,7 +85,11 @@ def detect_data(
     raws: dict[Typology, list[Raw]] = {}
     for typ in DETECTORS:  # in the order above, so the specific ones come first
         part = getattr(policy, typ.value)
-        needed = typ in chosen or (typ in _SPECIFIC and any(g in chosen for g in _GENERIC))
+        needed = (
+            typ in chosen
+            or (typ in _SPECIFIC and any(g in chosen for g in _GENERIC))
+            or (typ is Typology.FAN_OUT and Typology.PASS_THROUGH in chosen)
+        )
         if needed and part.enabled:
             raws[typ] = DETECTORS[typ](data, part)
             if context is not None and part.illicit_source:
@@ -97,6 +101,9 @@ def detect_data(
             continue
         if typ in _GENERIC:
             found = [r for r in found if not taken.intersection(r.tx_ids)]
+        if typ is Typology.PASS_THROUGH:  # a split's pieces moving on: the fan-out's layering
+            split = {t for r in raws.get(Typology.FAN_OUT, []) for t in r.tx_ids}
+            found = [r for r in found if r.tx_ids[0] not in split]
         kept.extend(found)
     instances = finish(data, kept)
     if since_height is not None:

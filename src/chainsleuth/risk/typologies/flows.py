@@ -115,10 +115,11 @@ def _fan_in_illicit(data: ChainData, p: FanInPolicy) -> list[Raw]:
                (SELECT sum(i.usd) FROM inflow i WHERE i.a = r.a
                   AND i.t BETWEEN min(r.t) AND max(r.t)) AS total
         FROM runs r GROUP BY r.a, r.run
-        HAVING count(DISTINCT r.s) >= $ms AND sum(r.usd) >= $share * total
+        HAVING count(DISTINCT r.s) >= $mi AND sum(r.usd) >= $share * total
         ORDER BY min(r.t), r.a""",
-        {"max": p.max_entity_size, "w": p.window_s, "ms": p.min_senders,
-         "share": p.min_illicit_share, "weak": list(p.weak_sources)},
+        {"max": p.max_entity_size, "w": p.window_s,
+         "share": p.min_illicit_share, "weak": list(p.weak_sources),
+         "mi": p.min_illicit_senders},
     ).fetchall()  # fmt: skip
     return [
         Raw(
@@ -291,8 +292,8 @@ def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
     by_funder: dict[int, list[int]] = {}
     for i, funder in funders:
         by_funder.setdefault(int(funder), []).append(int(i))
-    for members in by_funder.values():
-        for j, i in zip(members, members[1:], strict=False):
+    for funded in by_funder.values():
+        for j, i in zip(funded, funded[1:], strict=False):
             if t[i] - t[j] <= p.window_s:
                 src.append(j)
                 dst.append(i)
@@ -344,7 +345,8 @@ def pass_through(data: ChainData, p: PassThroughPolicy) -> list[Raw]:
                     JOIN ent er ON er.address_id = f.to_id
                     WHERE f.from_id IS DISTINCT FROM f.to_id
                       AND (NOT $svc_only OR er.size >= $svc
-                           OR f.to_id IN (SELECT address_id FROM svc))
+                           OR f.to_id IN (SELECT address_id FROM svc
+                                          WHERE category NOT IN ('mixer', 'coinjoin')))
                     GROUP BY f.from_id, f.tx_id, f.t, f.asset_id)
         SELECT i.a, i.tx_id, i.t, i.asset_id, i.v, list(o.tx_id ORDER BY o.t), sum(o.v), max(o.t)
         FROM inn i JOIN outs o ON o.a = i.a AND o.asset_id = i.asset_id
