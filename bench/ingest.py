@@ -49,6 +49,7 @@ import bech32m
 
 from chainsleuth.chain.store import ChainStore
 from chainsleuth.ingest.bitcoin import UtxoColumns, add_core_blocks, decode_core_block
+from chainsleuth.ingest.columns import gc_paused
 from chainsleuth.ingest.ethereum import (
     AccountColumns,
     EthereumSource,
@@ -231,7 +232,9 @@ def ours_btc(responses: list[bytes]) -> int:
     n = 0
     for i in range(0, len(responses), BATCH_BLOCKS):
         cols = UtxoColumns()
-        add_core_blocks(cols, [decode_core_block(raw) for raw in responses[i : i + BATCH_BLOCKS]])
+        with gc_paused():  # as the RPC client decodes a batch reply
+            blocks = [decode_core_block(raw) for raw in responses[i : i + BATCH_BLOCKS]]
+        add_core_blocks(cols, blocks)
         cols.block_range(0, 0).tables  # noqa: B018 - build the Arrow tables
         n += cols.tx_count
     return n
@@ -253,11 +256,10 @@ def ours_eth(responses: list[tuple[bytes, Any]]) -> int:
     for i in range(0, len(responses), BATCH_BLOCKS):
         chunk = responses[i : i + BATCH_BLOCKS]
         cols = AccountColumns()
-        add_eth_blocks(
-            cols,
-            [decode_eth_block(raw_block) for raw_block, _ in chunk],
-            [_receipts(raw_receipts) for _, raw_receipts in chunk],
-        )
+        with gc_paused():  # as the RPC client decodes a batch reply
+            blocks = [decode_eth_block(raw_block) for raw_block, _ in chunk]
+            receipts = [_receipts(raw_receipts) for _, raw_receipts in chunk]
+        add_eth_blocks(cols, blocks, receipts)
         cols.block_range(0, 0)
         n += cols.tx_count
     return n

@@ -46,7 +46,7 @@ CALLBACK = "+44 20 7946 0123"
 
 def _context(browser: Browser, server: LiveServer, console: ConsoleWatch) -> BrowserContext:
     ctx = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(TIMEOUT_MS)
+    ctx.set_default_timeout(3 * TIMEOUT_MS)  # a loaded machine: the first pages are slow
     ctx.on("console", console.on_console)
     ctx.on("weberror", lambda e: console.on_pageerror(e.error))  # uncaught page exceptions
     return ctx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chainsleuth.risk.features import FEATURES, address_features
 from chainsleuth.risk.policy import TypologyPolicy
+from chainsleuth.risk.provenance import ProvenanceContext
 from chainsleuth.risk.typologies import DETECTORS, Typology, detect_data
 from risk.conftest import hand_chain
 
@@ -11,6 +12,8 @@ H = 3600
 DAY = 86_400
 BTC = 100_000_000
 P = TypologyPolicy()
+#: address 3 is an exchange's deposit address: its entity has 41 addresses (a service)
+SERVICE = dict.fromkeys([3, *range(500, 540)], 3)
 
 
 def _kinds(data, typ):  # type: ignore[no-untyped-def]
@@ -45,12 +48,20 @@ def test_peel_chain_found_and_near_miss() -> None:
 
 def test_dormant_then_active() -> None:
     def data(days: float):  # type: ignore[no-untyped-def]
-        return hand_chain("btc", flows=[(1, 0, 1, 2, -1, BTC), (2, int(days * DAY), 2, 3, -1, BTC)])
+        return hand_chain(
+            "btc",
+            flows=[(1, 0, 1, 2, -1, BTC), (2, int(days * DAY), 2, 3, -1, BTC)],
+            entities=SERVICE,
+        )
 
     found = _kinds(data(12), Typology.DORMANT_THEN_ACTIVE)
     assert [i.tx_hashes for i in found] == [["h1", "h2"]]
     assert found[0].addresses == ["a2"] and "untouched for 12.0 days" in found[0].explanation
     assert _kinds(data(9), Typology.DORMANT_THEN_ACTIVE) == []
+    to_person = hand_chain(  # woken to pay a person, not cashed out at a service
+        "btc", flows=[(1, 0, 1, 2, -1, BTC), (2, 12 * DAY, 2, 3, -1, BTC)]
+    )
+    assert _kinds(to_person, Typology.DORMANT_THEN_ACTIVE) == []
 
 
 def test_pass_through() -> None:
@@ -58,19 +69,32 @@ def test_pass_through() -> None:
 
     def data(share: float):  # type: ignore[no-untyped-def]
         return hand_chain(
-            "eth", flows=[(1, 0, 1, 2, 7, usdt), (2, 1800, 2, 3, 7, int(usdt * share))]
+            "eth",
+            flows=[(1, 0, 1, 2, 7, usdt), (2, 1800, 2, 3, 7, int(usdt * share))],
+            entities=SERVICE,
         )
 
     found = _kinds(data(1.0), Typology.PASS_THROUGH)
     assert [i.tx_hashes for i in found] == [["h1", "h2"]]
     assert found[0].asset == "USDT" and found[0].amounts == [usdt, usdt]
     assert _kinds(data(0.5), Typology.PASS_THROUGH) == []
+    # with labels: only when what came in came from an illicit source
+    for labels, expected in (({1: "scam"}, 1), ({1: "exchange"}, 0), ({}, 0)):
+        got = detect_data(
+            data(1.0),
+            P,
+            typologies=[Typology.PASS_THROUGH],
+            context=ProvenanceContext({"eth": labels}),
+        )
+        assert len(got) == expected, labels
 
 
 def test_structuring() -> None:
     def data(n: int, usd: int):  # type: ignore[no-untyped-def]
         return hand_chain(
-            "eth", flows=[(k + 1, k * H, 1, 10 + k, 7, usd * 10**6) for k in range(n)]
+            "eth",
+            flows=[(k + 1, k * H, 1, 10 + k, 7, usd * 10**6) for k in range(n)],
+            entities=dict.fromkeys([10, 11, 12, 13, *range(500, 540)], 10),  # deposits
         )
 
     found = _kinds(data(4, 9_700), Typology.STRUCTURING)
@@ -78,6 +102,34 @@ def test_structuring() -> None:
     assert "just under the USD 10,000 threshold" in found[0].explanation
     assert _kinds(data(2, 9_700), Typology.STRUCTURING) == []  # too few
     assert _kinds(data(4, 5_000), Typology.STRUCTURING) == []  # not near the threshold
+    to_people = hand_chain(  # payments to people, not deposits where a threshold applies
+        "eth", flows=[(k + 1, k * H, 1, 10 + k, 7, 9_700 * 10**6) for k in range(4)]
+    )
+    assert _kinds(to_people, Typology.STRUCTURING) == []
+    clean = detect_data(
+        data(4, 9_700),
+        P,
+        typologies=[Typology.STRUCTURING],
+        context=ProvenanceContext({"eth": {99: "ransomware"}}),
+    )
+    assert clean == []  # the sender's funds come from no illicit source
+    # two hops from a labelled ransomware address: 99 pays 98, which pays 1
+    tainted = hand_chain(
+        "eth",
+        flows=[
+            (100, -2 * H, 99, 98, 7, 50_000 * 10**6),
+            (101, -H, 98, 1, 7, 50_000 * 10**6),
+            *[(k + 1, k * H, 1, 10 + k, 7, 9_700 * 10**6) for k in range(4)],
+        ],
+        entities=dict.fromkeys([10, 11, 12, 13, *range(500, 540)], 10),
+    )
+    got = detect_data(
+        tainted,
+        P,
+        typologies=[Typology.STRUCTURING],
+        context=ProvenanceContext({"eth": {99: "ransomware"}}),
+    )
+    assert len(got) == 1 and len(got[0].tx_hashes) == 4
 
 
 def test_mixing() -> None:

@@ -16,25 +16,20 @@ from chainsleuth.risk.evaluation import evaluate
 from chainsleuth.risk.policy import parse_policy
 from chainsleuth.risk.typologies import Typology, detect
 
-#: (precision, recall) floors measured on the small world (seed 11)
-FLOORS = {
-    "peel_chain": (1.0, 1.0),
-    "chain_hopping": (1.0, 1.0),
-    "dormant_then_active": (1.0, 1.0),
-    "structuring": (0.3, 1.0),
-    "pass_through": (0.1, 1.0),
-    "mixing": (0.15, 1.0),
-    "fan_out": (0.02, 0.4),
-    "fan_in": (0.02, 0.4),
-}
 
-
-def test_eval_floors(world: Path, risk_store: Path) -> None:
+def test_eval_every_detector_at_090(world: Path, risk_store: Path) -> None:
+    """Issue 6's quality bar on a world the parameters were not tuned on (they were tuned
+    on seed 5; this world is seed 11), with the world's public labels as provenance."""
     scores = {s.typology: s for s in evaluate(world, risk_store)}
-    for typ, (p, r) in FLOORS.items():
+    for typ in ("peel_chain", "fan_in", "fan_out", "structuring", "pass_through", "mixing",
+                "chain_hopping", "dormant_then_active"):  # fmt: skip
         s = scores[typ]
-        assert s.precision is not None and s.precision >= p, (typ, s)
-        assert s.recall is not None and s.recall >= r, (typ, s)
+        assert s.true > 0, (typ, s)
+        assert s.precision is not None and s.precision >= 0.9, (typ, s)
+        assert s.recall is not None and s.recall >= 0.9, (typ, s)
+    # the truth records no round trip (reported): the detector must at least not flood
+    assert scores["round_trip"].true == 0 and scores["round_trip"].detected <= 1
+    assert scores["fan_in"].set_aside > 0  # one-deposit sweeps the truth calls fan-ins
 
 
 def test_detect_per_address_and_incremental(risk_store: Path) -> None:

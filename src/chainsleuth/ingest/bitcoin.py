@@ -51,6 +51,7 @@ from chainsleuth.chain.addresses import AddressError, canonical_btc, canonical_h
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.enums import ScriptType
 from chainsleuth.chain.schemas import SOURCE, TIME
+from chainsleuth.ingest.columns import gc_paused
 from chainsleuth.ingest.columns import tables as arrow_tables
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
 
@@ -352,7 +353,8 @@ def add_core_blocks(cols: UtxoColumns, blocks: Sequence[Any], first: int | None 
         return
     where = f"blocks {parsed[0].height}..{parsed[-1].height} of btc"
     try:
-        cols.add_tables(_core_tables(cols, parsed, first, where))
+        with gc_paused():
+            cols.add_tables(_core_tables(cols, parsed, first, where))
     except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         if isinstance(exc, MalformedResponse):
             raise

@@ -10,6 +10,10 @@ converted on their own.
 
 from __future__ import annotations
 
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import chain
 from typing import Any
 
@@ -22,6 +26,33 @@ _LIMITS = {
     pa.int16(): (-(2**15), 2**15 - 1),
     pa.int32(): (-(2**31), 2**31 - 1),
 }
+
+
+_gc_lock = threading.Lock()
+_gc_state = {"depth": 0, "was_enabled": True}
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a batch is decoded and turned into columns.
+
+    Decoding a batch makes hundreds of thousands of objects (msgspec records, lists) that
+    hold no cycles; each threshold the allocations pass starts a collection that walks the
+    young ones again (some 10% of the parse time). Reference counting still frees them.
+    Safe across threads: the collector comes back when the last one leaves, and only if it
+    was on before."""
+    with _gc_lock:
+        if _gc_state["depth"] == 0:
+            _gc_state["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_state["depth"] -= 1
+            if _gc_state["depth"] == 0 and _gc_state["was_enabled"]:
+                gc.enable()
 
 
 def _is_int(kind: pa.DataType) -> bool:

@@ -39,6 +39,7 @@ from chainsleuth.chain.addresses import canonical_hash
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.schemas import SOURCE
 from chainsleuth.ingest.bitcoin import hex_hashes, hex_hashes_or_none
+from chainsleuth.ingest.columns import gc_paused
 from chainsleuth.ingest.columns import tables as arrow_tables
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
 
@@ -266,6 +267,16 @@ def add_eth_blocks(
     """Append ``eth_getBlockByNumber(n, true)`` results (``EthBlock``s or dicts) and each
     one's receipts (``EthReceipt``s or dicts) for heights ``first..`` to ``cols``, column by
     column."""
+    with gc_paused():
+        _add_eth_blocks(cols, blocks, receipts, first)
+
+
+def _add_eth_blocks(
+    cols: AccountColumns,
+    blocks: Sequence[Any],
+    receipts: Sequence[Sequence[Any]],
+    first: int | None,
+) -> None:
     parsed: list[EthBlock] = [
         _convert(b, EthBlock, f"block {'?' if first is None else first + i} of eth")
         for i, b in enumerate(blocks)

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from chainsleuth.core.errors import InvalidInput
+from chainsleuth.ingest.columns import gc_paused
 
 Call = tuple[str, Sequence[Any]]
 
@@ -294,7 +295,8 @@ class RpcClient:
         many, one = _decoders(result_type)
         bare = raw.lstrip()[:1] == b"{"
         try:
-            replies = [one.decode(raw)] if bare else many.decode(raw)
+            with gc_paused():
+                replies = [one.decode(raw)] if bare else many.decode(raw)
         except msgspec.ValidationError as exc:
             raise MalformedResponse(
                 f"the node at {self.url} sent a malformed response to {chunk[0][0]}: {exc}"

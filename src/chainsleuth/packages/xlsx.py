@@ -141,8 +141,13 @@ def _column_cells(column: Sequence[Any]) -> pa.Array:
 
 def _rows_xml(first: int, rows: Sequence[Sequence[Any]]) -> bytes:
     """The XML of consecutive rows (numbered from ``first``), built column by column."""
-    width = max((len(r) for r in rows), default=0)
-    padded = [tuple(r) + (None,) * (width - len(r)) if len(r) < width else r for r in rows]
+    widths = set(map(len, rows))
+    width = max(widths, default=0)
+    padded = (
+        rows
+        if len(widths) <= 1
+        else [tuple(r) + (None,) * (width - len(r)) if len(r) < width else r for r in rows]
+    )
     columns = [_column_cells(c) for c in zip(*padded, strict=True)] if width else []
     numbers = pc.cast(pa.array(range(first, first + len(rows)), pa.int64()), pa.string())
     joined = pc.binary_join_element_wise('<row r="', numbers, '">', *columns, "</row>", "")

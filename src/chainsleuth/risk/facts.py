@@ -96,6 +96,22 @@ def _prices(reader: ChainReader, graph: FlowGraph, prices_usd: dict[str, float])
     return found
 
 
+_TIPS: dict[tuple[str, str], tuple[Any, int | None]] = {}
+
+
+def _store_stamp(root: Path) -> tuple[int, ...] | None:
+    """Changes whenever the store's database (or its write-ahead log) is written."""
+    out: list[int] = []
+    for name in (storage.DB_FILE, f"{storage.DB_FILE}.wal"):
+        try:
+            st = (root / name).stat()
+        except FileNotFoundError:
+            out += [0, 0]
+            continue
+        out += [st.st_mtime_ns, st.st_size]
+    return tuple(out) if out[0] else None
+
+
 class Scorer:
     """Facts for risk results, inside one request (or one CLI command)."""
 
@@ -159,14 +175,16 @@ class Scorer:
         info = get_chain(chain)
         text = canonical_address(info.id, address)
         shown = display_address(info.id, text)
-        aid = self.reader.address_id(info.id, text) if self.reader.con is not None else None
+        table = self._table(info.id)
+        aid = self._table_id(table, info.id, text) if table is not None else None
+        if aid is None and self.reader.con is not None:
+            aid = self.reader.address_id(info.id, text)
         category, labels = self._own(info.id, text, aid)
         if aid is None:
             facts = empty_facts(info.id, "address", shown, self.categories)
             facts.own_category, facts.labels = category, labels
             facts.notes.append("the address has no activity on the chain")
             return facts
-        table = self._table(info.id)
         if table is not None and table.has(aid):
             facts = self._from_table(table, info.id, shown, np.array([aid], dtype=np.int64))
         else:
@@ -246,6 +264,18 @@ class Scorer:
 
     # --- table -----------------------------------------------------------------------------
 
+    def _table_id(self, table: Table, chain: str, text: str) -> int | None:
+        """The address's id from the table's index, its text checked against the store's
+        flat file (None when the table does not know it: the store is asked then)."""
+        found = [i for i in table.find(text) if table.has(i)]
+        if not found:
+            return None
+        flat = storage.FlatFiles(Path(self.reader.root) / chain)
+        for aid, stored in zip(found, flat.addresses(found), strict=True):
+            if stored == text:
+                return aid
+        return None
+
     def _from_table(self, table: Table, chain: str, subject: str, ids: np.ndarray) -> Facts:
         cats = table.categories
         want = [cats.index(c) if c in cats else -1 for c in self.categories]
@@ -308,12 +338,23 @@ class Scorer:
         facts.model = model_line(str(version), float(probs[k]), threshold, feats)
 
     def _tip(self, chain: str) -> int | None:
+        """The chain's tip, asked of the store again only when its files have changed."""
         if self.reader.con is None:
             return None
+        root = Path(self.reader.root)
+        stamp = _store_stamp(root)
+        key = (str(root), chain)
+        with _CACHE_LOCK:
+            hit = _TIPS.get(key)
+        if hit is not None and stamp is not None and hit[0] == stamp:
+            return hit[1]
         row = storage.one(
             self.reader.con, "SELECT tip_height FROM chain_state WHERE chain = ?", [chain]
         )
-        return int(row[0]) if row and row[0] is not None else None
+        tip = int(row[0]) if row and row[0] is not None else None
+        with _CACHE_LOCK:
+            _TIPS[key] = (stamp, tip)
+        return tip
 
     # --- live ------------------------------------------------------------------------------
 

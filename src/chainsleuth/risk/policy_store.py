@@ -9,6 +9,7 @@ commits). Versions are never changed once written.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,13 +54,44 @@ def _parsed(row: RiskPolicy) -> RiskPolicyBody:
     return found
 
 
+#: the active version as last seen, by database: (row id, version) -> the parsed version
+#: with a detached copy of its row (versions never change once written)
+_ACTIVE: dict[tuple[str, int, int, str], PolicyVersion] = {}
+
+
+def _copy(row: RiskPolicy) -> RiskPolicy:
+    return RiskPolicy(
+        id=row.id, version=row.version, created_at=row.created_at, created_by=row.created_by,
+        user_id=row.user_id, comment=row.comment, body=copy.deepcopy(row.body),
+        is_active=row.is_active,
+    )  # fmt: skip
+
+
 def active(session: Session) -> PolicyVersion:
     """The policy in force. On first use the default is written as version 1 and
-    committed at once (call this before any other write of the transaction)."""
+    committed at once (call this before any other write of the transaction).
+
+    One small query tells which version is active; its parsed body is kept per process,
+    so a new version (``save``, from any process) is seen by the next call."""
+    head = session.execute(
+        select(RiskPolicy.id, RiskPolicy.version, RiskPolicy.created_at)
+        .where(RiskPolicy.is_active.is_(True))
+        .order_by(RiskPolicy.version.desc())
+        .limit(1)
+    ).first()
+    if head is not None:
+        key = (str(session.get_bind().engine.url), int(head[0]), int(head[1]), str(head[2]))
+        found = _ACTIVE.get(key)
+        if found is not None:
+            return found
     row = _active_row(session)
     if row is None:
         row = _create_default(session)
-    return PolicyVersion(row.version, _parsed(row), row)
+    found = PolicyVersion(row.version, _parsed(row), _copy(row))
+    if len(_ACTIVE) > 64:
+        _ACTIVE.clear()
+    _ACTIVE[(str(session.get_bind().engine.url), row.id, row.version, str(row.created_at))] = found
+    return found
 
 
 def _create_default(session: Session) -> RiskPolicy:

@@ -176,7 +176,8 @@ def compute(
         """CREATE OR REPLACE TEMP TABLE seeds AS
            WITH s AS (SELECT l.address_id, l.category FROM lab l
                       WHERE l.category IN (SELECT unnest($src::VARCHAR[])))
-           SELECT address_id, 0::BIGINT AS t, any_value(category) AS category FROM (
+           SELECT address_id, (-4611686018427387904)::BIGINT AS t, any_value(category) AS category
+           FROM (
                SELECT address_id, category FROM s
                UNION ALL
                SELECT e2.address_id, s.category FROM s
@@ -339,14 +340,20 @@ def categories_of(data: ChainData, address_ids: Sequence[int]) -> dict[int, str]
 
 
 def ensure_tables(data: ChainData) -> None:
-    """Empty ``stop`` and ``svc`` tables where no labels were read (shapes alone)."""
+    """Empty ``stop``, ``svc`` and ``prov`` tables where no labels were read (shapes
+    alone); the detectors' queries name them either way."""
     data.con.execute("CREATE TEMP TABLE IF NOT EXISTS stop (address_id BIGINT)")
+    data.con.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS prov "
+        "(address_id BIGINT, t BIGINT, hops INTEGER, category VARCHAR)"
+    )
     data.con.execute("CREATE TEMP TABLE IF NOT EXISTS svc (address_id BIGINT, category VARCHAR)")
 
 
 def has_prov(data: ChainData) -> bool:
+    """Whether ``compute`` ran on this connection (labels were read)."""
     found = data.con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'prov'"
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'lab'"
     ).fetchall()
     return bool(found and int(found[0][0]))
 

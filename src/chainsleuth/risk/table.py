@@ -16,6 +16,11 @@ so a lookup reads one row), per address id:
 and ``meta.json`` (categories, hops, tip, model version, label and entity versions, time).
 USD uses the policy's reference prices, so one threshold works across assets.
 
+Beside them, an address index (``key_k1``/``key_k2``/``key_id``: the store's 128-bit address
+keys, sorted) lets a screening find an address's id with two binary searches on the mapped
+arrays instead of a query of the store (``Table.find``); an address newer than the table is
+not in it, and the caller asks the store.
+
 The exposure loop (``exposure_by_hop``) is ``tracing.kernels.bulk_exposure`` with values
 in USD and kept per hop; a parity test holds the two together.
 """
@@ -40,6 +45,7 @@ from numba.typed import Dict
 
 from chainsleuth.chain import storage
 from chainsleuth.chain.chains import get_chain
+from chainsleuth.chain.keys import address_key
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.errors import NotFound
 from chainsleuth.risk import model as risk_model
@@ -386,12 +392,26 @@ def precompute(
             "versions": versions or {},
             "created_at": datetime.now(UTC).isoformat(),
         }
+        arrays.update(address_index(reader, info.id))
         _write(table_dir(data_dir) / info.id, arrays, meta)
         elapsed = time.perf_counter() - started
         stats.append(PrecomputeStats(info.id, n_addr, elapsed, model_version))
     with _LOCK:
         _OPEN.clear()
     return stats
+
+
+def address_index(reader: ChainReader, chain: str) -> dict[str, np.ndarray]:
+    """The chain's address keys sorted (k1, then k2), with the id of each."""
+    assert reader.con is not None
+    found = storage.arrow(
+        reader.con, "SELECT k1, k2, address_id FROM addresses WHERE chain = ?", [chain]
+    )
+    k1 = found["k1"].to_numpy().astype(np.int64, copy=False)
+    k2 = found["k2"].to_numpy().astype(np.int64, copy=False)
+    ids = found["address_id"].to_numpy().astype(np.int64, copy=False)
+    order = np.lexsort((k2, k1))
+    return {"key_k1": k1[order], "key_k2": k2[order], "key_id": ids[order]}
 
 
 def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -418,6 +438,7 @@ class Table:
     meta: dict[str, Any]
     arrays: dict[str, np.ndarray]
     stamp: float
+    index: dict[str, np.ndarray]
 
     @property
     def categories(self) -> list[str]:
@@ -437,6 +458,21 @@ class Table:
     def row(self, address_id: int) -> dict[str, np.ndarray]:
         return {k: np.asarray(v[address_id]) for k, v in self.arrays.items()}
 
+    def find(self, address: str) -> list[int]:
+        """The ids whose key is the canonical ``address``'s (almost always one; [] when the
+        address is not in the table or the table has no index). The caller checks the
+        text against the store's flat file: two texts may share a key."""
+        k1s = self.index.get("key_k1")
+        if k1s is None:
+            return []
+        k1, k2 = address_key(address)
+        lo = int(np.searchsorted(k1s, k1, side="left"))
+        hi = int(np.searchsorted(k1s, k1, side="right"))
+        if lo == hi:
+            return []
+        k2s = self.index["key_k2"][lo:hi]
+        return [int(self.index["key_id"][lo + j]) for j in np.flatnonzero(k2s == k2).tolist()]
+
 
 _OPEN: dict[Path, Table] = {}
 _LOCK = threading.Lock()
@@ -444,6 +480,7 @@ _NAMES = (
     "in_usd", "in_total", "out_usd", "out_total", "typ", "ml_prob", "ml_feat", "ml_contrib",
     "ml_value",
 )  # fmt: skip
+_INDEX = ("key_k1", "key_k2", "key_id")
 
 
 def open_table(data_dir: Path, chain: str) -> Table | None:
@@ -463,7 +500,12 @@ def open_table(data_dir: Path, chain: str) -> Table | None:
     if meta.get("format") != FORMAT:
         return None
     arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _NAMES}
-    table = Table(folder, meta, arrays, stamp)
+    index = {
+        n: np.load(folder / f"{n}.npy", mmap_mode="r")
+        for n in _INDEX
+        if (folder / f"{n}.npy").exists()
+    }
+    table = Table(folder, meta, arrays, stamp, index if len(index) == len(_INDEX) else {})
     with _LOCK:
         _OPEN[folder] = table
     return table

@@ -18,7 +18,7 @@ from chainsleuth.risk.policy import (
     RoundTripPolicy,
     StructuringPolicy,
 )
-from chainsleuth.risk.provenance import has_prov
+from chainsleuth.risk.provenance import ensure_tables, has_prov
 from chainsleuth.risk.typologies.base import Raw, Typology, amount_text, hours
 
 
@@ -27,6 +27,7 @@ def fan_in(data: ChainData, p: FanInPolicy) -> list[Raw]:
     at least ``min_swept_share`` of it on to at most ``max_sweep_receivers`` addresses.
     On a UTXO chain: a transaction that sweeps ``utxo_min_inputs`` one-shot addresses (each
     funded once) into at most ``utxo_max_outputs`` addresses of a small entity."""
+    ensure_tables(data)
     if data.utxo:
         return _fan_in_utxo(data, p)
     if p.illicit_source and has_prov(data):
@@ -186,6 +187,7 @@ def _fan_in_utxo(data: ChainData, p: FanInPolicy) -> list[Raw]:
 def fan_out(data: ChainData, p: FanOutPolicy) -> list[Raw]:
     """A transaction in which a small entity (at most ``max_payers`` input addresses) pays
     ``min_receivers`` or more other entities."""
+    ensure_tables(data)
     rows = data.con.execute(
         """WITH f AS (
                SELECT f.tx_id, f.t, f.asset_id, f.from_id, f.to_id, f.value,
@@ -222,6 +224,7 @@ def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
     """Payments just under the reporting threshold (in USD at the reference prices), linked
     when they share a sender entity, a receiving address or entity, or when one's receiver
     pays the next one on, within ``window_s``; groups of ``min_payments`` or more."""
+    ensure_tables(data)
     lo = p.threshold_usd * (1 - p.band) * (1 - p.price_tolerance)
     hi = p.threshold_usd * (1 + p.price_tolerance)
     pay = data.con.execute(
@@ -328,6 +331,7 @@ def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
 def pass_through(data: ChainData, p: PassThroughPolicy) -> list[Raw]:
     """An address of few transactions (a small entity) that forwards at least
     ``min_forwarded_share`` of a receipt within ``max_delay_s``."""
+    ensure_tables(data)
     rows = data.con.execute(
         """WITH ntx AS (
                SELECT a, count(DISTINCT tx_id) AS k FROM (
@@ -384,6 +388,7 @@ def pass_through(data: ChainData, p: PassThroughPolicy) -> list[Raw]:
 def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
     """An address (of a small entity) that did nothing for ``min_dormant_days`` and then
     sends at least ``min_value_usd``."""
+    ensure_tables(data)
     rows = data.con.execute(
         """WITH act AS (
                SELECT a, tx_id, any_value(t) AS t, asset_id, sum(out_v) AS out_v,
@@ -438,9 +443,8 @@ def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
 def round_trip(data: ChainData, p: RoundTripPolicy) -> list[Raw]:
     """Value that leaves an entity and comes back to it through one or two other entities
     (none of them a service) within ``window_s``."""
+    ensure_tables(data)
     con = data.con
-    if not has_prov(data):
-        con.execute("CREATE OR REPLACE TEMP TABLE stop (address_id BIGINT)")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE rt_e AS
            SELECT f.tx_id, f.t, f.asset_id, es.entity_id AS a, er.entity_id AS b,
