@@ -2,12 +2,14 @@
 
 Prepares a world's data folder (see ``bulk_scoring.prepare``; default 1,000,000
 transactions, or ``--world DIR``), runs ``chainsleuth risk precompute``, creates an
-investigator with an API token, starts the app with uvicorn on loopback (its own process,
-SQLite in the data folder, the API rate limit raised for the run) and drives it with an
+investigator with an API token, starts the app with uvicorn on loopback (``--workers``
+processes, access log off, PostgreSQL by default or SQLite in the data folder, the API rate
+limit raised for the run) and drives it with an
 open-loop asyncio load generator (``httpx2``): ``--rate`` requests per second for
 ``--seconds``, each a deposit screening of a random address of the world with its own
 idempotency key. Latency runs from each request's scheduled time to its response (no
-coordinated omission). Printed: p50, p95, p99, max, errors.
+coordinated omission). Printed: p50, p95, p99, max, errors, and the CPU-seconds the
+server's processes spent per screening (the machine may be shared: judge latency by it).
 
 **Baseline**, in the same run: the same load for ``--baseline-seconds`` with the
 precomputed table moved away, i.e. every screening computed on the fly (bounded traces).
@@ -111,14 +113,17 @@ def report(name: str, lat: list[float], errors: int, n: int, seconds: float) -> 
     )
 
 
-def serve(data: Path, port: int, database_url: str | None) -> subprocess.Popen[bytes]:
+def serve(data: Path, port: int, database_url: str | None, workers: int) -> subprocess.Popen[bytes]:
+    """The app as production runs it: uvicorn's worker processes on one socket, access log
+    off (the audit log records every screening)."""
     env = {**os.environ, "CHAINSLEUTH_DATA_DIR": str(data), "CHAINSLEUTH_ENV": "development",
            "CHAINSLEUTH_RATE_LIMIT_API": "1000000/minute"}  # fmt: skip
     if database_url:
         env["CHAINSLEUTH_DATABASE_URL"] = database_url
-    exe = Path(sys.executable).with_name("chainsleuth")
     proc = subprocess.Popen(
-        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", "--factory", "chainsleuth.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--log-level", "warning", "--no-access-log"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.time() + 120
@@ -131,6 +136,21 @@ def serve(data: Path, port: int, database_url: str | None) -> subprocess.Popen[b
         if proc.poll() is not None:
             raise SystemExit(f"the server did not start: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
     raise SystemExit("the server did not start within 120 s")
+
+
+def server_cpu(proc: subprocess.Popen[bytes]) -> float:
+    """CPU-seconds (user + system) of the server and its worker processes so far."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(proc.pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
 
 
 def warm(url: str, token: str, addresses: list[str], n: int) -> None:
@@ -153,6 +173,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--baseline-seconds", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                    help="uvicorn worker processes")  # fmt: skip
     ap.add_argument(
         "--db", choices=("postgresql", "sqlite"), default="postgresql",
         help="postgresql: a throwaway server (tests/harness); sqlite: the data folder's",
@@ -210,13 +232,18 @@ def run(args: argparse.Namespace, data: Path, database_url: str | None) -> int:
         moved = data / "risk" / "table.off"
         if not with_table:
             shutil.move(table_dir(data), moved)
-        proc = serve(data, port, database_url)
+        proc = serve(data, port, database_url, args.workers)
         try:
-            warm(url, token, addresses, 20)
+            warm(url, token, addresses, 20 * args.workers)
+            cpu0, own0 = server_cpu(proc), time.process_time()
             lat, errors, n = asyncio.run(
                 drive(url, token, addresses, args.rate, seconds, f"{label[:4]}{time.time()}")
             )
+            cpu, own = server_cpu(proc) - cpu0, time.process_time() - own0
             report(label, lat, errors, n, seconds)
+            print(f"  server CPU: {cpu:.1f} s in all, {cpu / max(n, 1) * 1000:.2f} ms per "
+                  f"screening ({args.workers} workers); load generator CPU {own:.1f} s; "
+                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
         finally:
             proc.terminate()
             try:

@@ -222,6 +222,9 @@ def main() -> None:
     parser.add_argument("--hops", type=int, default=5)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--baseline-samples", type=int, default=20)
+    parser.add_argument(
+        "--service-samples", type=int, default=-1, help="default: max(20, samples / 4)"
+    )
     parser.add_argument("--baseline-max-edges", type=int, default=20_000_000)
     parser.add_argument("--no-stop", action="store_true", help="trace through services too")
     args = parser.parse_args()
@@ -304,12 +307,19 @@ def main() -> None:
             zip(targets, storage.FlatFiles(root / "btc").addresses(
                 [int(graph.node_addr[v]) for v in targets]), strict=True)
         )  # fmt: skip
-        for v in targets[: max(20, args.samples // 4)]:
+        service_samples = args.service_samples
+        if service_samples < 0:
+            service_samples = max(20, args.samples // 4)
+        for v in targets[:service_samples]:
             request = TraceRequest(chain="btc", address=texts[v], hops=args.hops)
             t0 = time.perf_counter()
             tracing_service.run_trace(reader, request, ctx)
             full.append(time.perf_counter() - t0)
-        print(f"service (resolve, trace, render the JSON graph), {len(full)} addresses: {ms(full)}")
+        if full:
+            print(
+                f"service (resolve, trace, render the JSON graph), {len(full)} addresses: "
+                f"{ms(full)}"
+            )
         # the baseline's graph: the edges its traces can read (the backward cone of its
         # addresses; building all of a 10-million-transaction chain in networkx took longer
         # than the rest of the run together and ~1 kB of memory per edge)

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -174,9 +173,9 @@ def test_a_load_in_another_process_gets_the_store(
     )
     try:
         assert proc.stdout is not None
-        started = time.monotonic()
-        assert proc.stdout.readline().strip() == "OPEN"  # the server let go of it
-        assert time.monotonic() - started < 15
+        # the server let go of it: the holder opens the store within its own 20 s wait (no
+        # wall-clock bound here: starting Python alone can take longer on a loaded machine)
+        assert proc.stdout.readline().strip() == "OPEN"
         busy = investigator.get("/api/v1/chains")
         assert busy.status_code == 503
         assert busy.json()["error"]["code"] == "chain_store_busy"

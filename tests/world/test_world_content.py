@@ -66,9 +66,10 @@ def test_terrorist_financing_on_both_chains_and_sanctioned(
         for c, s in con.execute("SELECT chain, step FROM hops WHERE scheme = 'TF-1'").fetchall()
     }
     assert {("btc", "donation"), ("eth", "donation"), ("eth", "mix_out")} <= steps
-    (group,) = scheme["perpetrators"]
+    (perpetrator,) = scheme["perpetrators"]
+    group = perpetrator["actor"]
     category = con.execute("SELECT category FROM actors WHERE actor_id = ?", [group]).fetchone()
-    assert category == ("terrorist_financing",)
+    assert category == ("terrorist_financing",) == (perpetrator["category"],)
     sanctions = pacsv.read_csv(world / "truth" / "sanctions.csv").to_pylist()
     listed = {(r["chain"], r["program"]) for r in sanctions if r["entity_actor"] == group}
     assert listed == {("btc", "SDGT"), ("eth", "SDGT")}

@@ -25,6 +25,7 @@ from chainsleuth.core.config import Settings
 from chainsleuth.core.errors import InvalidInput, NotFound
 from chainsleuth.entities import service as entity_service
 from chainsleuth.labels import service as label_service
+from chainsleuth.labels.enums import ILLICIT
 from chainsleuth.risk import model as risk_model
 from chainsleuth.risk import policy_store, registry
 from chainsleuth.risk.features import FEATURES
@@ -304,6 +305,7 @@ class Scorer:
             source="table",
         )
         self._add_table_model(facts, table, ids)
+        self._table_counterparties(facts, chain, ids)
         tip = self._tip(chain)
         if tip is not None and tip > int(table.meta["tip"]):
             facts.notes.append(
@@ -311,6 +313,25 @@ class Scorer:
                 "`chainsleuth risk precompute` again"
             )
         return facts
+
+    def _table_counterparties(self, facts: Facts, chain: str, ids: np.ndarray) -> None:
+        """The table keeps value per category, not who: for a direction with exposure to
+        an illicit category, a bounded trace (``max_edges``) names the largest labelled
+        counterparty and its actor, so that a reason reads "... from ransomware (entity
+        X)". Addresses without illicit exposure (most) cost nothing."""
+        illicit = [j for j, c in enumerate(self.categories) if c in {x.value for x in ILLICIT}]
+        if not illicit or ids.size == 0:
+            return
+        hops = min(facts.hops, self.policy.body.max_hops)
+        nodes: np.ndarray | None = None
+        for direction, forward in (("incoming", False), ("outgoing", True)):
+            if float(np.sum(facts.values[direction][:, illicit])) <= 0:
+                continue
+            if nodes is None:
+                nodes = self.graph.nodes_of(chain, ids)
+            seeds = engine.address_seeds(self.graph, nodes, self._options(forward, hops))
+            _, _, parties, _ = self._trace(chain, seeds, nodes, forward, hops)
+            facts.counterparties.update({(direction, c): p for c, p in parties.items()})
 
     def _add_table_model(self, facts: Facts, table: Table, ids: np.ndarray) -> None:
         version = table.meta.get("model_version")

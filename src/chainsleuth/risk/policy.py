@@ -60,6 +60,11 @@ class ProvenancePolicy(BaseModel):
 
 
 class PeelChainPolicy(_Part):
+    illicit_source: bool = Field(
+        False,
+        description="a long run of small peels is itself the red flag (ordinary wallets "
+        "do not make it); True: also require an illicit source",
+    )
     min_hops: int = Field(
         5, ge=2, description="transactions in a row, each spending the last change"
     )
@@ -90,7 +95,10 @@ class FanInPolicy(_Part):
     )
     utxo_max_outputs: int = Field(1, ge=1, description="UTXO: output addresses of the sweep")
     utxo_min_funders: int = Field(
-        2, ge=1, description="UTXO: transactions that funded the swept addresses, at least"
+        2,
+        ge=1,
+        description="UTXO: entities (other than the sweeper's) that funded the swept "
+        "addresses: a fan-in collects others' money, not the wallet's own change",
     )
 
 
@@ -157,6 +165,13 @@ class DormantPolicy(_Part):
         False, description="the world's truth counts every dormant wallet that wakes up"
     )
     min_dormant_days: float = Field(10.0, gt=0, description="no activity for this long")
+    min_span_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="and for at least this share of the time the data covers (what is "
+        "dormant depends on how long the chain has been watched)",
+    )
     min_value_usd: float = Field(10_000.0, ge=0, description="value that wakes up")
     max_entity_size: int = Field(40, ge=1, description="larger entities (services) are skipped")
     funded_once: bool = Field(

@@ -148,13 +148,19 @@ def _fan_in_utxo(data: ChainData, p: FanInPolicy) -> list[Raw]:
                          list(DISTINCT i.address_id) AS addrs, list(DISTINCT i.prev_tx_id) AS src,
                          bool_and(f.k = 1) AS one_shot
                   FROM ins i JOIN funded f USING (address_id) GROUP BY i.tx_id),
+           payers AS (  -- who funded the swept addresses: other entities than the sweeper
+               SELECT i.tx_id, count(DISTINCT ep.entity_id) AS k
+               FROM ins i JOIN ent es ON es.address_id = i.address_id
+               JOIN ins j ON j.tx_id = i.prev_tx_id
+               JOIN ent ep ON ep.address_id = j.address_id
+               WHERE ep.entity_id <> es.entity_id GROUP BY i.tx_id),
            oa AS (SELECT o.tx_id, count(DISTINCT o.address_id) AS no,
                          list(DISTINCT o.address_id) AS dst, sum(o.value) AS v, max(e.size) AS sz
                   FROM outs o JOIN ent e USING (address_id) GROUP BY o.tx_id)
         SELECT x.tx_id, x.t, ia.na, ia.addrs, ia.src, oa.dst, oa.v
-        FROM tx x JOIN ia USING (tx_id) JOIN oa USING (tx_id)
+        FROM tx x JOIN ia USING (tx_id) JOIN oa USING (tx_id) JOIN payers USING (tx_id)
         WHERE NOT x.coinbase AND ia.na >= $ni AND ia.one_shot AND oa.no <= $no
-          AND oa.sz <= $max AND len(ia.src) >= $nf
+          AND oa.sz <= $max AND payers.k >= $nf
           AND NOT EXISTS (SELECT 1 FROM outs o WHERE o.tx_id = x.tx_id
                           AND o.address_id IN (SELECT address_id FROM svc))
           AND NOT EXISTS (SELECT 1 FROM ins i WHERE i.tx_id = x.tx_id
@@ -221,24 +227,27 @@ def fan_out(data: ChainData, p: FanOutPolicy) -> list[Raw]:
 
 
 def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
-    """Payments just under the reporting threshold (in USD at the reference prices), linked
-    when they share a sender entity, a receiving address or entity, or when one's receiver
-    pays the next one on, within ``window_s``; groups of ``min_payments`` or more."""
+    """Payments just under the reporting threshold (in USD at the reference prices) into
+    services (``deposits_only``), linked when they share a sender entity, a receiving
+    address or entity, a funder of their senders, or when one's receiver pays the next one
+    on, within ``window_s``; groups of ``min_payments`` or more (with labels: of which at
+    least one payment's sender illicit funds had reached)."""
     ensure_tables(data)
+    illicit = p.illicit_source and has_prov(data)
     lo = p.threshold_usd * (1 - p.band) * (1 - p.price_tolerance)
     hi = p.threshold_usd * (1 + p.price_tolerance)
     pay = data.con.execute(
         """SELECT f.tx_id, any_value(f.t), f.to_id, f.asset_id, sum(f.value), sum(f.usd),
                   min(f.from_id), min(es.entity_id), max(es.size),
-                  any_value(er.entity_id), any_value(er.size)
+                  any_value(er.entity_id), any_value(er.size),
+                  bool_or(EXISTS (
+                      SELECT 1 FROM prov pv WHERE pv.address_id = f.from_id AND pv.t <= f.t
+                      AND pv.category NOT IN (SELECT unnest($weak::VARCHAR[]))))
            FROM flows f JOIN ent es ON es.address_id = f.from_id
            JOIN ent er ON er.address_id = f.to_id
            WHERE es.entity_id <> er.entity_id
              AND (NOT $dep OR er.size > $big OR f.to_id IN (SELECT address_id FROM svc))
              AND f.from_id NOT IN (SELECT address_id FROM svc)
-             AND (NOT $bad OR EXISTS (
-                 SELECT 1 FROM prov pv WHERE pv.address_id = f.from_id AND pv.t <= f.t
-                 AND pv.category NOT IN (SELECT unnest($weak::VARCHAR[]))))
            GROUP BY f.tx_id, f.to_id, f.asset_id
            HAVING sum(f.usd) >= $lo AND sum(f.usd) < $hi
            ORDER BY 2, 1""",
@@ -247,7 +256,6 @@ def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
             "hi": hi,
             "dep": p.deposits_only,
             "big": p.max_link_entity_size,
-            "bad": p.illicit_source and has_prov(data),
             "weak": list(p.weak_sources),
         },
     ).fetchall()
@@ -308,6 +316,8 @@ def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
         if members.size < p.min_payments:
             continue
         rows = [pay[i] for i in members]
+        if illicit and not any(r[11] for r in rows):
+            continue  # no payment of the group comes from an illicit source
         asset = int(rows[0][3])
         usd = [float(r[5]) for r in rows]
         raws.append(
@@ -404,6 +414,7 @@ def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
         SELECT g.a, g.ptx, g.pt, g.tx_id, g.t, g.asset_id, g.out_v
         FROM g JOIN ent e ON e.address_id = g.a
         WHERE g.pt IS NOT NULL AND g.t - g.pt >= $gap AND g.out_usd >= $usd
+          AND g.t - g.pt >= $share * (SELECT max(t) - min(t) FROM flows)
           AND e.size <= $size
           AND (NOT $once OR (SELECT count(DISTINCT x.tx_id) FROM flows x
                              WHERE x.to_id = g.a AND x.from_id IS DISTINCT FROM g.a
@@ -417,6 +428,7 @@ def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
         ORDER BY g.tx_id, g.a""",
         {
             "gap": int(p.min_dormant_days * 86_400),
+            "share": p.min_span_share,
             "usd": p.min_value_usd,
             "size": p.max_entity_size,
             "once": p.funded_once,
