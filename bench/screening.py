@@ -123,10 +123,12 @@ def serve(data: Path, port: int, database_url: str | None, workers: int) -> subp
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "chainsleuth.app:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"],
+         "--log-level", "warning", "--no-access-log",
+         # a loaded machine may take long to import the app: no restart loop meanwhile
+         "--timeout-worker-healthcheck", "300"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    deadline = time.time() + 120
+    deadline = time.time() + 300
     while time.time() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
@@ -135,7 +137,21 @@ def serve(data: Path, port: int, database_url: str | None, workers: int) -> subp
             time.sleep(0.3)
         if proc.poll() is not None:
             raise SystemExit(f"the server did not start: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-    raise SystemExit("the server did not start within 120 s")
+    stop(proc)
+    raise SystemExit("the server did not start within 300 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        import psutil
+
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            child.kill()
+        proc.kill()
+        proc.wait()
 
 
 def server_cpu(proc: subprocess.Popen[bytes]) -> float:
@@ -245,12 +261,7 @@ def run(args: argparse.Namespace, data: Path, database_url: str | None) -> int:
                   f"screening ({args.workers} workers); load generator CPU {own:.1f} s; "
                   f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
             if not with_table:
                 shutil.move(moved, table_dir(data))
     return 0

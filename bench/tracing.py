@@ -208,6 +208,77 @@ def nx_backward_haircut(g: Any, target: int, hops: int, stop: set[int]) -> float
     return sum(edges.values())
 
 
+def time_engine(
+    graph: FlowGraph, targets: list[int], options: TraceOptions, stop: np.ndarray
+) -> tuple[list[float], list[float], list[int], dict[int, float], dict[int, int]]:
+    """The engine's trace of each target, timed from the address (wall and CPU): times,
+    CPU times, edges, the traced total on the chain (before rounding) and the depth."""
+    btc = graph.chain_index("btc")
+    times: list[float] = []
+    cpus: list[float] = []
+    sizes: list[int] = []
+    totals: dict[int, float] = {}
+    depth: dict[int, int] = {}
+    for v in targets:
+        t0, c0 = time.perf_counter(), time.process_time()
+        seeds = engine.address_seeds(graph, np.array([v]), options)
+        result = engine.trace(graph, seeds, options, stop=stop)
+        times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        sizes.append(int(result.edges.size))
+        on_btc = np.asarray(graph.node_chain)[np.asarray(graph.e_src)[result.edges]] == btc
+        assert result.edge_float is not None
+        totals[v] = float(result.edge_float[on_btc].sum())  # before rounding, as networkx
+        depth[v] = int(result.edge_hop.max(initial=0))
+    return times, cpus, sizes, totals, depth
+
+
+def run_baseline(
+    graph: FlowGraph,
+    label: str,
+    targets: list[int],
+    times: list[float],
+    cpus: list[float],
+    totals: dict[int, float],
+    stop: np.ndarray,
+    args: argparse.Namespace,
+) -> None:
+    """networkx on the first ``--baseline-samples`` targets, beside the engine's times."""
+    # the baseline's graph: the edges its traces can read (the backward cone of its
+    # addresses; building all of a 10-million-transaction chain in networkx took longer
+    # than the rest of the run together and ~1 kB of memory per edge)
+    sample = targets[: args.baseline_samples]
+    cone = backward_cone(graph, "btc", sample, args.hops, stop)
+    m = int(cone.size)
+    if m > args.baseline_max_edges:
+        print(f"baseline ({label}) skipped: {m:,} edges > --baseline-max-edges")
+        return
+    t0 = time.perf_counter()
+    g = nx_graph(graph, cone)
+    print(f"baseline graph ({label}): networkx MultiDiGraph of {m:,} edges (the traces' "
+          f"cone) built in {time.perf_counter() - t0:.0f} s (not timed below)")  # fmt: skip
+    base: list[float] = []
+    base_cpu: list[float] = []
+    worst = 0.0
+    stop_set = set(stop.tolist())
+    for v in sample:
+        t0, c0 = time.perf_counter(), time.process_time()
+        total = nx_backward_haircut(g, v, args.hops, stop_set)
+        base.append(time.perf_counter() - t0)
+        base_cpu.append(time.process_time() - c0)
+        worst = max(worst, abs(total - totals[v]) / max(total, 1.0))
+    own, own_cpu = times[: len(base)], cpus[: len(base)]
+    per_address = statistics.median(b / o for b, o in zip(base, own, strict=True))
+    cpu_ratio = statistics.median(base_cpu) / max(statistics.median(own_cpu), 1e-9)
+    print(
+        f"baseline ({label}): the same trace on networkx, {len(base)} addresses: "
+        f"{ms(base, base_cpu)}; engine on the same addresses: {ms(own, own_cpu)}; "
+        f"speed-up (ratio of the medians) {statistics.median(base) / statistics.median(own):.1f}x "
+        f"wall, {cpu_ratio:.1f}x CPU; median of the per-address speed-ups {per_address:.1f}x; "
+        f"largest difference of the traced totals (before rounding) {worst:.1e} (relative)"
+    )
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -222,11 +293,15 @@ def main() -> None:
     parser.add_argument("--hops", type=int, default=5)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--baseline-samples", type=int, default=20)
+    parser.add_argument("--deep-samples", type=int, default=20, help="traces that go --hops deep")
     parser.add_argument(
         "--service-samples", type=int, default=-1, help="default: max(20, samples / 4)"
     )
     parser.add_argument("--baseline-max-edges", type=int, default=20_000_000)
     parser.add_argument("--no-stop", action="store_true", help="trace through services too")
+    parser.add_argument(
+        "--keep-cache", action="store_true", help="keep the graph cache (no cold build)"
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     loaded = (args.out / "chains" / storage.DB_FILE).exists()
@@ -242,7 +317,8 @@ def main() -> None:
     with ChainReader(storage.connect(root, read_only=True), root) as reader:
         import shutil
 
-        shutil.rmtree(root / graph_module.CACHE_DIR, ignore_errors=True)
+        if not args.keep_cache:
+            shutil.rmtree(root / graph_module.CACHE_DIR, ignore_errors=True)
         t0 = time.perf_counter()
         graph = load_graph(reader, services)
         build = time.perf_counter() - t0
@@ -254,7 +330,8 @@ def main() -> None:
         print(
             f"graph: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges "
             f"({graph.meta['swaps']} swaps, {graph.meta['bridges']} bridge transfers); "
-            f"cold build {build:.1f} s, load from cache {cached * 1000:.1f} ms, "
+            f"{'first load (--keep-cache)' if args.keep_cache else 'cold build'} {build:.1f} s, "
+            f"load from cache {cached * 1000:.1f} ms, "
             f"{size / 2**20:.0f} MiB on disk"
         )
         btc = graph.chain_index("btc")
@@ -282,20 +359,7 @@ def main() -> None:
         engine.trace(
             graph, engine.address_seeds(graph, np.array(targets[:1]), options), options, stop=stop
         )
-        times: list[float] = []
-        cpus: list[float] = []
-        sizes: list[int] = []
-        totals: dict[int, float] = {}
-        for v in targets:
-            t0, c0 = time.perf_counter(), time.process_time()
-            seeds = engine.address_seeds(graph, np.array([v]), options)
-            result = engine.trace(graph, seeds, options, stop=stop)
-            times.append(time.perf_counter() - t0)
-            cpus.append(time.process_time() - c0)
-            sizes.append(int(result.edges.size))
-            on_btc = np.asarray(graph.node_chain)[np.asarray(graph.e_src)[result.edges]] == btc
-            assert result.edge_float is not None
-            totals[v] = float(result.edge_float[on_btc].sum())  # before rounding, as networkx
+        times, cpus, sizes, totals, _ = time_engine(graph, targets, options, stop)
         print(
             f"engine: {args.hops}-hop haircut backward trace, {len(targets)} random addresses, "
             f"{statistics.median(sizes):.0f} edges (median, max {max(sizes):,}): "
@@ -320,43 +384,29 @@ def main() -> None:
                 f"service (resolve, trace, render the JSON graph), {len(full)} addresses: "
                 f"{ms(full)}"
             )
-        # the baseline's graph: the edges its traces can read (the backward cone of its
-        # addresses; building all of a 10-million-transaction chain in networkx took longer
-        # than the rest of the run together and ~1 kB of memory per edge)
-        sample = targets[: args.baseline_samples]
-        cone = backward_cone(graph, "btc", sample, args.hops, stop)
-        m = int(cone.size)
-        if m > args.baseline_max_edges:
-            print(f"baseline skipped: {m:,} edges > --baseline-max-edges")
-        else:
-            t0 = time.perf_counter()
-            g = nx_graph(graph, cone)
-            print(f"baseline graph: networkx MultiDiGraph of {m:,} edges (the traces' cone) "
-                  f"built in {time.perf_counter() - t0:.0f} s (not timed below)")  # fmt: skip
-            base: list[float] = []
-            base_cpu: list[float] = []
-            worst = 0.0
-            stop_set = set(stop.tolist())
-            for v in targets[: args.baseline_samples]:
-                t0, c0 = time.perf_counter(), time.process_time()
-                total = nx_backward_haircut(g, v, args.hops, stop_set)
-                base.append(time.perf_counter() - t0)
-                base_cpu.append(time.process_time() - c0)
-                ref = max(total, 1.0)
-                worst = max(worst, abs(total - totals[v]) / ref)
-            own, own_cpu = times[: len(base)], cpus[: len(base)]
-            per_address = statistics.median(b / o for b, o in zip(base, own, strict=True))
+        run_baseline(graph, "random addresses", targets, times, cpus, totals, stop, args)
+        # the same on traces that do go --hops deep: most random addresses are paid by a
+        # service (an exchange's withdrawal), where a backward trace stops at hop 1 or 2
+        deep_rng = random.Random(12)
+        deep: list[int] = []
+        for _ in range(50 * args.deep_samples):
+            if len(deep) >= args.deep_samples:
+                break
+            v = int(has_in[deep_rng.randrange(has_in.size)])
+            _, _, _, _, depth = time_engine(graph, [v], options, stop)
+            if depth[v] >= args.hops:
+                deep.append(v)
+        if deep:
+            d_times, d_cpus, d_sizes, d_totals, _ = time_engine(graph, deep, options, stop)
             print(
-                f"baseline: the same trace on networkx, {len(base)} addresses: "
-                f"{ms(base, base_cpu)}; engine on the same addresses: {ms(own, own_cpu)}; "
-                f"speed-up (median, CPU time) "
-                f"{statistics.median(base_cpu) / max(statistics.median(own_cpu), 1e-9):.0f}x "
-                f"(median, wall) "
-                f"{statistics.median(base) / statistics.median(own):.0f}x, median of the "
-                f"per-address speed-ups {per_address:.0f}x; "
-                f"largest difference of the traced totals (before rounding) {worst:.1e} (relative)"
+                f"engine, traces that reach hop {args.hops}: {len(deep)} addresses, "
+                f"{statistics.median(d_sizes):.0f} edges (median, max {max(d_sizes):,}): "
+                f"{ms(d_times, d_cpus)}"
             )
-            del g
+            run_baseline(
+                graph, f"traces that reach hop {args.hops}", deep, d_times, d_cpus, d_totals,
+                stop, args,
+            )  # fmt: skip
         names, node_category = tracing_service.category_nodes(reader, graph, ctx)
         subjects = [int(has_in[rng.randrange(has_in.size)]) for _ in range(args.samples)]
         exp: list[float] = []

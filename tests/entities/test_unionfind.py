@@ -90,3 +90,25 @@ def test_forest_helpers() -> None:
     g = grow(f, 6)
     assert g.tolist() == [0, 1, 2, 1, 4, 5]
     assert grow(g, 3) is g
+
+
+def test_group_rows_name_their_merges() -> None:
+    """``union_group_rows`` records each merge as its input row (4 bytes); ``evidence``
+    turns the rows into (first input, merged input, tx), also where a tx's value comes
+    back in a later run of rows and where one-input txs sit between."""
+    from chainsleuth.entities.unionfind import evidence
+
+    group = np.array([5, 5, 5, 9, 3, 3, 5, 5, 7], dtype=np.int64)
+    member = np.array([4, 1, 2, 8, 6, 4, 0, 3, 7], dtype=np.int64)
+    uf = UnionFind(10)
+    rows, large = uf.union_group_rows(group, member)
+    assert rows.dtype == np.int32 and not large.any()
+    assert rows.tolist() == [1, 2, 5, 7]  # row 5 joins 6 to 4's entity; rows 6-7: a new run
+    a = np.empty(rows.size, dtype=np.int32)
+    b = np.empty(rows.size, dtype=np.int32)
+    tx = np.empty(rows.size, dtype=np.int64)
+    evidence(group, member, rows, a, b, tx)
+    assert list(zip(a.tolist(), b.tolist(), tx.tolist(), strict=True)) == [
+        (4, 1, 5), (4, 2, 5), (6, 4, 3), (0, 3, 5),
+    ]  # fmt: skip
+    assert uf.roots().tolist() == [0, 1, 1, 0, 1, 5, 1, 7, 8, 9]

@@ -8,6 +8,8 @@ The fixtures are imported by ``tests/conftest.py`` so that every test package ca
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -50,7 +52,22 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def server(app: FastAPI) -> Iterator[LiveServer]:
     with LiveServer(app) as live:
+        warm_up(live)
         yield live
+
+
+def warm_up(live: LiveServer) -> None:
+    """One request to a path no route serves, before the browser's first.
+
+    FastAPI builds its routing tables for an app on the first request that walks them
+    (about a CPU-second for this app); on a loaded machine that alone could outlast a
+    page's navigation timeout. A path that matches nothing walks every router."""
+    try:
+        with urllib.request.urlopen(f"{live.url}/__warm-up__", timeout=120):
+            pass
+    except urllib.error.HTTPError as answer:
+        answer.close()
+        assert 400 <= answer.code < 500, f"the warm-up request got {answer.code}"
 
 
 @dataclass

@@ -70,7 +70,7 @@ def test_import_the_worlds_requests_then_work_them(cli_db: str, world: Path) -> 
     assert ok.exit_code == 0 and "now rejected" in ok.output
     due = cs("requests", "due")
     assert due.exit_code == 0
-    notices = cs("requests", "notifications")
+    notices = cs("requests", "notify-due")
     assert notices.exit_code == 0 and "notices:" in notices.output
     missing = cs("requests", "show", "LER-2000-000000")
     assert missing.exit_code == 2 and "no request" in missing.output

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from chainsleuth.chain.chains import get_chain
-from chainsleuth.chain.schemas import SOURCE
+from chainsleuth.chain.schemas import OPTIONAL, SOURCE
 from chainsleuth.core.errors import InvalidInput
 
 
@@ -18,7 +18,8 @@ class BlockRange:
     """Blocks ``first_height..last_height`` (inclusive) of ``chain`` with all their data.
 
     ``tables`` maps each table name of ``SOURCE[kind]`` to an Arrow table of that schema
-    (``tokens`` may be empty: token metadata seen in this range). Addresses and hashes must
+    (``tokens`` may be empty: token metadata seen in this range; ``OPTIONAL`` tables,
+    an account chain's ``traces``, may be left out). Addresses and hashes must
     already be canonical (``chainsleuth.chain.addresses``).
     """
 
@@ -40,11 +41,13 @@ class BlockRange:
                 f"invalid block range {self.first_height}..{self.last_height} for {self.chain}"
             )
         expected = SOURCE[self.kind]
-        missing = sorted(set(expected) - set(self.tables))
+        missing = sorted(set(expected) - set(self.tables) - OPTIONAL[self.kind])
         if missing:
             raise InvalidInput(f"batch for {self.chain} lacks tables: {', '.join(missing)}")
         for name, schema in expected.items():
-            table = self.tables[name]
+            table = self.tables.get(name)
+            if table is None:  # an optional table left out: read as empty
+                continue
             if not table.schema.equals(schema, check_metadata=False):
                 raise InvalidInput(
                     f"table {name} of {self.chain} does not match the canonical schema:\n"
@@ -67,6 +70,8 @@ class BlockRange:
         out: dict[str, pa.Table] = {}
         for name, schema in SOURCE[kind].items():
             table = tables.get(name)
+            if table is None and name in OPTIONAL[kind]:
+                continue
             if table is None:
                 table = schema.empty_table()
             try:
@@ -74,3 +79,8 @@ class BlockRange:
             except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                 raise InvalidInput(f"table {name} of {chain} cannot be read: {exc}") from exc
         return cls(chain=chain, first_height=first_height, last_height=last_height, tables=out)
+
+    def table(self, name: str) -> pa.Table:
+        """A table of the batch; an ``OPTIONAL`` one left out as an empty table."""
+        found = self.tables.get(name)
+        return SOURCE[self.kind][name].empty_table() if found is None else found

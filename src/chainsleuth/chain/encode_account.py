@@ -2,9 +2,11 @@
 
 Balances on an account chain are what the stored data supports: a transaction moves its
 value from sender to receiver (or to the contract it creates) when it succeeded, and its
-sender always pays the fee; ERC-20 transfers move token amounts. Block rewards, fee
-burning and internal (contract-to-contract) transfers are not in the source model, so the
-native balance of a miner or a contract is not its on-chain balance.
+sender always pays the fee; ERC-20 transfers move token amounts; internal transfers (the
+``traces`` table, where the source has traces) move ETH from the calling contract to the
+called address when they succeeded. Block rewards and fee burning are not in the source
+model, so the native balance of a miner (or, without traces, of a contract) is not its
+on-chain balance.
 
 An address's ``kind`` is ``contract`` when it was created by a transaction or is a token,
 ``eoa`` when it sent a transaction, and unknown otherwise (as first seen).
@@ -39,7 +41,7 @@ from chainsleuth.chain.encode import (
     tx_positions,
 )
 from chainsleuth.chain.keys import hash_bytes, hash_keys
-from chainsleuth.chain.schemas import STORED
+from chainsleuth.chain.schemas import AMOUNT256, STORED
 from chainsleuth.chain.storage import NATIVE_ASSET
 from chainsleuth.core.errors import InvalidInput
 
@@ -59,15 +61,20 @@ class AccountPrep:
     k1: np.ndarray
     k2: np.ndarray
     tt_row: np.ndarray
+    tr_row: np.ndarray  # each internal transfer's transaction (row in ``txs``)
     lengths: list[int]  # occurrences per address column, in ``_address_columns`` order
     addresses: AddressOccurrences
 
 
-def _address_columns(batch: BlockRange, heights: np.ndarray, tt_row: np.ndarray) -> list[Any]:
+def _address_columns(
+    batch: BlockRange, heights: np.ndarray, tt_row: np.ndarray, tr_row: np.ndarray
+) -> list[Any]:
     """(addresses, their heights, their kind code in ``_KINDS``) of every address column."""
     blocks, txs = batch.tables["blocks"], batch.tables["txs"]
     transfers, tokens = batch.tables["token_transfers"], batch.tables["tokens"]
+    traces = batch.table("traces")
     tt_heights = heights[tt_row]
+    tr_heights = heights[tr_row]
     return [
         (as_array(txs["from_address"]), heights, 1),
         (as_array(txs["to_address"]), heights, 0),
@@ -77,6 +84,8 @@ def _address_columns(batch: BlockRange, heights: np.ndarray, tt_row: np.ndarray)
         (as_array(transfers["from_address"]), tt_heights, 0),
         (as_array(transfers["to_address"]), tt_heights, 0),
         (as_array(tokens["address"]), np.full(tokens.num_rows, batch.last_height), 2),
+        (as_array(traces["from_address"]), tr_heights, 0),
+        (as_array(traces["to_address"]), tr_heights, 0),
     ]
 
 
@@ -90,8 +99,11 @@ def prepare_account(batch: BlockRange) -> AccountPrep:
     check_unique_hashes(k1, k2, tx_hash)
     _check_txs(txs)
     tt_row = tx_positions(as_array(transfers["tx_hash"]), tx_hash, "a token transfer")
+    traces = batch.table("traces")
+    _check_traces(traces)
+    tr_row = tx_positions(as_array(traces["tx_hash"]), tx_hash, "an internal transfer")
     # every address column, in one dictionary pass
-    columns = _address_columns(batch, heights, tt_row)
+    columns = _address_columns(batch, heights, tt_row, tr_row)
     lengths = [len(c[0]) for c in columns]
     texts = pa.concat_arrays([c[0].cast(pa.string()) for c in columns])
     all_heights = np.concatenate([c[1] for c in columns]).astype(np.int64)
@@ -103,6 +115,7 @@ def prepare_account(batch: BlockRange) -> AccountPrep:
         k1=k1,
         k2=k2,
         tt_row=tt_row,
+        tr_row=tr_row,
         lengths=lengths,
         addresses=address_occurrences(texts, all_heights, kinds),
     )
@@ -115,8 +128,9 @@ def encode_account(
     blocks, txs = batch.tables["blocks"], batch.tables["txs"]
     transfers, tokens = batch.tables["token_transfers"], batch.tables["tokens"]
     p = prepared(batch, "account", prepare_account)
-    heights, raw, k1, tt_row = p.heights, p.raw, p.k1, p.tt_row
+    heights, raw, k1, tt_row, tr_row = p.heights, p.raw, p.k1, p.tt_row, p.tr_row
     tt_heights = heights[tt_row]
+    traces = batch.table("traces")
     n_tx = txs.num_rows
     tx_ids = state.tx_count + np.arange(n_tx, dtype=np.int64)
     assigned = assign_addresses(con, state, p.addresses)
@@ -126,7 +140,8 @@ def encode_account(
         ids = assigned.ids[start : start + length]
         parts.append(pa.array(ids, mask=ids < 0))
         start += length
-    from_id, to_id, contract_id, miner_id, token_id, tt_from, tt_to, token_meta_id = parts
+    from_id, to_id, contract_id, miner_id, token_id, tt_from, tt_to, token_meta_id = parts[:8]
+    tr_from, tr_to = parts[8:]
 
     tx_stored = pa.table(
         {
@@ -159,6 +174,22 @@ def encode_account(
     ).cast(SCHEMAS["token_transfers"])
     if tt_stored.num_rows:
         tt_stored = tt_stored.sort_by([("tx_id", "ascending"), ("log_index", "ascending")])
+    tr_stored = pa.table(
+        {
+            "tx_id": tx_ids[tr_row],
+            "height": heights[tr_row],
+            "trace_address": traces["trace_address"],
+            "from_id": tr_from,
+            "to_id": tr_to,
+            "value": traces["value"],
+            "trace_type": traces["trace_type"],
+            "call_type": traces["call_type"],
+            "status": traces["status"],
+            "error": traces["error"],
+        }
+    ).cast(SCHEMAS["traces"])
+    if tr_stored.num_rows:
+        tr_stored = tr_stored.take(pa.array(np.argsort(tx_ids[tr_row], kind="stable")))
 
     index = account_index(
         txs=txs,
@@ -172,6 +203,11 @@ def encode_account(
         tt_from=tt_from,
         tt_to=tt_to,
         amounts=as_array(transfers["amount"]),
+        tr_row=tr_row,
+        tr_from=tr_from,
+        tr_to=tr_to,
+        tr_value=as_array(traces["value"]),
+        tr_moved=traces["status"].to_numpy() == 1,
     )
     insert(con, "account_address_txs", chain, index)
     index_rows = index.num_rows
@@ -194,6 +230,7 @@ def encode_account(
     emit("addresses", assigned.new)
     emit("txs", tx_stored)
     emit("token_transfers", tt_stored)
+    emit("traces", tr_stored)
     emit("blocks", blocks_stored)
     return Encoded(
         tx_hashes=raw,
@@ -216,12 +253,18 @@ def account_index(
     tt_from: pa.Array,
     tt_to: pa.Array,
     amounts: pa.Array,
+    tr_row: np.ndarray | None = None,
+    tr_from: pa.Array | None = None,
+    tr_to: pa.Array | None = None,
+    tr_value: pa.Array | None = None,
+    tr_moved: np.ndarray | None = None,
 ) -> pa.Table:
     """Rows of ``account_address_txs``: per address, transaction and asset what it received
     and sent, sorted by (address_id, tx_id, asset_id).
 
     A transaction's sender sends its value (when it succeeded) and its fee; its receiver
-    (or the contract it creates) receives the value; a token transfer moves its amount.
+    (or the contract it creates) receives the value; a token transfer moves its amount; an
+    internal transfer that succeeded (``tr_moved``) moves its value from caller to callee.
     Built with one numpy sort of packed keys; sums are exact 128-bit (``decimal128``)."""
     first_tx_id = int(tx_ids[0]) if tx_ids.size else 0
     n_tx = tx_ids.size
@@ -239,7 +282,13 @@ def account_index(
         (tt_from, tt_row, token, _words(amounts), True),
         (tt_to, tt_row, token, _words(amounts), False),
     ]
-    keep = [None, has_receiver, None, None]
+    keep: list[np.ndarray | None] = [None, has_receiver, None, None]
+    if tr_row is not None and tr_row.size:
+        assert tr_from is not None and tr_to is not None and tr_value is not None
+        words = _words(tr_value)
+        parts.append((tr_from, tr_row, None, words, True))
+        parts.append((tr_to, tr_row, None, words, False))
+        keep += [tr_moved, tr_moved]
     address_l, row_l, asset_l, amount_l, sent_l = [], [], [], [], []
     for (ids, rows, assets, amount, sent), mask in zip(parts, keep, strict=True):
         ids = _ids(ids)
@@ -391,6 +440,15 @@ def _check_txs(txs: pa.Table) -> None:
     both = pc.and_(pc.is_valid(txs["to_address"]), pc.is_valid(txs["created_contract"]))
     if pc.any(both).as_py():
         raise InvalidInput("a contract creation has no receiver (to_address must be null)")
+
+
+def _check_traces(traces: pa.Table) -> None:
+    if traces.num_rows == 0:
+        return
+    if not pc.all(pc.is_in(traces["status"], value_set=pa.array([0, 1], pa.int8()))).as_py():
+        raise InvalidInput("an internal transfer's status must be 1 (moved) or 0 (failed)")
+    if pc.any(pc.less(traces["value"], pa.scalar(0, AMOUNT256))).as_py():
+        raise InvalidInput("an internal transfer has a negative value")
 
 
 def _upsert_tokens(

@@ -4,7 +4,9 @@ One row per (transaction, payer, payee, asset) with an integer amount, for traci
 
 * **Account chains** say it directly: a successful transaction moves ``value`` from its
   sender to its receiver (or to the contract it creates); an ERC-20 transfer moves its
-  amount of the token. Fees are not flows.
+  amount of the token; an internal transfer (``traces``: ETH a contract sends on inside a
+  transaction) that succeeded moves its value from the calling contract to the callee.
+  Fees are not flows.
 * **UTXO chains** do not say who paid which output. The rule here: each output's value is
   split over the transaction's input addresses in proportion to what each put in —
   ``output * input_of_a // total_input`` — and the few base units that the integer
@@ -113,7 +115,7 @@ def flows(
                 [info.id, table, tx_ids[0], tx_ids[-1]],
             )
         ]
-        for table in (("inputs", "outputs") if utxo else ("txs", "token_transfers"))
+        for table in (("inputs", "outputs") if utxo else ("txs", "token_transfers", "traces"))
     }
     keep = {
         Direction.OUT: "from_id IN (SELECT unnest($ids))",
@@ -203,6 +205,12 @@ def _account_sql(files: dict[str, list[str]]) -> str:
         parts.append(
             f"""SELECT x.tx_id, x.from_id, x.to_id, x.token_id, x.amount::HUGEINT
                 FROM {transfers} x SEMI JOIN tx USING (tx_id)"""
+        )
+    if files.get("traces"):
+        parts.append(
+            """SELECT r.tx_id, r.from_id, r.to_id, -1::BIGINT, r.value::HUGEINT
+                FROM read_parquet($f_traces::VARCHAR[]) r SEMI JOIN tx USING (tx_id)
+                WHERE r.status = 1"""
         )
     union = " UNION ALL ".join(parts) or (
         "SELECT NULL::BIGINT, NULL::BIGINT, NULL::BIGINT, NULL::BIGINT, NULL::HUGEINT WHERE false"

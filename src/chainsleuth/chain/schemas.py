@@ -107,6 +107,22 @@ TOKEN_TRANSFERS = pa.schema(
         pa.field("amount", AMOUNT256, nullable=False),  # token base units
     ]
 )
+#: internal transfers: value moved by a call inside a transaction (a contract forwarding
+#: ETH, a creation's endowment, a self-destruct's balance), from the node's traces
+#: (``chainsleuth.ingest.traces``); the transaction's own top-level call is in ``txs``
+INTERNAL_TRANSFERS = pa.schema(
+    [
+        pa.field("tx_hash", HASH, nullable=False),
+        pa.field("trace_address", pa.string(), nullable=False),  # "0,2": child indexes
+        pa.field("from_address", ADDRESS, nullable=False),
+        pa.field("to_address", ADDRESS, nullable=False),
+        pa.field("value", AMOUNT256, nullable=False),  # wei
+        pa.field("trace_type", pa.string(), nullable=False),  # call, create, suicide
+        pa.field("call_type", pa.string()),  # call, callcode (null for create, suicide)
+        pa.field("status", pa.int8(), nullable=False),  # 1 moved, 0 failed (or a parent did)
+        pa.field("error", pa.string()),
+    ]
+)
 TOKENS = pa.schema(
     [
         pa.field("address", ADDRESS, nullable=False),
@@ -129,8 +145,12 @@ SOURCE: dict[str, dict[str, pa.Schema]] = {
         "txs": ACCOUNT_TXS,
         "token_transfers": TOKEN_TRANSFERS,
         "tokens": TOKENS,
+        "traces": INTERNAL_TRANSFERS,
     },
 }
+#: source tables a batch may leave out (read as empty): the world generator and sources
+#: without a trace method give no traces
+OPTIONAL: dict[str, frozenset[str]] = {"utxo": frozenset(), "account": frozenset({"traces"})}
 
 # --- stored tables (Parquet), dictionary-encoded -------------------------------------------
 
@@ -223,6 +243,20 @@ STORED_TOKEN_TRANSFERS = pa.schema(
         pa.field("amount", AMOUNT256, nullable=False),
     ]
 )
+STORED_INTERNAL_TRANSFERS = pa.schema(
+    [
+        pa.field("tx_id", pa.int64(), nullable=False),
+        pa.field("height", pa.int64(), nullable=False),
+        pa.field("trace_address", pa.string(), nullable=False),
+        pa.field("from_id", pa.int64(), nullable=False),
+        pa.field("to_id", pa.int64(), nullable=False),
+        pa.field("value", AMOUNT256, nullable=False),
+        pa.field("trace_type", pa.string(), nullable=False),
+        pa.field("call_type", pa.string()),
+        pa.field("status", pa.int8(), nullable=False),
+        pa.field("error", pa.string()),
+    ]
+)
 
 STORED: dict[str, dict[str, pa.Schema]] = {
     "utxo": {
@@ -235,5 +269,6 @@ STORED: dict[str, dict[str, pa.Schema]] = {
         "blocks": STORED_ACCOUNT_BLOCKS,
         "txs": STORED_ACCOUNT_TXS,
         "token_transfers": STORED_TOKEN_TRANSFERS,
+        "traces": STORED_INTERNAL_TRANSFERS,
     },
 }

@@ -494,13 +494,16 @@ class ChainStore:
         info = get_chain(chain)
         with self._lock:
             tables = (
-                ["outputs", "inputs"] if info.kind is ChainKind.UTXO else ["txs", "token_transfers"]
+                ["outputs", "inputs"]
+                if info.kind is ChainKind.UTXO
+                else ["txs", "token_transfers", "traces"]
             )
             columns = {
                 "outputs": ["address_id"],
                 "inputs": ["address_id"],
                 "txs": ["from_id", "to_id", "created_contract_id"],
                 "token_transfers": ["from_id", "to_id"],
+                "traces": ["from_id", "to_id"],
             }
             ids: list[np.ndarray] = []
             for table in tables:

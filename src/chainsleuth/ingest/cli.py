@@ -164,7 +164,7 @@ def status() -> None:
         table.add_row(
             s.chain,
             s.state + (f": {s.error}" if s.error else ""),
-            s.source or "-",
+            (s.source or "-") + (f"\ninternal transfers: {s.traces}" if s.traces else ""),
             "-" if s.store_tip is None else str(s.store_tip),
             "-" if s.node_tip is None else str(s.node_tip),
             "-" if s.lag is None else str(s.lag),

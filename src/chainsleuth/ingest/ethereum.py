@@ -14,6 +14,11 @@ rule ethereum-etl applies (an ERC-721 transfer carries the token id as a fourth 
 no data: it is not one). Removed logs and amounts that do not fit the store's 38 digits
 are skipped (and counted).
 
+Internal transfers (ETH moved by contracts inside a transaction) from the node's traces:
+``trace_block`` (erigon, nethermind, reth) or else ``debug_traceBlockByNumber`` with the
+``callTracer`` (geth), probed on the first range and kept; a node with neither (ganache)
+gives none, silently, and the ingest status says so (``ingest.traces``).
+
 Token metadata for tokens not yet known: ``symbol()``, ``name()`` and ``decimals()`` by
 ``eth_call`` at the range's last block, tolerant of non-standard tokens: a string or a
 ``bytes32`` answer is read, anything else (a revert, an empty or garbled answer) is null.
@@ -42,11 +47,17 @@ from chainsleuth.ingest.bitcoin import hex_hashes, hex_hashes_or_none
 from chainsleuth.ingest.columns import gc_paused
 from chainsleuth.ingest.columns import tables as arrow_tables
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
+from chainsleuth.ingest.traces import geth_traces, parity_traces, stored_transfers
 
 CHAIN = "eth"
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 SYMBOL, NAME, DECIMALS = "0x95d89b41", "0x06fdde03", "0x313ce567"
 MAX_AMOUNT = 10**38 - 1  # decimal128(38, 0)
+#: trace methods, in the order tried, with their parameters after the block number
+TRACE_METHODS: dict[str, list[Any]] = {
+    "trace_block": [],
+    "debug_traceBlockByNumber": [{"tracer": "callTracer"}],
+}
 
 
 def hex_int(value: Any) -> int:
@@ -85,6 +96,7 @@ class AccountColumns:
             n: [] for n in schema["token_transfers"].names
         }
         self.tokens: dict[str, list[Any]] = {n: [] for n in schema["tokens"].names}
+        self.traces: dict[str, list[Any]] = {n: [] for n in schema["traces"].names}
         #: transfers left out: removed logs, amounts over 38 digits
         self.skipped_transfers = 0
 
@@ -116,6 +128,11 @@ class AccountColumns:
         t["from_address"].append(sender)
         t["to_address"].append(to)
         t["amount"].append(amount)
+
+    def add_traces(self, table: pa.Table) -> None:
+        """Rows of the ``traces`` table (``ingest.traces.stored_transfers``)."""
+        for name, values in table.to_pydict().items():
+            self.traces[name].extend(values)
 
     def block_range(self, first: int, last: int) -> BlockRange:
         schema = SOURCE["account"]
@@ -560,6 +577,41 @@ class EthereumSource:
         self.block_receipts: bool | None = None  # eth_getBlockReceipts works; None: untried
         self.known_tokens: set[str] = set()
         self.skipped_transfers = 0
+        #: the node's trace method (``TRACE_METHODS``), "" where it has none; None: untried
+        self.trace_method: str | None = None
+
+    @property
+    def traces(self) -> str | None:
+        """What the ingest status says of internal transfers."""
+        if self.trace_method is None:
+            return None
+        if not self.trace_method:
+            return "none: the node has no trace method (internal transfers not loaded)"
+        return self.trace_method
+
+    def _traces(self, heights: Sequence[int], blocks: list[EthBlock]) -> pa.Table | None:
+        """The blocks' traces by the node's trace method (probed on the first range and
+        kept), or None where it has none."""
+        if self.trace_method == "":
+            return None
+        methods = [self.trace_method] if self.trace_method else list(TRACE_METHODS)
+        for method in methods:
+            calls = [(method, [hex(h), *TRACE_METHODS[method]]) for h in heights]
+            answers = self.client.batch(calls, tolerate=True)
+            failed = next((a for a in answers if isinstance(a, RpcError)), None)
+            if failed is not None:
+                if self.trace_method:  # it worked before: a real failure
+                    raise failed
+                continue
+            self.trace_method = method
+            if method == "trace_block":
+                return parity_traces(answers, heights)
+            hashes = [
+                [tx.hash if isinstance(tx, EthTx) else tx for tx in b.transactions] for b in blocks
+            ]
+            return geth_traces(answers, heights, hashes)
+        self.trace_method = ""
+        return None
 
     def network(self) -> str:
         chain_id, genesis = self.client.batch(
@@ -621,4 +673,7 @@ class EthereumSource:
             cols.add_token(address, symbol, name, decimals)
         self.known_tokens |= new
         self.skipped_transfers += cols.skipped_transfers
+        traces = self._traces(heights, blocks)
+        if traces is not None:
+            cols.add_traces(stored_transfers(traces))
         return cols.block_range(first, last)

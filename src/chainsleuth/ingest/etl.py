@@ -17,7 +17,9 @@ Ethereum (ethereum-etl ``export_blocks_and_transactions``, ``export_receipts_and
 ``export_token_transfers`` / ``extract_token_transfers``, ``export_tokens``, or
 ``stream``): blocks, transactions, and their receipts, either as ``receipt_*`` fields of
 the transactions (``stream``) or in a receipts file; token transfers from a
-token_transfers file or else extracted from a logs file; token metadata from a tokens file.
+token_transfers file or else extracted from a logs file; token metadata from a tokens file;
+internal transfers from a traces file (``export_traces``, or ``export_geth_traces`` +
+``extract_geth_traces``), see ``ingest.traces``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from chainsleuth.chain.enums import ChainKind
 from chainsleuth.ingest.bitcoin import _NONSTANDARD, _SCRIPT_TYPES, UtxoColumns
 from chainsleuth.ingest.ethereum import AccountColumns, _address, add_log_transfer
 from chainsleuth.ingest.rpc import MalformedResponse
+from chainsleuth.ingest.traces import etl_traces, stored_transfers
 
-KINDS = ("blocks", "transactions", "receipts", "token_transfers", "tokens", "logs")
+KINDS = ("blocks", "transactions", "receipts", "token_transfers", "tokens", "logs", "traces")
 _TYPE_FIELD = {
     "block": "blocks",
     "transaction": "transactions",
@@ -48,6 +51,7 @@ _TYPE_FIELD = {
     "token_transfer": "token_transfers",
     "token": "tokens",
     "log": "logs",
+    "trace": "traces",
 }
 
 
@@ -221,7 +225,8 @@ def btc_columns(records: dict[str, list[dict[str, Any]]]) -> tuple[UtxoColumns, 
 
 
 def eth_columns(records: dict[str, list[dict[str, Any]]]) -> tuple[AccountColumns, list[list[int]]]:
-    """The account columns of ethereum-etl records, with the height of every token transfer."""
+    """The account columns of ethereum-etl records, with the height of every token transfer
+    and of every internal transfer."""
     cols = AccountColumns()
     receipts = {r["transaction_hash"]: r for r in records.get("receipts", [])}
     tx_height: dict[str, int] = {}
@@ -328,7 +333,17 @@ def eth_columns(records: dict[str, list[dict[str, Any]]]) -> tuple[AccountColumn
                 f"token transfer of {tx_hash}: no such transaction in the files"
             )
         transfer_h.append(found)
-    return cols, [transfer_h]
+    trace_h: list[int] = []
+    if records.get("traces"):
+        cols.add_traces(stored_transfers(etl_traces(records["traces"])))
+        for tx_hash in cols.traces["tx_hash"]:
+            found = tx_height.get(tx_hash)
+            if found is None:
+                raise MalformedResponse(
+                    f"internal transfer of {tx_hash}: no such transaction in the files"
+                )
+            trace_h.append(found)
+    return cols, [transfer_h, trace_h]
 
 
 # --- the source ------------------------------------------------------------------------------
@@ -358,6 +373,7 @@ class EtlSource:
         records = read_records(path)
         self.tables: dict[str, pa.Table] = {}
         self._heights: dict[str, pa.Array] = {}
+        self.traces: str | None = None  # account chains: whether the files held traces
         if info.kind is ChainKind.UTXO:
             utxo, (out_h, in_h) = btc_columns(records)
             for name in ("blocks", "txs", "outputs", "inputs"):
@@ -365,10 +381,16 @@ class EtlSource:
             self._heights["outputs"] = pa.array(out_h, pa.int64())
             self._heights["inputs"] = pa.array(in_h, pa.int64())
         else:
-            acct, (transfer_h,) = eth_columns(records)
+            acct, (transfer_h, trace_h) = eth_columns(records)
             whole = acct.block_range(0, 0).tables
             self.tables = dict(whole)
             self._heights["token_transfers"] = pa.array(transfer_h, pa.int64())
+            self._heights["traces"] = pa.array(trace_h, pa.int64())
+            self.traces = (
+                "ethereum-etl traces file"
+                if records.get("traces")
+                else "none: no ethereum-etl traces file (internal transfers not loaded)"
+            )
         heights = self.tables["blocks"]["height"].to_pylist()
         if not heights:
             raise MalformedResponse(f"no blocks under {path}")

@@ -339,6 +339,9 @@ class Syncer:
         s.error = error
         s.node_tip = self.report.node_tip
         s.store_tip = self.store.tip(self.chain)
+        traces = getattr(self.source, "traces", None)  # account sources only
+        if traces is not None:
+            s.traces = traces
         if self.report.blocks:
             elapsed = max(time.perf_counter() - self._started, 1e-9)
             s.blocks_per_s = round(self.report.blocks / elapsed, 2)

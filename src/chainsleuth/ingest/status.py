@@ -30,6 +30,8 @@ class SyncStatus(BaseModel):
     store_tip: int | None = None
     blocks_per_s: float | None = None
     txs_per_s: float | None = None
+    #: how internal transfers are read (a trace method), or why not; None: not yet known
+    traces: str | None = None
     updated_at: datetime | None = None
 
     @property

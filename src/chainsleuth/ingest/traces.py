@@ -18,18 +18,20 @@ computes it. ``internal_transfers`` keeps what moves value: calls below the top 
 creations and self-destructs) with a value above 0 that succeeded, leaving out
 ``delegatecall``/``staticcall`` (they move no value of their own).
 
-Status: parsed and checked against ethereum-etl's own fixtures (``tests/ingest``); not yet a
-table of the chain store (see the README's "running against a real node").
+``stored_transfers`` makes the chain store's ``traces`` table (``SOURCE["account"]``) of
+them: the value-moving calls below the top level (the top-level call is the transaction),
+failed ones kept with status 0 and their error (flows count only status 1).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from chainsleuth.chain.schemas import ADDRESS, AMOUNT256, HASH
+from chainsleuth.chain.schemas import ADDRESS, AMOUNT256, HASH, SOURCE
 from chainsleuth.ingest.columns import tables as arrow_tables
 from chainsleuth.ingest.rpc import MalformedResponse
 
@@ -258,3 +260,31 @@ def internal_transfers(traces: pa.Table) -> pa.Table:
         for r in rows
     ]
     return traces.filter(pa.array(keep, pa.bool_()))
+
+
+def stored_transfers(traces: pa.Table, where: str = "eth") -> pa.Table:
+    """The rows of the store's ``traces`` table (``SOURCE["account"]["traces"]``) in
+    ``traces``: value above 0 below the top-level call of a transaction, not a
+    ``delegatecall``/``staticcall``, with both addresses (a failed creation has no new
+    address), failed ones included (status 0)."""
+    schema = SOURCE["account"]["traces"]
+    rows = traces.to_pylist()
+    keep = [
+        r["trace_address"] != ""
+        and r["trace_type"] in ("call", "create", "suicide")
+        and r["tx_hash"] is not None
+        and r["from_address"] is not None
+        and r["to_address"] is not None
+        and r["value"] > 0
+        and r["call_type"] not in NO_VALUE
+        for r in rows
+    ]
+    kept = traces.filter(pa.array(keep, pa.bool_())).select(schema.names)
+    for column in ("from_address", "to_address"):
+        for value in kept[column].to_pylist():
+            if not _ADDRESS_TEXT.match(value):
+                raise MalformedResponse(f"an internal transfer of {where}: {value!r} is no address")
+    return kept.cast(schema)
+
+
+_ADDRESS_TEXT = re.compile(r"^0x[0-9a-f]{40}$")

@@ -31,6 +31,7 @@ class ChainSync(BaseModel):
     lag: int | None  # blocks behind the source, as last seen
     blocks_per_s: float | None
     txs_per_s: float | None
+    traces: str | None = None  # how internal transfers are read, or why not
     updated_at: datetime | None
 
 
@@ -51,6 +52,7 @@ def sync_statuses(settings: Settings, store_tips: dict[str, int | None]) -> list
                 lag=lag,
                 blocks_per_s=s.blocks_per_s,
                 txs_per_s=s.txs_per_s,
+                traces=s.traces,
                 updated_at=s.updated_at,
             )
         )

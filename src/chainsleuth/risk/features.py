@@ -21,6 +21,24 @@ from chainsleuth.risk.typologies import Typology, detect_data
 
 #: counterparty entities at least this large count as services
 SERVICE_SIZE = 40
+#: the typology flags count the broad shapes, as the model was trained and measured with
+#: (the detectors' alert-precision refinements, shape by shape, stay out of the features)
+_BROAD = {
+    "structuring": {"deposits_only": False},
+    "pass_through": {"to_services_only": False, "max_delay_s": 2 * 3600},
+    "dormant_then_active": {"funded_once": False, "emptied_to_service": False,
+                            "min_span_share": 0.0},
+    "fan_in": {"utxo_min_funders": 1},
+}  # fmt: skip
+
+
+def broad_shapes(policy: TypologyPolicy) -> TypologyPolicy:
+    """The policy with each detector's refinements off (for the model's features)."""
+    update = {
+        name: getattr(policy, name).model_copy(update=changes) for name, changes in _BROAD.items()
+    }
+    return policy.model_copy(update=update)
+
 
 BASE_FEATURES = [
     "is_account_chain",
@@ -133,7 +151,7 @@ def address_features(
         index = {int(a): i for i, a in enumerate(ids)}
         base = len(BASE_FEATURES)
         order = list(Typology)
-        for inst in detect_data(data, policy or TypologyPolicy()):
+        for inst in detect_data(data, broad_shapes(policy or TypologyPolicy())):
             j = base + order.index(inst.typology)
             for a in set(inst.address_ids):
                 i = index.get(a)

@@ -51,6 +51,13 @@ class ProvenancePolicy(BaseModel):
         40, ge=1, description="larger entities (services) pool funds: taint stops there"
     )
     min_value_usd: float = Field(20.0, ge=0, description="smaller transfers carry no taint")
+    min_tainted_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="an output is tainted when tainted inputs paid at least this share of it "
+        "(a CoinJoin round's other participants are not)",
+    )
     bridge_window_s: int = Field(
         6 * HOUR, gt=0, description="a bridge release answers a lock within this time"
     )

@@ -11,7 +11,9 @@ chain's in-memory database, every address that illicit funds reached and when:
   addresses that received a bridge release answering a lock by a tainted address on a
   chain read before (``Lock`` rows carried in a ``ProvenanceContext``);
 * **taint** spreads forward, in time order, along flows of at least ``min_value_usd`` to
-  addresses of small entities (at most ``max_entity_size`` addresses) that carry no
+  what a transaction pays an address when tainted inputs paid at least
+  ``min_tainted_share`` of it (so a CoinJoin round does not taint its other participants),
+  to addresses of small entities (at most ``max_entity_size`` addresses) that carry no
   service label (exchanges, mixers, bridges, ... pool everyone's funds: a trace stops
   there), up to ``max_hops`` transfers from a seed.
 
@@ -213,7 +215,7 @@ def compute(
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE pflow AS
-           SELECT f.from_id, f.to_id, min(f.t) AS t FROM flows f
+           SELECT f.tx_id, f.from_id, f.to_id, min(f.t) AS t, sum(f.usd) AS usd FROM flows f
            JOIN ent e ON e.address_id = f.to_id
            WHERE f.from_id IS DISTINCT FROM f.to_id AND f.from_id IS NOT NULL
              AND f.usd >= $usd AND e.size <= $size
@@ -221,14 +223,26 @@ def compute(
            GROUP BY f.from_id, f.to_id, f.tx_id""",
         {"usd": params["usd"], "size": params["size"]},
     )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE ptot AS
+           SELECT tx_id, to_id, sum(usd) AS usd FROM flows
+           WHERE from_id IS DISTINCT FROM to_id GROUP BY tx_id, to_id"""
+    )
     for hop in range(1, p.max_hops + 1):
         added = con.execute(
             """INSERT INTO prov
-               SELECT f.to_id, min(f.t), $hop, arg_min(p.category, f.t)
-               FROM prov p JOIN pflow f ON f.from_id = p.address_id AND f.t >= p.t
-               WHERE p.hops = $hop - 1 AND f.to_id NOT IN (SELECT address_id FROM prov)
-               GROUP BY f.to_id""",
-            {"hop": hop},
+               SELECT b.to_id, min(b.t), $hop, arg_min(b.category, b.t)
+               FROM (SELECT f.tx_id, f.to_id, any_value(f.t) AS t, sum(f.usd) AS usd,
+                            any_value(p.category) AS category
+                     FROM pflow f JOIN prov p ON p.address_id = f.from_id AND f.t >= p.t
+                     WHERE f.to_id NOT IN (SELECT address_id FROM prov)
+                       AND f.tx_id IN (SELECT f2.tx_id FROM pflow f2 JOIN prov p2
+                                       ON p2.address_id = f2.from_id AND p2.hops = $hop - 1)
+                     GROUP BY f.tx_id, f.to_id) b
+               JOIN ptot t ON t.tx_id = b.tx_id AND t.to_id = b.to_id
+               WHERE b.usd >= $share * t.usd
+               GROUP BY b.to_id""",
+            {"hop": hop, "share": p.min_tainted_share},
         ).fetchall()
         if not added or not int(added[0][0]):
             break

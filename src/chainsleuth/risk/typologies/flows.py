@@ -160,7 +160,7 @@ def _fan_in_utxo(data: ChainData, p: FanInPolicy) -> list[Raw]:
         SELECT x.tx_id, x.t, ia.na, ia.addrs, ia.src, oa.dst, oa.v
         FROM tx x JOIN ia USING (tx_id) JOIN oa USING (tx_id) JOIN payers USING (tx_id)
         WHERE NOT x.coinbase AND ia.na >= $ni AND ia.one_shot AND oa.no <= $no
-          AND oa.sz <= $max AND payers.k >= $nf
+          AND oa.sz <= $max AND len(ia.src) >= $nf AND payers.k >= $nf
           AND NOT EXISTS (SELECT 1 FROM outs o WHERE o.tx_id = x.tx_id
                           AND o.address_id IN (SELECT address_id FROM svc))
           AND NOT EXISTS (SELECT 1 FROM ins i WHERE i.tx_id = x.tx_id
