@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from chainsleuth.app import create_app
+from chainsleuth.auth import passwords
 from chainsleuth.core.config import Settings
 from chainsleuth.core.db import Database
 from chainsleuth.world.generate import generate_world
@@ -37,6 +39,19 @@ pytest_plugins = ["harness.pages"]
 BACKENDS = ["sqlite", "postgresql"]
 
 TEMPLATE_DB = "chainsleuth_template"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """argon2id with its cheapest parameters in tests: the product's hasher costs ~0.3 CPU-s a
+    hash or check on purpose, and the suite signs in hundreds of users. The hashes stay real
+    argon2id hashes checked by the real verifier; the product's own parameters are tested in
+    tests/auth/test_password_parameters.py, in a process of its own."""
+    saved = passwords._hasher, passwords._DUMMY_HASH
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords._DUMMY_HASH = passwords._hasher.hash("chainsleuth-dummy-password")
+    yield
+    passwords._hasher, passwords._DUMMY_HASH = saved
 
 
 @pytest.fixture(autouse=True)

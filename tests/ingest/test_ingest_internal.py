@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ingest_helpers import ETH_FIX, read_lines
+import pytest
+from ingest_helpers import ETH_FIX, FakeBitcoind, read_lines
 from typer.testing import CliRunner
 
 from chainsleuth.chain.batch import BlockRange
@@ -20,7 +21,10 @@ from chainsleuth.chain.flows import Direction, flow_records, flows
 from chainsleuth.chain.store import ChainStore
 from chainsleuth.cli import app
 from chainsleuth.ingest import status as sync_status
+from chainsleuth.ingest.ethereum import EthereumSource
 from chainsleuth.ingest.etl import EtlSource
+from chainsleuth.ingest.follow import Syncer, SyncOptions
+from chainsleuth.ingest.rpc import RpcClient
 
 runner = CliRunner()
 STREAM = ETH_FIX / "test_stream" / "blocks_17173049_17173050"
@@ -128,9 +132,13 @@ def _check(root: Path, tx: dict[str, Any]) -> None:
         assert [(_low(f.from_address), f.value) for f in into] == [
             (router, 7_000_000_000_000_000_000)
         ]
-        # the router: the top-level value in (once, not again from the trace), sent on
+        # the router's ETH out: the internal transfer (the real WETH transfers aside)
         router_out = flows(reader, "eth", [router], direction=Direction.OUT)
-        out_of_tx = [r for r in flow_records(reader, "eth", router_out) if r.tx_hash == tx["hash"]]
+        out_of_tx = [
+            r
+            for r in flow_records(reader, "eth", router_out)
+            if r.tx_hash == tx["hash"] and r.asset_id == -1
+        ]
         assert [(_low(f.to_address), f.value) for f in out_of_tx] == [
             (PAYEE, 7_000_000_000_000_000_000)
         ]
@@ -187,8 +195,116 @@ def test_a_store_without_traces_loads_and_reads(tmp_path: Path) -> None:
     with ChainStore(tmp_path / "chains", durable=False) as store:
         store.append(old)
         with store.reader() as reader:
-            assert store.con.sql("SELECT count(*) FROM eth_traces").fetchone() == (0,)
+            assert store.con.sql("SELECT count(*) FROM eth_traces").fetchall() == [(0,)]
             page = reader.address_txs("eth", tx["from_address"])
             assert tx["hash"] in [t.hash for t in page.txs]
             found = flow_records(reader, "eth", flows(reader, "eth", [tx["from_address"]]))
             assert (tx["to_address"], tx["value"]) in [(_low(f.to_address), f.value) for f in found]
+
+
+# --- a node's trace methods: trace_block, debug_traceBlockByNumber, or none ----------------
+
+SENDER, CONTRACT = "0x" + "a1" * 20, "0x" + "c5" * 20
+
+
+def _h(n: int) -> str:
+    return "0x" + f"{n:064x}"
+
+
+class FakeEthNode(FakeBitcoind):
+    """Ethereum JSON-RPC over real HTTP: blocks 0 and 1, one transaction into a contract
+    that forwards 40 wei to ``PAYEE``; ``methods`` the trace methods it has."""
+
+    def __init__(self, methods: set[str]) -> None:
+        super().__init__([])
+        self.methods = methods
+        self.calls: list[str] = []
+        tx = {"hash": _h(0xAA), "from": SENDER, "to": CONTRACT, "value": "0x64", "nonce": "0x0"}
+        tx["gasPrice"] = "0x1"
+        self.chain = [
+            {"number": "0x0", "hash": _h(1), "parentHash": _h(0), "timestamp": "0x1"},
+            {"number": "0x1", "hash": _h(2), "parentHash": _h(1), "timestamp": "0x2"},
+        ]
+        self.chain[0]["transactions"] = []
+        self.chain[1]["transactions"] = [tx]
+        self.receipt = {"transactionHash": tx["hash"], "gasUsed": "0x5208", "status": "0x1"}
+        self.frame = {
+            "type": "CALL",
+            "from": SENDER,
+            "to": CONTRACT,
+            "value": "0x64",
+            "calls": [{"type": "CALL", "from": CONTRACT, "to": PAYEE, "value": "0x28"}],
+        }
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        method, params, rid = request["method"], request.get("params") or [], request["id"]
+        self.calls.append(method)
+        height = int(params[0], 16) if params and isinstance(params[0], str) else 0
+        result: Any
+        if method == "eth_chainId":
+            result = "0x539"
+        elif method == "eth_blockNumber":
+            result = "0x1"
+        elif method == "eth_getBlockByNumber":
+            result = self.chain[height]
+        elif method == "eth_getBlockReceipts":
+            result = [self.receipt] if height == 1 else []
+        elif method == "eth_call":
+            result = "0x"
+        elif method not in self.methods:
+            return {"error": {"code": -32601, "message": "Method not found"}, "id": rid}
+        elif method == "trace_block":
+            result = [] if height == 0 else _parity(self.frame)
+        else:
+            assert params[1] == {"tracer": "callTracer"}
+            result = [] if height == 0 else [{"txHash": _h(0xAA), "result": self.frame}]
+        return {"jsonrpc": "2.0", "result": result, "id": rid}
+
+
+def _parity(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    def one(f: dict[str, Any], address: list[int]) -> dict[str, Any]:
+        action = {"from": f["from"], "to": f["to"], "value": f["value"], "callType": "call"}
+        return {
+            "type": "call",
+            "action": action,
+            "result": {"gasUsed": "0x0", "output": "0x"},
+            "traceAddress": address,
+            "subtraces": len(f.get("calls", [])),
+            "transactionHash": _h(0xAA),
+            "transactionPosition": 0,
+            "blockNumber": 1,
+        }
+
+    return [one(frame, []), *(one(c, [i]) for i, c in enumerate(frame.get("calls", [])))]
+
+
+@pytest.mark.parametrize(
+    ("methods", "used"),
+    [
+        ({"trace_block", "debug_traceBlockByNumber"}, "trace_block"),
+        ({"debug_traceBlockByNumber"}, "debug_traceBlockByNumber"),
+        (set(), None),
+    ],
+)
+def test_rpc_ingest_reads_the_nodes_trace_method(
+    tmp_path: Path, methods: set[str], used: str | None
+) -> None:
+    with FakeEthNode(methods) as node, RpcClient(node.url) as client:
+        source = EthereumSource(client)
+        root = tmp_path / "chains"
+        with ChainStore(root, durable=False) as store:
+            Syncer(store, source, SyncOptions(batch_blocks=1)).run()
+            moved = store.con.sql("SELECT trace_address, value FROM eth_traces").fetchall()
+            with store.reader() as reader:
+                found = flows(reader, "eth", [PAYEE])
+        status = sync_status.load(root, "eth").traces
+    if used is None:  # no trace method: skipped silently, said in the status
+        assert moved == [] and found.num_rows == 0
+        assert status is not None and status.startswith("none")
+    else:
+        assert [(a, int(v)) for a, v in moved] == [("0", 40)]
+        assert [int(v) for v in found["value"].to_pylist()] == [40]
+        assert status == used
+    # probed once: the methods it lacks are not asked again for the second block
+    for missing in {"trace_block", "debug_traceBlockByNumber"} - methods:
+        assert node.calls.count(missing) <= 1

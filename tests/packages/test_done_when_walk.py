@@ -151,6 +151,9 @@ def _download_and_verify(officer: Page, portal_url: str, tmp_path: Path, name: s
     return zip_names(path)
 
 
+# the whole of the walk in one test, as it asks: about 30 s on a quiet machine, but
+# five browser contexts and two packages need room on a loaded one
+@pytest.mark.timeout(900)
 def test_officer_signup_to_verified_packages_for_two_requests(
     browser: Browser, server: LiveServer, console: ConsoleWatch, session: Session,
     settings: Settings, admin: Account, investigator: Account, imported: Path, tmp_path: Path,

@@ -195,7 +195,8 @@ def test_fan_in_and_fan_out() -> None:
             (3, H, 4, 5, -1, BTC),
         ],
         outs=[(1, 0, 3, BTC), (2, 0, 4, BTC), (3, 0, 5, 2 * BTC)],
-        ins=[(3, 1, 0, 3, BTC), (3, 2, 0, 4, BTC)],
+        # addresses 1 and 2 (two other entities) funded the swept addresses 3 and 4
+        ins=[(1, 0, 0, 1, BTC), (2, 0, 1, 2, BTC), (3, 1, 0, 3, BTC), (3, 2, 0, 4, BTC)],
     )
     assert [i.tx_hashes for i in _kinds(sweep, Typology.FAN_IN)] == [["h3"]]
     reused = hand_chain(

@@ -130,7 +130,7 @@ def flows(
         "chain": info.id,
         "limit": limit,
     }
-    params.update({f"f_{t}": f for t, f in files.items()})
+    params.update({f"f_{t}": f for t, f in files.items() if f})  # the SQL reads only those
     table = reader.con.sql(
         f"""WITH tx AS (SELECT unnest($txs::BIGINT[]) AS tx_id),
         {body},

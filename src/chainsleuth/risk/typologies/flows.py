@@ -158,9 +158,10 @@ def _fan_in_utxo(data: ChainData, p: FanInPolicy) -> list[Raw]:
                          list(DISTINCT o.address_id) AS dst, sum(o.value) AS v, max(e.size) AS sz
                   FROM outs o JOIN ent e USING (address_id) GROUP BY o.tx_id)
         SELECT x.tx_id, x.t, ia.na, ia.addrs, ia.src, oa.dst, oa.v
-        FROM tx x JOIN ia USING (tx_id) JOIN oa USING (tx_id) JOIN payers USING (tx_id)
+        FROM tx x JOIN ia USING (tx_id) JOIN oa USING (tx_id) LEFT JOIN payers USING (tx_id)
         WHERE NOT x.coinbase AND ia.na >= $ni AND ia.one_shot AND oa.no <= $no
-          AND oa.sz <= $max AND len(ia.src) >= $nf AND payers.k >= $nf
+          AND oa.sz <= $max AND len(ia.src) >= $nf
+          AND ($nf <= 1 OR coalesce(payers.k, 0) >= $nf)
           AND NOT EXISTS (SELECT 1 FROM outs o WHERE o.tx_id = x.tx_id
                           AND o.address_id IN (SELECT address_id FROM svc))
           AND NOT EXISTS (SELECT 1 FROM ins i WHERE i.tx_id = x.tx_id
