@@ -25,6 +25,7 @@ from chainsleuth.ingest.ethereum import EthereumSource
 from chainsleuth.ingest.etl import EtlSource
 from chainsleuth.ingest.follow import Syncer, SyncOptions
 from chainsleuth.ingest.rpc import RpcClient
+from chainsleuth.tracing import flowsource
 
 runner = CliRunner()
 STREAM = ETH_FIX / "test_stream" / "blocks_17173049_17173050"
@@ -145,6 +146,23 @@ def _check(root: Path, tx: dict[str, Any]) -> None:
         # a failed call and a delegatecall move nothing: no flows, no transactions
         assert flows(reader, "eth", [REVERTED]).num_rows == 0
         assert reader.address_id("eth", DELEGATE) is None
+        # tracing's flow graph sees the internal transfers too (ETH: asset -1)
+        edges = flowsource.read_flows(
+            store.con, store.flat("eth"), "eth", 0, flowsource.tx_count(store.con, "eth")
+        )
+        payee = reader.address_id("eth", PAYEE)
+        nested = reader.address_id("eth", NESTED)
+        moved = {
+            (int(s), int(d), int(h) * flowsource.BASE + int(lo))
+            for s, d, a, h, lo in zip(
+                edges.src, edges.dst, edges.asset, edges.hi, edges.lo, strict=True
+            )
+            if a == -1 and payee in (s, d)
+        }
+        assert moved == {
+            (reader.address_id("eth", router), payee, 7_000_000_000_000_000_000),
+            (payee, nested, 1_000),
+        }
 
 
 def test_etl_traces_export_loads_internal_transfers(data_dir: Path, tmp_path: Path) -> None:

@@ -105,6 +105,9 @@ WITH u AS (
     UNION ALL
     SELECT tx_id, from_id, to_id, token_id, amount::HUGEINT
     FROM {chain}_token_transfers WHERE tx_id >= $lo AND tx_id < $hi
+    UNION ALL  -- ETH moved by contract calls (internal transfers), where the source gave them
+    SELECT tx_id, from_id, to_id, -1::BIGINT, value::HUGEINT
+    FROM {chain}_traces WHERE tx_id >= $lo AND tx_id < $hi AND status = 1
 ),
 flows AS (
     SELECT tx_id, from_id, to_id, asset_id, sum(value) AS value FROM u GROUP BY ALL
