@@ -20,13 +20,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import pyarrow.parquet as pq
-from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
-from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
 
 from chainsleuth.chain import storage
 from chainsleuth.chain.chains import get_chain
@@ -37,6 +34,9 @@ from chainsleuth.risk import registry
 from chainsleuth.risk.data import ChainData, load_chain
 from chainsleuth.risk.features import FEATURES, address_features
 from chainsleuth.risk.policy import TypologyPolicy
+
+if TYPE_CHECKING:  # lightgbm and scikit-learn take seconds to import: only where a model is used
+    import lightgbm as lgb
 
 ILLICIT = frozenset(
     {
@@ -132,6 +132,8 @@ def prf(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+
     return float(roc_auc_score(y, p)) if 0 < int(np.sum(y)) < y.size else None
 
 
@@ -197,6 +199,9 @@ def fit(
         "num_threads": 2,
         "verbose": -1,
     }
+    import lightgbm as lgb
+    from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
+
     booster = lgb.train(
         params,
         lgb.Dataset(x[fit_m], label=y[fit_m], feature_name=list(features)),
@@ -268,6 +273,8 @@ def load(models: Path, version: str | None = None) -> tuple[str, Fitted, list[st
         hit = _LOADED.get(key)
     if hit is not None:
         return version, hit[0], hit[1]
+    import lightgbm as lgb
+
     booster = lgb.Booster(model_str=(path / "model.txt").read_text())
     cal = json.loads((path / "calibration.json").read_text())
     fitted = Fitted(booster, cal["x"], cal["y"], float(cal["threshold"]))
