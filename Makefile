@@ -4,6 +4,7 @@
 #   make test-deps  install the Debian packages the tests need (PostgreSQL server, Chromium, Java)
 #   make node       install the npm packages the tests need (ganache) from package-lock.json
 #   make lint       ruff + mypy
+#   make bench-deps install what the benchmarks in bench/ need beyond the tests' (wrk)
 #   make test       everything above, then the test suite
 #   make demo       migrate, seed demo data and serve on http://127.0.0.1:8000
 #   make clean      remove the virtualenv and caches
@@ -27,7 +28,7 @@ TEST_APT_CHROMIUM := chromium fonts-dejavu-core
 TEST_APT_POSTGRES := postgresql
 TEST_APT_JAVA := openjdk-17-jre-headless
 
-.PHONY: help venv bytecode test-deps node lint test demo clean
+.PHONY: help venv bytecode test-deps bench-deps node lint test demo clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -83,6 +84,16 @@ test-deps:
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q update; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends \
 	    $$missing
+
+# wrk: the load generator of bench/screening.py (open loop at a fixed rate, bench/screening.lua).
+bench-deps: venv
+	@if command -v wrk >/dev/null 2>&1; then \
+	    echo "bench-deps: wrk already installed"; \
+	    exit 0; \
+	fi; \
+	sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q update; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends wrk
 
 # ganache (a local Ethereum node for the ingest tests), from the committed lock file; `npm ci`
 # runs again when node_modules is missing or older than package.json / package-lock.json.

@@ -10,6 +10,10 @@ id looked up in the address segments, its rows gathered from all output and inpu
 
     .venv/bin/python bench/chain_lookup.py                  # 10,000,000 transactions
     .venv/bin/python bench/chain_lookup.py --txs 1000000    # quicker
+    .venv/bin/python bench/chain_lookup.py --reuse --root STORE --chain eth  # a loaded world
+
+On an account chain (``--chain eth``) the baseline gathers the address's rows from the
+transaction and token-transfer files instead.
 """
 
 from __future__ import annotations
@@ -36,6 +40,25 @@ rows AS (
         UNION ALL
         SELECT tx_id, -value FROM read_parquet($inputs)
         WHERE address_id = (SELECT address_id FROM id)
+    ) GROUP BY tx_id
+)
+SELECT tx_id, delta, sum(delta) OVER (ORDER BY tx_id) AS balance
+FROM rows ORDER BY tx_id DESC LIMIT 50
+"""
+
+NAIVE_ACCOUNT_PAGE = """
+WITH id AS (SELECT address_id FROM read_parquet($addresses) WHERE address = $address),
+rows AS (
+    SELECT tx_id, sum(v) AS delta FROM (
+        SELECT tx_id, CASE WHEN to_id = (SELECT address_id FROM id) THEN value ELSE 0 END
+             - CASE WHEN from_id = (SELECT address_id FROM id) THEN value + fee ELSE 0 END AS v
+        FROM read_parquet($txs)
+        WHERE from_id = (SELECT address_id FROM id) OR to_id = (SELECT address_id FROM id)
+        UNION ALL
+        SELECT tx_id, CASE WHEN to_id = (SELECT address_id FROM id) THEN amount ELSE 0 END
+             - CASE WHEN from_id = (SELECT address_id FROM id) THEN amount ELSE 0 END
+        FROM read_parquet($token_transfers)
+        WHERE from_id = (SELECT address_id FROM id) OR to_id = (SELECT address_id FROM id)
     ) GROUP BY tx_id
 )
 SELECT tx_id, delta, sum(delta) OVER (ORDER BY tx_id) AS balance
@@ -79,20 +102,22 @@ def load(root: Path, txs: int, batch: int) -> None:
     )
 
 
-def lookups(root: Path, samples: int, baseline_samples: int) -> None:
+def lookups(root: Path, samples: int, baseline_samples: int, chain: str = "btc") -> None:
     rng = random.Random(7)
+    utxo = chain == "btc"
+    tables = ("addresses", "outputs", "inputs") if utxo else ("addresses", "txs", "token_transfers")
     with ChainStore(root) as store:
-        count = store.state("btc").address_count
+        count = store.state(chain).address_count
         ids = [rng.randrange(count) for _ in range(samples)]
-        addresses = store.flat("btc").addresses(ids)
+        addresses = store.flat(chain).addresses(ids)
         files = {
             t: [
                 str(root / p)
                 for (p,) in store.con.execute(
-                    "SELECT path FROM segments WHERE chain = 'btc' AND tbl = ?", [t]
+                    "SELECT path FROM segments WHERE chain = ? AND tbl = ?", [chain, t]
                 ).fetchall()
             ]
-            for t in ("addresses", "outputs", "inputs")
+            for t in tables
         }
     # the store as the web server reads it: one read-only connection, a cursor per request
     from chainsleuth.chain.access import ChainStoreAccess
@@ -101,16 +126,16 @@ def lookups(root: Path, samples: int, baseline_samples: int) -> None:
     timings: list[float] = []
     rows = 0
     with access.reader() as reader:  # warm-up: open the connection
-        reader.address_txs("btc", addresses[0], limit=50)
+        reader.address_txs(chain, addresses[0], limit=50)
     for address in addresses:
         t0 = time.perf_counter()
         with access.reader() as reader:
-            page = reader.address_txs("btc", address, limit=50)
+            page = reader.address_txs(chain, address, limit=50)
         timings.append(time.perf_counter() - t0)
         rows += len(page.txs)
     access.close()
     print(
-        f"address first page (50 txs, running balance), {samples} random addresses, "
+        f"{chain} address first page (50 txs, running balance), {samples} random addresses, "
         f"{rows / samples:.1f} txs per page: median {statistics.median(timings) * 1000:.1f} ms, "
         f"p95 {pct(timings, 0.95) * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms"
     )
@@ -119,13 +144,7 @@ def lookups(root: Path, samples: int, baseline_samples: int) -> None:
     for address in addresses[:baseline_samples]:
         t0 = time.perf_counter()
         con.execute(
-            NAIVE_PAGE,
-            {
-                "address": address,
-                "addresses": files["addresses"],
-                "outputs": files["outputs"],
-                "inputs": files["inputs"],
-            },
+            NAIVE_PAGE if utxo else NAIVE_ACCOUNT_PAGE, {"address": address, **files}
         ).fetchall()
         base.append(time.perf_counter() - t0)
     con.close()
@@ -143,11 +162,12 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an existing store")
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--baseline-samples", type=int, default=10)
+    parser.add_argument("--chain", default="btc", choices=["btc", "eth"])
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     if not (args.reuse and (args.root / "chainstore.duckdb").exists()):
         load(args.root, args.txs, args.batch)
-    lookups(args.root, args.samples, args.baseline_samples)
+    lookups(args.root, args.samples, args.baseline_samples, args.chain)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

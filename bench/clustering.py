@@ -7,13 +7,16 @@ drawn from ``--addresses`` ids with wallet locality (most inputs of a transactio
 a small neighbourhood of ids, some from anywhere), so that components grow large as real
 ones do. Each engine gets the same (transaction, address) rows:
 
-* chainsleuth: ``UnionFind.union_group_rows`` (numba; records every merge's evidence as
-  the input row that made it, 4 bytes: ``unionfind.evidence`` turns rows into the two
-  addresses and the transaction, as the product does chunk by chunk) then ``roots()``
-  (address -> entity id);
-* graphsense-clustering: ``process_transactions_arrow`` on the same rows as an Arrow
-  ``ListArray`` of uint32, then ``get_mapping()`` (address -> cluster id, also the
-  component minimum);
+* chainsleuth: ``UnionFind.union_group_rows`` (numba, one core, prefetching the forest a
+  few dozen rows ahead; records every merge's evidence as the input row that made it, 4
+  bytes: ``unionfind.evidence`` turns rows into the two addresses and the transaction, as
+  the product does chunk by chunk) then ``roots()`` (address -> entity id), from a fresh
+  forest, all inside the timer;
+* graphsense-clustering: ``Clustering(max_address_id)``, ``process_transactions_arrow``
+  on the same rows as an Arrow ``ListArray`` of uint32 (built before the timer starts, as
+  chainsleuth's arrays are), then ``get_mapping()`` (address -> cluster id, also the
+  component minimum), all inside the timer; it runs on every core (Rust threads), so its
+  CPU seconds exceed its wall seconds;
 * networkx: a ``Graph`` of one edge per merged input (first input to each other), then
   ``connected_components``; on the first ``--nx-inputs`` inputs only (it is slow), and its
   rate is reported per input.

@@ -4,12 +4,14 @@ Prepares a world's data folder (see ``bulk_scoring.prepare``; default 1,000,000
 transactions, or ``--world DIR``), runs ``chainsleuth risk precompute``, creates an
 investigator with an API token, starts the app with uvicorn on loopback (``--workers``
 processes, access log off, PostgreSQL by default or SQLite in the data folder, the API rate
-limit raised for the run) and drives it with an
-open-loop asyncio load generator (``httpx2``): ``--rate`` requests per second for
-``--seconds``, each a deposit screening of a random address of the world with its own
-idempotency key. Latency runs from each request's scheduled time to its response (no
-coordinated omission). Printed: p50, p95, p99, max, errors, and the CPU-seconds the
-server's processes spent per screening (the machine may be shared: judge latency by it).
+limit raised for the run) and drives it with ``wrk`` (the Debian package; ``make
+bench-deps``) running ``screening.lua``: open loop at a constant ``--rate`` for
+``--seconds``, each request a deposit or a withdrawal of a random address or transaction
+(``--tx-share``) of the world with its own idempotency key. Latency runs from each
+request's due time to its answer (no coordinated omission: a late request counts from when
+it was due). Printed: p50, p95, p99, max, errors (any answer but 201, and requests without
+an answer), the CPU-seconds the server's processes spent per screening (the machine may be
+shared: judge latency by it) and the load generator's CPU-seconds.
 
 **Baseline**, in the same run: the same load for ``--baseline-seconds`` with the
 precomputed table moved away, i.e. every screening computed on the fly (bounded traces).
@@ -21,10 +23,11 @@ precomputed table moved away, i.e. every screening computed on the fly (bounded 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import json
 import os
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -43,6 +46,7 @@ from chainsleuth.auth import tokens as token_service
 from chainsleuth.auth.enums import ROLE_PERMISSIONS, Role
 from chainsleuth.auth.schemas import UserCreate
 from chainsleuth.chain import storage
+from chainsleuth.chain.keys import hex_of
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.risk.table import table_dir
 
@@ -58,49 +62,54 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def drive(url: str, token: str, addresses: list[str], rate: float, seconds: float,
-                tag: str) -> tuple[list[float], int, int]:  # fmt: skip
-    """(latencies of the good answers, errors, requests)."""
-    headers = {"Authorization": f"Bearer {token}"}
-    latencies: list[float] = []
-    samples: list[str] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
-                                 timeout=30.0) as client:  # fmt: skip
-        rng = random.Random(11)
-        n = int(rate * seconds)
-        start = time.perf_counter() + 0.2
-        tasks = []
+WRK_SCRIPT = Path(__file__).with_name("screening.lua")
+#: seconds the load generator waits past the last due request for the answers still out
+GRACE_S = 10
 
-        async def one(k: int, at: float) -> None:
-            nonlocal errors
-            delay = at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            body = {"chain": "btc", "direction": "deposit", "address": rng.choice(addresses),
-                    "amount": rng.randint(10_000, 50_000_000)}  # fmt: skip
-            try:
-                r = await client.post("/api/v1/screenings", json=body,
-                                      headers={"Idempotency-Key": f"{tag}-{k}"})  # fmt: skip
-                ok = r.status_code == 201
-                why = f"{r.status_code} {r.text[:200]}"
-            except httpx.HTTPError as exc:
-                ok = False
-                why = repr(exc)
-            if not ok and len(samples) < 3:
-                samples.append(why)
-            if ok:
-                latencies.append(time.perf_counter() - at)
-            else:
-                errors += 1
 
-        for k in range(n):
-            tasks.append(asyncio.create_task(one(k, start + k / rate)))
-        await asyncio.gather(*tasks)
+def drive(url: str, token: str, targets: list[tuple[str, str, str]], rate: float,
+          seconds: float, tag: str, *, threads: int, connections: int,
+          ) -> tuple[list[float], int, int, float]:  # fmt: skip
+    """Run ``wrk`` with ``screening.lua``: (latencies in seconds of the good answers,
+    errors, requests, the load generator's CPU-seconds). An error is any answer but 201 and
+    any request without an answer within ``GRACE_S`` of the end."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed: `make bench-deps` (the Debian package wrk)")
+    n = int(rate * seconds)
+    with tempfile.TemporaryDirectory(prefix="bench-screening-wrk-") as tmp:
+        listing = Path(tmp) / "targets.txt"
+        listing.write_text("".join(f"{c} {k} {v}\n" for c, k, v in targets))
+        out = Path(tmp) / "answers"
+        start = time.time() + 1.0  # the connections open meanwhile
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(
+            [wrk, f"-t{threads}", f"-c{connections}", f"-d{int(seconds + GRACE_S + 1)}s",
+             f"--timeout={GRACE_S}s", "-s", str(WRK_SCRIPT), url, "--", str(listing), str(out),
+             repr(rate), str(n), repr(start), tag, token, str(threads)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode != 0:
+            raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr[-2000:]}")
+        latencies: list[float] = []
+        samples: list[str] = []
+        answered = 0
+        for part in sorted(Path(tmp).glob("answers.*")):
+            for line in part.read_text().splitlines():
+                status, _, rest = line.partition(" ")
+                answered += 1
+                ms = float(rest.split(" ", 1)[0])
+                if status == "201" and ms >= 0:
+                    latencies.append(ms / 1000)
+                elif len(samples) < 3:  # (a 201 without its due time: resent on a new connection)
+                    samples.append(line[:300])
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if answered < n:
+        samples.append(f"{n - answered} requests had no answer within {GRACE_S} s")
     for why in samples:
         print(f"  error: {why}")
-    return latencies, errors, n
+    return latencies, n - len(latencies), n, cpu
 
 
 def report(name: str, lat: list[float], errors: int, n: int, seconds: float) -> None:
@@ -113,7 +122,9 @@ def report(name: str, lat: list[float], errors: int, n: int, seconds: float) -> 
     )
 
 
-def serve(data: Path, port: int, database_url: str | None, workers: int) -> subprocess.Popen[bytes]:
+def serve(
+    data: Path, port: int, database_url: str | None, workers: int, log: Path
+) -> subprocess.Popen[bytes]:
     """The app as production runs it: uvicorn's worker processes on one socket, access log
     off (the audit log records every screening)."""
     env = {**os.environ, "CHAINSLEUTH_DATA_DIR": str(data), "CHAINSLEUTH_ENV": "development",
@@ -126,19 +137,28 @@ def serve(data: Path, port: int, database_url: str | None, workers: int) -> subp
          "--log-level", "warning", "--no-access-log",
          # a loaded machine may take long to import the app: no restart loop meanwhile
          "--timeout-worker-healthcheck", "300"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        # a file, not a pipe: a pipe nobody reads fills up and stalls the server's logging
+        env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"),
     )  # fmt: skip
     deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            raise SystemExit(f"the server did not start: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-    stop(proc)
-    raise SystemExit("the server did not start within 300 s")
+    try:
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                time.sleep(0.3)
+            # uvicorn's supervisor outlives a worker whose start-up failed: read its log
+            if proc.poll() is not None or "Application startup failed" in log_tail(log):
+                raise SystemExit(f"the server did not start: {log_tail(log)}")
+        raise SystemExit("the server did not start within 300 s")
+    except BaseException:
+        stop(proc)
+        raise
+
+
+def log_tail(log: Path, chars: int = 2000) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else ""
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -169,12 +189,35 @@ def server_cpu(proc: subprocess.Popen[bytes]) -> float:
     return total
 
 
-def warm(url: str, token: str, addresses: list[str], n: int) -> None:
+def sample_targets(data: Path, tx_share: float, n: int = 5000) -> list[tuple[str, str, str]]:
+    """(chain, "address" or "tx", text): random addresses of the precomputed table and
+    random transactions of the store, ``tx_share`` of them transactions, of each chain
+    with a table (seeded: the same on every run)."""
+    rng = random.Random(5)
+    out: list[tuple[str, str, str]] = []
+    chains = sorted(p.parent.name for p in table_dir(data).glob("*/meta.json"))
+    for chain in chains:
+        flat = storage.FlatFiles(data / "chains" / chain)
+        count = int(json.loads((table_dir(data) / chain / "meta.json").read_text())["addresses"])
+        n_tx = round(n * tx_share)
+        ids = sorted(rng.sample(range(count), min(n - n_tx, count)))
+        out += [(chain, "address", a) for a in flat.addresses(ids)]
+        txs = flat.tx_path.stat().st_size // storage.TX_RECORD
+        if n_tx and txs:
+            tx_ids = sorted(rng.sample(range(txs), min(n_tx, txs)))
+            prefixed = chain == "eth"
+            out += [(chain, "tx", h) for h in hex_of(flat.tx_hashes(tx_ids), prefixed=prefixed)]
+    rng.shuffle(out)
+    return out
+
+
+def warm(url: str, token: str, targets: list[tuple[str, str, str]], n: int) -> None:
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
                       timeout=600) as c:  # fmt: skip
         for k in range(n):
-            address = addresses[k % len(addresses)]
-            body = {"chain": "btc", "direction": "deposit", "address": address, "amount": 1000}
+            chain, kind, value = targets[k % len(targets)]
+            field = "tx_hash" if kind == "tx" else "address"
+            body = {"chain": chain, "direction": "deposit", field: value, "amount": 1000}
             r = c.post("/api/v1/screenings", json=body)
             if r.status_code != 201:
                 raise SystemExit(f"warm-up screening failed: {r.status_code} {r.text[:500]}")
@@ -191,6 +234,19 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                     help="uvicorn worker processes")  # fmt: skip
+    ap.add_argument(
+        "--tx-share",
+        type=float,
+        default=0.5,
+        help="share of the screenings by transaction hash (the rest by address)",
+    )
+    ap.add_argument(
+        "--connections",
+        type=int,
+        default=100,
+        help="wrk's connections: the most requests in flight at once",
+    )
+    ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument(
         "--db", choices=("postgresql", "sqlite"), default="postgresql",
         help="postgresql: a throwaway server (tests/harness); sqlite: the data folder's",
@@ -232,13 +288,7 @@ def run(args: argparse.Namespace, data: Path, database_url: str | None) -> int:
             scopes=sorted(ROLE_PERMISSIONS[Role.INVESTIGATOR]), days=1,
         ).token  # fmt: skip
     db.dispose()
-    count = int(
-        __import__("json").loads((table_dir(data) / "btc" / "meta.json").read_text())["addresses"]
-    )
-    rng = random.Random(5)
-    addresses = storage.FlatFiles(root / "btc").addresses(
-        sorted(rng.sample(range(count), min(5000, count)))
-    )
+    targets = sample_targets(data, args.tx_share)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     for label, seconds, with_table in (
@@ -248,18 +298,30 @@ def run(args: argparse.Namespace, data: Path, database_url: str | None) -> int:
         moved = data / "risk" / "table.off"
         if not with_table:
             shutil.move(table_dir(data), moved)
-        proc = serve(data, port, database_url, args.workers)
+        log = data / f"bench-screening-server-{label[:4]}.log"
+        log.unlink(missing_ok=True)
+        proc = serve(data, port, database_url, args.workers, log)
         try:
-            warm(url, token, addresses, 20 * args.workers)
-            cpu0, own0 = server_cpu(proc), time.process_time()
-            lat, errors, n = asyncio.run(
-                drive(url, token, addresses, args.rate, seconds, f"{label[:4]}{time.time()}")
+            warm(url, token, targets, 20 * args.workers)
+            cpu0 = server_cpu(proc)
+            lat, errors, n, own = drive(
+                url,
+                token,
+                targets,
+                args.rate,
+                seconds,
+                f"{label[:4]}{int(time.time())}",
+                threads=args.wrk_threads,
+                connections=args.connections,
             )
-            cpu, own = server_cpu(proc) - cpu0, time.process_time() - own0
+            cpu = server_cpu(proc) - cpu0
             report(label, lat, errors, n, seconds)
             print(f"  server CPU: {cpu:.1f} s in all, {cpu / max(n, 1) * 1000:.2f} ms per "
-                  f"screening ({args.workers} workers); load generator CPU {own:.1f} s; "
+                  f"request, {cpu / max(len(lat), 1) * 1000:.2f} ms per good answer "
+                  f"({args.workers} workers); load generator (wrk) CPU {own:.1f} s; "
                   f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+            if errors:
+                print(f"  the server's log ({log}) ends:\n{log_tail(log, 1500)}")
         finally:
             stop(proc)
             if not with_table:

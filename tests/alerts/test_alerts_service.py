@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,6 +18,7 @@ from chainsleuth.audit import service as audit
 from chainsleuth.audit.models import AuditEvent
 from chainsleuth.auth.enums import Role
 from chainsleuth.core.config import Settings
+from chainsleuth.core.db import Database
 from chainsleuth.core.errors import Conflict, InvalidInput, NotFound
 from factories import SYSTEM, make_user
 
@@ -239,3 +243,35 @@ def test_stats(session: Session) -> None:
     assert per_day[start.date()] == 4
     assert per_day[(start - timedelta(days=1)).date()] == 1
     assert figures.by_disposition == {"false_positive": 2, "true_positive": 1}
+
+
+def test_two_racing_raisers_make_one_alert(database: Database) -> None:
+    """A second raiser that looked before the first committed bumps the first's alert
+    (the partial unique index on open alerts' keys), instead of opening a duplicate."""
+    opened = contextlib.ExitStack()
+    first_session = opened.enter_context(database.session())
+    first = _raise(first_session)  # inserted, not yet committed
+    result: dict[str, object] = {}
+
+    def second() -> None:
+        with database.session() as s:
+            try:
+                alert = _raise(s)
+                s.commit()
+                result["id"], result["occurrences"] = alert.id, alert.occurrences
+            except Exception as exc:  # reported below, not lost in the thread
+                result["error"] = exc
+
+    racer = threading.Thread(target=second)
+    racer.start()
+    time.sleep(0.5)  # the racer has looked and now waits on the first's insert (or lock)
+    first_session.commit()
+    first_id = first.id
+    opened.close()
+    racer.join(timeout=30)
+    assert "error" not in result, result.get("error")
+    assert result == {"id": first_id, "occurrences": 2}
+    with database.session() as s:
+        rows = s.scalars(select(Alert)).all()
+        assert [(a.id, a.occurrences) for a in rows] == [(first_id, 2)]
+        assert audit.verify(s).ok

@@ -357,6 +357,44 @@ def test_store_reopens_with_its_data(tmp_path: Path) -> None:
 # --- bulk batches and optimize ----------------------------------------------------------------
 
 
+def test_optimize_rewrites_only_the_tables_of_the_chains_due(tmp_path: Path) -> None:
+    """A full optimize of the account chain sorts its index tables (and the shared ones)
+    as one run, and leaves the UTXO chain's own tables and run count as they were."""
+    synth, accounts = UtxoSynth(seed=5, txs_per_block=40), AccountSynth(seed=6, txs_per_block=20)
+    with ChainStore(tmp_path / "chains", durable=False) as s:
+        for _ in range(2):  # two sorted runs on each chain
+            s.append(synth.batch(600))
+            s.append(accounts.batch(400))
+            s.optimize()
+        assert (s.state("btc").runs, s.state("eth").runs) == (2, 2)
+        con = s.con
+
+        def table_oids() -> dict[str, int]:
+            return dict(con.execute("SELECT table_name, table_oid FROM duckdb_tables()").fetchall())
+
+        before = table_oids()
+        s.optimize("eth", full=True)
+        after = table_oids()
+        assert (s.state("btc").runs, s.state("eth").runs) == (2, 1)
+        for table in ("utxo_address_txs", "spends", "utxos"):
+            assert after[table] == before[table], f"{table} was rewritten"
+        for table in ("account_address_txs", "addresses", "tx_keys"):
+            assert after[table] != before[table], f"{table} was not rewritten"
+        unsorted = con.execute(
+            """SELECT count(*) FROM (
+                   SELECT address_id, tx_id, lag(address_id) OVER (ORDER BY rowid) AS pa,
+                          lag(tx_id) OVER (ORDER BY rowid) AS pt
+                   FROM account_address_txs WHERE chain = 'eth')
+               WHERE pa IS NOT NULL AND (pa, pt) > (address_id, tx_id)"""
+        ).fetchall()[0][0]
+        assert unsorted == 0
+        with s.reader() as r:
+            for (address_id,) in con.execute(
+                "SELECT address_id FROM addresses WHERE chain = 'eth' ORDER BY k1 LIMIT 20"
+            ).fetchall():
+                balances_consistent(r, "eth", s.flat("eth").addresses([address_id])[0])
+
+
 def test_synthetic_batches_small_appends_and_optimize_agree(tmp_path: Path) -> None:
     """Many small appends (sorted tails and runs) and optimize give the same lookups as
     a naive recomputation from the Parquet files."""

@@ -25,6 +25,7 @@ from playwright.sync_api import (
 )
 from sqlalchemy.orm import Session
 
+from chainsleuth.auth import mfa
 from chainsleuth.auth.enums import Role
 from chainsleuth.core.config import Settings
 from factories import Account, make_user
@@ -141,3 +142,30 @@ def sign_in(page: Page, account: Account) -> None:
 
 def nav_links(page: Page) -> list[str]:
     return [t.strip() for t in page.locator("nav.mainnav a").all_inner_texts()]
+
+
+def outbox_link(admin: Page, to: str, path: str) -> str:
+    """In the administrator's outbox, the newest mail to ``to``: the URL of its ``path``
+    link (there is no SMTP in the tests: the e-mail links are read from the outbox)."""
+    admin.goto(f"/admin/outbox?to={to}")
+    link = admin.get_by_test_id("mail").first.get_by_test_id("mail-link")
+    expect(link).to_have_text(re.compile(re.escape(path) + "$"))
+    href = link.get_attribute("href")
+    assert href and path in href
+    return href
+
+
+def set_password(page: Page, password: str) -> None:
+    """On the activation page (from the activation mail): choose the password."""
+    page.get_by_label("New password").fill(password)
+    page.get_by_label("Repeat the password").fill(password)
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Password set")
+
+
+def enrol_mfa(page: Page) -> None:
+    """On the MFA enrolment page after a first sign-in: read the secret, enter a code."""
+    expect(page).to_have_url(re.compile(r"/mfa/enrol"))
+    secret = page.get_by_test_id("mfa-secret").inner_text().strip()
+    page.get_by_label("Code from the app").fill(mfa.current_code(secret))
+    page.get_by_role("button", name="Turn on").click()

@@ -9,26 +9,24 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
-from chainsleuth.auth import mfa
 from chainsleuth.auth import service as user_service
 from chainsleuth.officers import service as officer_service
 from chainsleuth.orgs import service as org_service
 from chainsleuth.orgs.schemas import AgencyCreate
 from factories import PASSWORD, SYSTEM, Account
 from harness.liveserver import LiveServer
-from harness.pages import TIMEOUT_MS, ConsoleWatch, nav_links, sign_in, submit_password
+from harness.pages import (
+    TIMEOUT_MS,
+    ConsoleWatch,
+    enrol_mfa,
+    nav_links,
+    outbox_link,
+    set_password,
+    sign_in,
+    submit_password,
+)
 
 pytestmark = pytest.mark.browser
-
-
-def admin_opens_link(page: Page, to: str, path: str) -> str:
-    """In the outbox, the newest mail to ``to``: the URL of its ``path`` link."""
-    page.goto(f"/admin/outbox?to={to}")
-    link = page.get_by_test_id("mail").first.get_by_test_id("mail-link")
-    expect(link).to_have_text(re.compile(re.escape(path) + "$"))
-    href = link.get_attribute("href")
-    assert href and path in href
-    return href
 
 
 def test_officer_signup_to_first_sign_in(
@@ -71,7 +69,7 @@ def test_officer_signup_to_first_sign_in(
     # the administrator reads the outbox (there is no SMTP here); the officer opens the link
     sign_in(page, admin)
     assert "Officers" in nav_links(page) and "Agencies" in nav_links(page)
-    verify_url = admin_opens_link(page, "dana@fraud.ccu.police.uk", "/officers/verify")
+    verify_url = outbox_link(page, "dana@fraud.ccu.police.uk", "/officers/verify")
     officer.goto(verify_url)
     expect(officer.get_by_text("dana@fraud.ccu.police.uk")).to_be_visible()
     officer.get_by_role("button", name="Confirm my address").click()
@@ -90,19 +88,13 @@ def test_officer_signup_to_first_sign_in(
     expect(page.get_by_test_id("officer-dana.scully")).to_contain_text("approved")
 
     # the officer chooses a password from the activation mail, then signs in and enrols MFA
-    activate_url = admin_opens_link(page, "dana@fraud.ccu.police.uk", "/officers/activate")
+    activate_url = outbox_link(page, "dana@fraud.ccu.police.uk", "/officers/activate")
     officer.goto(activate_url)
-    officer.get_by_label("New password").fill(PASSWORD)
-    officer.get_by_label("Repeat the password").fill(PASSWORD)
-    officer.get_by_role("button", name="Set password").click()
-    expect(officer.get_by_role("heading", level=1)).to_have_text("Password set")
+    set_password(officer, PASSWORD)
     officer.get_by_role("link", name="Go to the sign-in page").click()
     expect(officer).to_have_url(re.compile(r"/login"))
     submit_password(officer, "dana.scully", PASSWORD)
-    expect(officer).to_have_url(re.compile(r"/mfa/enrol"))
-    secret = officer.get_by_test_id("mfa-secret").inner_text().strip()
-    officer.get_by_label("Code from the app").fill(mfa.current_code(secret))
-    officer.get_by_role("button", name="Turn on").click()
+    enrol_mfa(officer)
     expect(officer).to_have_url(re.compile(r"/$"))
     expect(officer.get_by_test_id("whoami")).to_contain_text("Law-enforcement officer")
     expect(officer.get_by_test_id("whoami")).to_contain_text("Dana Scully")

@@ -25,7 +25,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chainsleuth.auth import mfa
 from chainsleuth.auth.enums import Role
 from chainsleuth.core.config import Settings
 from chainsleuth.exchange import service as exchange_service
@@ -36,7 +35,15 @@ from chainsleuth.packages import signing
 from chainsleuth.requests import notify
 from factories import PASSWORD, SYSTEM, Account, make_user
 from harness.liveserver import LiveServer
-from harness.pages import TIMEOUT_MS, ConsoleWatch, sign_in, submit_password
+from harness.pages import (
+    TIMEOUT_MS,
+    ConsoleWatch,
+    enrol_mfa,
+    outbox_link,
+    set_password,
+    sign_in,
+    submit_password,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -52,15 +59,6 @@ def _context(browser: Browser, server: LiveServer, console: ConsoleWatch) -> Bro
     return ctx
 
 
-def _outbox_link(admin: Page, to: str, path: str) -> str:
-    admin.goto(f"/admin/outbox?to={to}")
-    link = admin.get_by_test_id("mail").first.get_by_test_id("mail-link")
-    expect(link).to_have_text(re.compile(re.escape(path) + "$"))
-    href = link.get_attribute("href")
-    assert href and path in href
-    return href
-
-
 def _officer_signs_up(officer: Page, admin: Page, email: str) -> None:
     officer.goto("/officers/signup")
     officer.get_by_label("Full name").fill("Nora Quinn")
@@ -68,7 +66,7 @@ def _officer_signs_up(officer: Page, admin: Page, email: str) -> None:
     officer.get_by_label("Username").fill("nora.quinn")
     officer.get_by_role("button", name="Sign up").click()
     expect(officer.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
-    officer.goto(_outbox_link(admin, email, "/officers/verify"))
+    officer.goto(outbox_link(admin, email, "/officers/verify"))
     officer.get_by_role("button", name="Confirm my address").click()
     expect(officer.get_by_role("heading", level=1)).to_have_text("Address confirmed")
     admin.goto("/admin/officers")
@@ -76,16 +74,10 @@ def _officer_signs_up(officer: Page, admin: Page, email: str) -> None:
         "button", name="Approve nora.quinn"
     ).click()
     expect(admin.get_by_test_id("officer-nora.quinn")).to_contain_text("approved")
-    officer.goto(_outbox_link(admin, email, "/officers/activate"))
-    officer.get_by_label("New password").fill(PASSWORD)
-    officer.get_by_label("Repeat the password").fill(PASSWORD)
-    officer.get_by_role("button", name="Set password").click()
-    expect(officer.get_by_role("heading", level=1)).to_have_text("Password set")
+    officer.goto(outbox_link(admin, email, "/officers/activate"))
+    set_password(officer, PASSWORD)
     submit_password(officer, "nora.quinn", PASSWORD)
-    expect(officer).to_have_url(re.compile(r"/mfa/enrol"))
-    secret = officer.get_by_test_id("mfa-secret").inner_text().strip()
-    officer.get_by_label("Code from the app").fill(mfa.current_code(secret))
-    officer.get_by_role("button", name="Turn on").click()
+    enrol_mfa(officer)
     expect(officer.get_by_test_id("whoami")).to_contain_text("Law-enforcement officer")
 
 

@@ -177,6 +177,29 @@ def test_round_trip() -> None:
     assert _kinds(data(1_000), Typology.ROUND_TRIP) == []
 
 
+def test_round_trip_through_four_nominees() -> None:
+    usdt = 10**6
+
+    def data(last: int, extra: list[tuple[int, int, int, int, int, int]]):  # type: ignore[no-untyped-def]
+        ring = [1, 2, 3, 4, 5, 1]  # out of 1, through 2..5, back to 1
+        flows = [
+            (k + 1, k * H, a, b, 7, (5_000 - 10 * k) * usdt)
+            for k, (a, b) in enumerate(zip(ring[:-1], ring[1:], strict=True))
+        ]
+        flows[-1] = (*flows[-1][:5], last * usdt)
+        return hand_chain("eth", flows=flows + extra)
+
+    found = _kinds(data(4_950, []), Typology.ROUND_TRIP)
+    assert [i.tx_hashes for i in found] == [["h1", "h2", "h3", "h4", "h5"]]
+    assert "five transfers through 4 other entities" in found[0].explanation
+    assert found[0].addresses == ["a1", "a2", "a3", "a4", "a5"]
+    # more back than went round is no round trip of these funds
+    assert _kinds(data(6_000, []), Typology.ROUND_TRIP) == []
+    # a nominee that dealt with more than max_counterparties entities is a service
+    busy = [(100 + k, 10 * DAY + k, 3, 200 + k, 7, usdt) for k in range(201)]
+    assert _kinds(data(4_950, busy), Typology.ROUND_TRIP) == []
+
+
 def test_fan_in_and_fan_out() -> None:
     usdt = 100 * 10**6
     senders = [(k + 1, k * H, k + 1, 9, 7, usdt) for k in range(5)]  # five entities pay 9

@@ -176,3 +176,42 @@ def test_no_node_passes_on_more_than_it_got(
         for node, amount in passed.items():
             if hop_of.get(node, 0) > 0:
                 assert amount <= got.get(node, 0), node
+
+
+@pytest.mark.parametrize("model", list(Model))
+@pytest.mark.parametrize("direction", [FORWARD, BACKWARD])
+def test_one_call_and_the_stop_mask_agree(
+    graph: FlowGraph, model: Model, direction: TraceDirection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``trace_nodes`` (the seeds found in the compiled call) gives what ``address_seeds``
+    and ``trace`` give, and a large stop set (looked up in a per-node mask) stops where
+    the same set searched as a sorted array does, or split into a set and extra stops;
+    with an asset filter too."""
+    rng = np.random.default_rng(5)
+    size = min(graph.n_nodes, max(engine._MASK_FROM, graph.n_nodes // 10))
+    stop = np.unique(rng.choice(graph.n_nodes, size=size, replace=False))
+    degree = np.diff(graph.out_ptr if direction is FORWARD else graph.in_ptr)
+    for v in np.argsort(degree, kind="stable")[-6:].tolist():
+        for asset in (None, int(graph.node_asset[v])):
+            options = TraceOptions(direction=direction, model=model, hops=4, asset=asset)
+            nodes = np.array([v])
+            seeds = engine.address_seeds(graph, nodes, options)
+            two = engine.trace(graph, seeds, options, stop=stop)
+            one = engine.trace_nodes(graph, nodes, options, stop=stop)
+            half = stop.size // 2
+            split = engine.trace_nodes(
+                graph, nodes, options, stop=stop[half:], extra_stop=stop[:half]
+            )
+            with monkeypatch.context() as m:
+                m.setattr(engine, "_MASK_FROM", graph.n_nodes + 1)
+                m.setitem(graph.__dict__, "_stop_masks", [])
+                searched = engine.trace_nodes(graph, nodes, options, stop=stop)
+            assert two.edges.size > 0 or asset is not None
+            for other in (one, split, searched):
+                assert other.edges.tolist() == two.edges.tolist()
+                assert other.edge_amount == two.edge_amount
+                assert other.edge_amount_out == two.edge_amount_out
+                assert other.nodes.tolist() == two.nodes.tolist()
+                assert other.node_amount == two.node_amount
+                assert other.node_parent.tolist() == two.node_parent.tolist()
+                assert other.truncated == two.truncated

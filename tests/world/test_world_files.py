@@ -101,6 +101,31 @@ def test_cli_load_bad_world_is_one_line_and_exit_2(copy: Path, tmp_path: Path) -
     assert not (store / "btc").exists(), "nothing was loaded"
 
 
+def test_load_checks_each_chain_file_as_it_reads_it(copy: Path, tmp_path: Path) -> None:
+    """A chain file of the right size but other bytes is caught when the loader reads it
+    (its SHA-256 is checked on the bytes decoded), and the chains are cut back to empty."""
+    from chainsleuth.chain.store import ChainStore
+
+    path = sorted((copy / "chains" / "eth" / "txs").glob("*.parquet"))[-1]
+    intact = path.read_bytes()
+    data = bytearray(intact)
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    check_world(copy, chain_checksums=False)  # sizes and schemas: left for the reader
+    with pytest.raises(IntegrityViolation, match="checksum"):
+        check_world(copy)
+    store = tmp_path / "store"
+    with pytest.raises(IntegrityViolation, match="fails its SHA-256 checksum"):
+        load_world(copy, store_root=store)
+    with ChainStore(store) as s:
+        for chain in ("btc", "eth"):
+            assert s.tip(chain) is None and s.state(chain).tx_count == 0
+    path.write_bytes(intact)
+    manifest = json.loads((copy / "world.json").read_text())
+    loaded = load_world(copy, store_root=store)
+    assert loaded == {c: i["counts"]["txs"] for c, i in manifest["chains"].items()}
+
+
 def test_cli_generate_bad_input_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["world", "generate", "--out", str(tmp_path / "w"), "--preset", "huge"]

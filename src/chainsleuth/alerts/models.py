@@ -12,12 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chainsleuth.auth.models import User
 from chainsleuth.core.models import Base, TimestampMixin, utcnow
 from chainsleuth.exchange.models import Amount
+
+#: the open statuses (alerts.enums.OPEN_STATUSES) as SQL, for the partial unique index
+OPEN_WHERE = "status IN ('new', 'in_review', 'escalated')"
 
 
 class Alert(TimestampMixin, Base):
@@ -25,6 +28,15 @@ class Alert(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_alerts_status_severity", "status", "severity"),
         Index("ix_alerts_dedup_key_status", "dedup_key", "status"),
+        # At most one open alert per deduplication key, even when two raisers race: the
+        # second insert fails and raise_alert bumps the first instead.
+        Index(
+            "uq_alerts_open_dedup_key",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text(OPEN_WHERE),
+            postgresql_where=text(OPEN_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

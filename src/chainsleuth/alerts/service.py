@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chainsleuth.alerts.enums import (
@@ -99,32 +100,18 @@ def raise_alert(
         subject_type=stype.value, subject=subj, chain=chain_id, source=src.value, reasons=cleaned
     )
     now = utcnow()
-    existing = session.scalars(
-        select(Alert)
-        .where(Alert.dedup_key == key, Alert.status.in_([s.value for s in OPEN_STATUSES]))
-        .order_by(Alert.id)
-        .limit(1)
-        .with_for_update(of=Alert)
-    ).first()
+    merged = None if details is None else body
+    existing = _open_with_key(session, key)
     if existing is not None:
-        existing.occurrences += 1
-        existing.last_seen = now
-        if sev.rank > Severity(existing.severity).rank:
-            existing.severity = sev.value
-        if details is not None:
-            existing.details = merge_details(existing.details, body)
-        if screening_id is not None:
-            existing.screening_id = screening_id
-        session.flush()
-        audit.record(
+        return _repeat(
             session,
+            existing,
             actor=actor,
-            action="alert.repeated",
-            object_type=OBJECT_TYPE,
-            object_id=existing.id,
-            details={"occurrences": existing.occurrences, "screening_id": screening_id},
+            now=now,
+            sev=sev,
+            body=merged,
+            screening_id=screening_id,
         )
-        return existing
     alert = Alert(
         severity=sev.value,
         subject_type=stype.value,
@@ -140,8 +127,25 @@ def raise_alert(
         first_seen=now,
         last_seen=now,
     )
-    session.add(alert)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(alert)
+            session.flush()
+    except IntegrityError:
+        # Another raiser inserted the same open alert since we looked (the partial unique
+        # index uq_alerts_open_dedup_key): this one is a repeat of it.
+        existing = _open_with_key(session, key)
+        if existing is None:
+            raise
+        return _repeat(
+            session,
+            existing,
+            actor=actor,
+            now=now,
+            sev=sev,
+            body=merged,
+            screening_id=screening_id,
+        )
     audit.record(
         session,
         actor=actor,
@@ -161,6 +165,48 @@ def raise_alert(
 
 
 # -- reading ----------------------------------------------------------------------------
+
+
+def _open_with_key(session: Session, key: str) -> Alert | None:
+    """The open alert with this deduplication key, locked for the update (None: none)."""
+    return session.scalars(
+        select(Alert)
+        .where(Alert.dedup_key == key, Alert.status.in_([s.value for s in OPEN_STATUSES]))
+        .order_by(Alert.id)
+        .limit(1)
+        .with_for_update(of=Alert)
+    ).first()
+
+
+def _repeat(
+    session: Session,
+    existing: Alert,
+    *,
+    actor: Actor,
+    now: datetime,
+    sev: Severity,
+    body: dict[str, Any] | None,
+    screening_id: int | None,
+) -> Alert:
+    """Bump an open alert for a repeat of it, audited as ``alert.repeated``."""
+    existing.occurrences += 1
+    existing.last_seen = now
+    if sev.rank > Severity(existing.severity).rank:
+        existing.severity = sev.value
+    if body is not None:
+        existing.details = merge_details(existing.details, body)
+    if screening_id is not None:
+        existing.screening_id = screening_id
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="alert.repeated",
+        object_type=OBJECT_TYPE,
+        object_id=existing.id,
+        details={"occurrences": existing.occurrences, "screening_id": screening_id},
+    )
+    return existing
 
 
 def get_alert(session: Session, alert_id: int) -> Alert:

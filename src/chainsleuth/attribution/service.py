@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,8 +141,11 @@ def entities_version(root: Path, chain: str) -> int | None:
         return None
 
 
-#: (database URL, store root, chain) -> (labels and entities version, address id -> category)
-_CATEGORIES: dict[tuple[str, Path, str], tuple[object, dict[int, str]]] = {}
+#: (database URL, store root, chain) -> (labels and entities version, address id -> category),
+#: the most recently used last; at most _CATEGORIES_KEPT of them (a server has one database
+#: and store, so two or three; a test run opens many, and each map can be millions of ids)
+_CATEGORIES: OrderedDict[tuple[str, Path, str], tuple[object, dict[int, str]]] = OrderedDict()
+_CATEGORIES_KEPT = 4
 
 
 class LabelCategories:
@@ -176,10 +180,14 @@ def _categories(session: Session, reader: ChainReader, chain: str) -> dict[int, 
     )
     cached = _CATEGORIES.get(key)
     if cached is not None and cached[0] == version:
+        _CATEGORIES.move_to_end(key)
         return cached[1]
     ids, codes, names = category_ids(session, reader, chain_id)
     found = {int(i): names[c] for i, c in zip(ids.tolist(), codes.tolist(), strict=True)}
     _CATEGORIES[key] = (version, found)
+    _CATEGORIES.move_to_end(key)
+    while len(_CATEGORIES) > _CATEGORIES_KEPT:
+        _CATEGORIES.popitem(last=False)
     return found
 
 

@@ -29,6 +29,8 @@ class BlockRange:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     #: what ``chainsleuth.chain.prepare.prepare`` derived from ``tables`` ahead of ``append``
     prepared: Any = field(default=None, repr=False, compare=False)
+    #: the ``blocks`` table whose hashes and parent links were checked ahead (by ``prepare``)
+    linked_blocks: pa.Table | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:

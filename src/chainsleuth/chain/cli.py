@@ -194,6 +194,21 @@ def tx(
                 amount(t.amount, t.token),
             )
         console.print(transfers)
+    if detail.internal_transfers:
+        internal = Table(
+            "call", "type", "from", "to", "value", "status", title="Internal transfers"
+        )
+        internal.columns[2].overflow = internal.columns[3].overflow = "fold"
+        for it in detail.internal_transfers:
+            internal.add_row(
+                it.trace_address,
+                it.call_type or it.trace_type,
+                it.from_address,
+                it.to_address,
+                amount(it.value, native),
+                "moved" if it.status == 1 else f"failed ({it.error or 'a call above it failed'})",
+            )
+        console.print(internal)
 
 
 @app.command()

@@ -38,6 +38,7 @@ from chainsleuth.chain.records import (
     Asset,
     AssetTotals,
     BlockDetail,
+    InternalTransfer,
     SearchHit,
     StoreStats,
     TokenTransfer,
@@ -517,9 +518,15 @@ class ChainReader:
         self, info: ChainInfo, tx_id: int, row: dict[str, Any], common: dict[str, Any]
     ) -> TxDetail:
         transfers = self._rows(info.id, "token_transfers", tx_id, "log_index")
+        traces = sorted(
+            self._rows(info.id, "traces", tx_id, "trace_address"),
+            key=lambda t: [int(i) for i in t["trace_address"].split(",") if i],
+        )
         ids = [row["from_id"], row["to_id"], row["created_contract_id"]]
         ids += [t[k] for t in transfers for k in ("from_id", "to_id")]
+        ids += [t[k] for t in traces for k in ("from_id", "to_id")]
         texts = self._addresses(info.id, ids)
+        at = 3 + 2 * len(transfers)
         assets = self._assets(info, {t["token_id"] for t in transfers})
         return TxDetail(
             **common,
@@ -540,6 +547,19 @@ class ChainReader:
                     amount=int(t["amount"]),
                 )
                 for i, t in enumerate(transfers)
+            ],
+            internal_transfers=[
+                InternalTransfer(
+                    trace_address=t["trace_address"],
+                    from_address=texts[at + 2 * i] or "",
+                    to_address=texts[at + 2 * i + 1] or "",
+                    value=int(t["value"]),
+                    trace_type=t["trace_type"],
+                    call_type=t["call_type"],
+                    status=t["status"],
+                    error=t["error"],
+                )
+                for i, t in enumerate(traces)
             ],
         )
 

@@ -3,8 +3,9 @@
 * ``optimize``: appends insert their index rows sorted per batch, so a bulk load in big
   batches leaves a few sorted runs (a lookup reads a row group of each); many small
   appends leave an unsorted tail, which ``sort_tail`` re-inserts as one run. ``optimize``
-  sorts the tail, merges small consecutive Parquet segments, and rewrites the index
-  tables as one run when asked (``full``) or past ``OPTIMIZE_RUNS`` runs.
+  sorts the tail, merges small consecutive Parquet segments, and rewrites as one run
+  the index tables holding rows of a chain that asks for it (``full``) or has more than
+  ``OPTIMIZE_RUNS`` runs (``TABLE_KINDS``: the other kind's tables are left alone).
 * ``truncate_after``: removes every block above a height in one transaction: segments
   dropped or rewritten, index rows deleted, the outputs the removed blocks spent put back
   into the UTXO set. Address ids survive; transaction ids above are given out again.
@@ -37,6 +38,15 @@ OPTIMIZE_RUNS = 16
 #: leaves them) into segments of up to ``SEGMENT_ROWS`` rows. A bulk load's segments are
 #: left as they are: rewriting them would cost more than it saves a lookup.
 SEGMENT_ROWS = 4_000_000
+#: the kind of chain whose rows each sorted index table holds (None: every kind)
+TABLE_KINDS: dict[str, ChainKind | None] = {
+    "utxo_address_txs": ChainKind.UTXO,
+    "spends": ChainKind.UTXO,
+    "utxos": ChainKind.UTXO,
+    "account_address_txs": ChainKind.ACCOUNT,
+    "addresses": None,
+    "tx_keys": None,
+}
 SMALL_SEGMENT_ROWS = 500_000
 SMALL_BATCH_TXS = 50_000
 
@@ -90,7 +100,8 @@ def sort_tail(store: ChainStore, chain: str) -> None:
 def optimize(store: ChainStore, chain: str | None = None, *, full: bool = False) -> None:
     """Keep lookups fast after loads: sort what small appends left unsorted, merge small
     consecutive segments, and (``full``, or past ``OPTIMIZE_RUNS`` sorted runs) rewrite
-    the index tables as one sorted run.
+    the index tables as one sorted run: those that hold rows of the chains due (a bulk
+    load of an account chain leaves the UTXO tables as they are).
 
     Run it after a bulk load (``world load`` does). A bulk load in big batches leaves a
     few sorted runs, which lookups read a row group each of: no full rewrite is needed
@@ -103,12 +114,19 @@ def optimize(store: ChainStore, chain: str | None = None, *, full: bool = False)
         for name in chains:
             if store.state(name).tail_rows:
                 sort_tail(store, name)
-        runs = storage.one(con, "SELECT coalesce(max(runs), 0) FROM chain_state")[0]
-        rewrite = (full and runs > 1) or runs > OPTIMIZE_RUNS
+        runs = {name: store.state(name).runs for name in chains}
+        due = [name for name, n in runs.items() if (full and n > 1) or n > OPTIMIZE_RUNS]
+        # only the tables that hold rows of those chains are rewritten
+        kinds = {get_chain(name).kind for name in due}
+        tables = [
+            (table, order)
+            for table, order in storage.SORTED_TABLES.items()
+            if TABLE_KINDS.get(table) is None or TABLE_KINDS[table] in kinds
+        ]
         to_delete: list[Path] = []
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
-            for table, order in storage.SORTED_TABLES.items() if rewrite else ():
+            for table, order in tables if due else ():
                 # table names and orders come from storage.SORTED_TABLES; the copy keeps
                 # the table's definition (constraints, column compression)
                 (ddl,) = storage.one(
@@ -123,8 +141,11 @@ def optimize(store: ChainStore, chain: str | None = None, *, full: bool = False)
                 ).fetchall()
                 con.execute(f"DROP TABLE {table}").fetchall()
                 con.execute(f"ALTER TABLE {table}__sorted RENAME TO {table}").fetchall()
-            if rewrite:
-                con.execute("UPDATE chain_state SET runs = 1").fetchall()
+            if due:
+                con.execute(
+                    "UPDATE chain_state SET runs = 1 WHERE chain IN (SELECT unnest(?::VARCHAR[]))",
+                    [due],
+                ).fetchall()
                 con.execute(storage.SCHEMA[-1]).fetchall()  # the address_txs union view
             for name in chains:
                 to_delete += _merge_segments(store, name)

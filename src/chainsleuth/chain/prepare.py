@@ -8,6 +8,7 @@ from chainsleuth.chain.encode import prepare_with
 from chainsleuth.chain.encode_account import prepare_account
 from chainsleuth.chain.encode_utxo import prepare_utxo
 from chainsleuth.chain.enums import ChainKind
+from chainsleuth.chain.store import check_block_links
 from chainsleuth.core.errors import ChainsleuthError
 
 
@@ -19,6 +20,7 @@ def prepare(batch: BlockRange) -> BlockRange:
     """
     try:
         batch.validate()
+        check_block_links(batch)
         kind = get_chain(batch.chain).kind
         if kind is ChainKind.UTXO:
             prepare_with(batch, "utxo", prepare_utxo)
@@ -26,4 +28,5 @@ def prepare(batch: BlockRange) -> BlockRange:
             prepare_with(batch, "account", prepare_account)
     except ChainsleuthError:
         batch.prepared = None
+        batch.linked_blocks = None
     return batch

@@ -94,6 +94,19 @@ class TokenTransfer(BaseModel):
     amount: int
 
 
+class InternalTransfer(BaseModel):
+    """ETH a contract moved inside the transaction (a trace below the top-level call)."""
+
+    trace_address: str  # child indexes from the top-level call: "0", "0,2"
+    from_address: str
+    to_address: str
+    value: int  # wei
+    trace_type: str  # call, create, suicide
+    call_type: str | None = None  # call, callcode
+    status: int  # 1 moved, 0 failed (it or a call above it): moved nothing
+    error: str | None = None
+
+
 class TxDetail(BaseModel):
     chain: str
     kind: str
@@ -124,6 +137,7 @@ class TxDetail(BaseModel):
     nonce: int | None = None
     gas_used: int | None = None
     token_transfers: list[TokenTransfer] = []
+    internal_transfers: list[InternalTransfer] = []  # from the node's traces, where loaded
 
 
 class BlockTx(BaseModel):

@@ -109,6 +109,24 @@ def _pause(point: str) -> None:
         time.sleep(3600)
 
 
+def check_block_links(batch: BlockRange) -> None:
+    """Check that the batch's block hashes are canonical and that each block names the one
+    before as its parent (InvalidInput otherwise); ``batch.linked_blocks`` remembers it."""
+    blocks = batch.tables["blocks"]
+    prefixed = get_chain(batch.chain).kind is ChainKind.ACCOUNT
+    hash_bytes(blocks["hash"], prefixed=prefixed)  # canonical block hashes, or InvalidInput
+    hashes, parents = as_array(blocks["hash"]), as_array(blocks["prev_hash"])
+    if len(hashes) > 1:
+        differs = pc.fill_null(pc.not_equal(parents[1:], hashes[:-1]), False)
+        if pc.any(differs).as_py():
+            i = int(pc.index(differs, True).as_py()) + 1
+            raise InvalidInput(
+                f"block {batch.first_height + i} of {batch.chain} does not follow block "
+                f"{batch.first_height + i - 1} (its parent hash differs)"
+            )
+    batch.linked_blocks = blocks
+
+
 class ChainStore:
     """The store opened for writing (and reading). Use as a context manager or ``close()``."""
 
@@ -245,7 +263,12 @@ class ChainStore:
         info = get_chain(batch.chain)
         if batch.chain != info.id:
             batch = BlockRange(
-                info.id, batch.first_height, batch.last_height, batch.tables, batch.prepared
+                info.id,
+                batch.first_height,
+                batch.last_height,
+                batch.tables,
+                batch.prepared,
+                batch.linked_blocks,
             )
         batch.validate()
         with self._lock:
@@ -337,17 +360,9 @@ class ChainStore:
 
     def _already_stored(self, state: ChainState, batch: BlockRange) -> bool:
         blocks = batch.tables["blocks"]
-        prefixed = get_chain(state.chain).kind is ChainKind.ACCOUNT
-        hash_bytes(blocks["hash"], prefixed=prefixed)  # canonical block hashes, or InvalidInput
+        if batch.linked_blocks is not blocks:  # not done ahead by ``prepare``
+            check_block_links(batch)
         hashes, parents = as_array(blocks["hash"]), as_array(blocks["prev_hash"])
-        if len(hashes) > 1:
-            differs = pc.fill_null(pc.not_equal(parents[1:], hashes[:-1]), False)
-            if pc.any(differs).as_py():
-                i = int(pc.index(differs, True).as_py()) + 1
-                raise InvalidInput(
-                    f"block {batch.first_height + i} of {state.chain} does not follow block "
-                    f"{batch.first_height + i - 1} (its parent hash differs)"
-                )
         tip = state.tip_height
         if tip is None:
             return False

@@ -129,6 +129,10 @@ class DepositAddress(Base):
 
 class Deposit(Base):
     __tablename__ = "exchange_deposits"
+    #: a customer's records in time order (gathering, the customer page), without a sort
+    __table_args__ = (
+        Index("ix_exchange_deposits_customer_time", "customer_id", "credited_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey(CUSTOMER_FK), index=True)
@@ -144,6 +148,10 @@ class Deposit(Base):
 
 class Withdrawal(Base):
     __tablename__ = "exchange_withdrawals"
+    #: a customer's records in time order (gathering, the customer page), without a sort
+    __table_args__ = (
+        Index("ix_exchange_withdrawals_customer_time", "customer_id", "requested_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey(CUSTOMER_FK), index=True)
@@ -197,6 +205,8 @@ class FiatDeposit(Base):
 
 class LedgerEntry(Base):
     __tablename__ = "exchange_ledger"
+    #: a customer's records in time order (gathering, the customer page), without a sort
+    __table_args__ = (Index("ix_exchange_ledger_customer_time", "customer_id", "time", "id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey(ACCOUNT_FK), index=True)
@@ -221,6 +231,8 @@ class Balance(Base):
 
 class Login(Base):
     __tablename__ = "exchange_logins"
+    #: a customer's records in time order (gathering, the customer page), without a sort
+    __table_args__ = (Index("ix_exchange_logins_customer_time", "customer_id", "time", "id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey(CUSTOMER_FK), index=True)

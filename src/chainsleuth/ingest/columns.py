@@ -2,10 +2,11 @@
 
 A batch of small blocks makes many short columns; converting each on its own costs more in
 per-call overhead than in values. So the columns of all tables are converted together, one
-call per kind: every string column in one ``pa.array``, every integer column (int8..int64,
-timestamps, and amounts that fit int64) through one numpy array, then sliced back into
-columns (slices share the one buffer). Columns with nulls, or amounts beyond int64, are
-converted on their own.
+call per kind: every string column in one ``pa.array``, the integer columns of each storage
+type (int8..int64; timestamps are int64) through one numpy array and one Arrow array, and
+every amount column (``decimal128(38, 0)``) as one array built from its 128-bit words
+(``amount_array``), then sliced back into columns (slices share the one buffer). Columns
+with nulls, or with values that are not Python ints, are converted on their own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 _flat = chain.from_iterable
+AMOUNT = pa.decimal128(38, 0)  # amounts: wei, token base units
+MAX_AMOUNT = 10**38 - 1
+_LOW64 = 2**64 - 1
 _LIMITS = {
     pa.int8(): (-(2**7), 2**7 - 1),
     pa.int16(): (-(2**15), 2**15 - 1),
@@ -59,6 +63,43 @@ def _is_int(kind: pa.DataType) -> bool:
     return bool(pa.types.is_integer(kind) or pa.types.is_timestamp(kind))
 
 
+def _storage(kind: pa.DataType) -> pa.DataType:
+    """The integer type a column's values are stored as (timestamps: int64)."""
+    return pa.int64() if pa.types.is_timestamp(kind) else kind
+
+
+_STRING, _AMOUNT, _INT, _OTHER = range(4)
+#: a field's conversion: table, field, how (above), its type, its storage type (ints),
+#: whether its values are viewed as another type (timestamps over int64)
+_Step = tuple[str, str, int, pa.DataType, pa.DataType, bool]
+_PLANS: dict[int, tuple[dict[str, pa.Schema], list[_Step]]] = {}
+
+
+def _plan(schemas: dict[str, pa.Schema]) -> list[_Step]:
+    """How each field of ``schemas`` is converted, worked out once per schemas object (the
+    type tests cost more than the conversions of a small batch)."""
+    found = _PLANS.get(id(schemas))
+    if found is not None and found[0] is schemas:
+        return found[1]
+    plan: list[_Step] = []
+    for name, schema in schemas.items():
+        for f in schema:
+            kind = f.type
+            if pa.types.is_string(kind):
+                how = _STRING
+            elif kind == AMOUNT:
+                how = _AMOUNT
+            elif _is_int(kind):
+                how = _INT
+            else:
+                how = _OTHER
+            plan.append((name, f.name, how, kind, _storage(kind), pa.types.is_timestamp(kind)))
+    if len(_PLANS) > 64:
+        _PLANS.clear()
+    _PLANS[id(schemas)] = (schemas, plan)
+    return plan
+
+
 def tables(
     columns: dict[str, dict[str, list[Any]]], schemas: dict[str, pa.Schema]
 ) -> dict[str, pa.Table]:
@@ -67,54 +108,88 @@ def tables(
     Raises ``pa.ArrowInvalid``/``pa.ArrowTypeError``/``OverflowError`` for values that do
     not fit their type, as ``pa.array`` would."""
     out: dict[tuple[str, str], pa.Array] = {}
-    strings: list[tuple[str, str, list[Any]]] = []
-    ints: list[tuple[str, str, list[Any], pa.DataType]] = []
-    for name, schema in schemas.items():
-        for f in schema:
-            values = columns[name][f.name]
-            kind = f.type
-            if pa.types.is_string(kind):
-                strings.append((name, f.name, values))
-            elif (_is_int(kind) or pa.types.is_decimal(kind)) and None not in values:
-                ints.append((name, f.name, values, kind))
-            else:
-                out[name, f.name] = _single(values, kind)
+    strings: list[tuple[tuple[str, str], list[Any]]] = []
+    ints: dict[str, tuple[pa.DataType, list[tuple[tuple[str, str], list[Any], _Step]]]] = {}
+    amounts: list[tuple[tuple[str, str], list[Any]]] = []
+    for step in _plan(schemas):
+        name, field, how, kind, storage, _view = step
+        values = columns[name][field]
+        if how == _STRING:
+            strings.append(((name, field), values))
+        elif how == _AMOUNT and None not in values:
+            amounts.append(((name, field), values))
+        elif how == _INT and None not in values:
+            ints.setdefault(str(storage), (storage, []))[1].append(((name, field), values, step))
+        else:
+            out[name, field] = _single(values, kind)
     if strings:
-        flat = pa.array(list(_flat(v for _n, _f, v in strings)), pa.string())
+        flat = pa.array(list(_flat(v for _k, v in strings)), pa.string())
         at = 0
-        for name, field, values in strings:
-            out[name, field] = flat.slice(at, len(values))
+        for key, values in strings:
+            out[key] = flat.slice(at, len(values))
             at += len(values)
-    if ints:
-        values_all = list(_flat(v for _n, _f, v, _k in ints))
-        merged: np.ndarray | None = np.array(values_all) if values_all else np.zeros(0, np.int64)
-        if merged is not None and merged.dtype != np.int64:
-            merged = None  # an amount beyond int64, or not an integer: one by one
+    for storage, group in ints.values():
+        merged = _int64s(list(_flat(v for _k, v, _s in group)))
+        if merged is None:  # not all Python ints, or beyond int64: one by one
+            for key, values, step in group:
+                out[key] = _single(values, step[3])
+            continue
+        array = _narrow(merged, storage)
         at = 0
-        for name, field, values, kind in ints:
-            if merged is None:
-                out[name, field] = _single(values, kind)
-                continue
-            part = merged[at : at + len(values)]
+        for key, values, step in group:
+            part = array.slice(at, len(values))
             at += len(values)
-            out[name, field] = _from_int64(part, kind)
+            out[key] = part.view(step[3]) if step[5] else part
+    if amounts:
+        array = amount_array(list(_flat(v for _k, v in amounts)))
+        at = 0
+        for key, values in amounts:
+            out[key] = array.slice(at, len(values))
+            at += len(values)
     return {
-        name: pa.Table.from_arrays([out[name, f.name] for f in schema], schema=schema)
+        name: pa.Table.from_arrays([out[name, n] for n in schema.names], schema=schema)
         for name, schema in schemas.items()
     }
 
 
-def _from_int64(part: np.ndarray, kind: pa.DataType) -> pa.Array:
-    if pa.types.is_decimal(kind):
-        return pa.array(part).cast(kind)
-    if pa.types.is_timestamp(kind):
-        return pa.array(part).view(kind)
+def _int64s(values: list[Any]) -> np.ndarray | None:
+    """Python ints as one int64 array; None where some are not ints or do not fit."""
+    if values and set(map(type, values)) != {int}:
+        return None
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        return None
+
+
+def _narrow(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """int64 values as an Arrow array of ``kind`` (an integer type), range-checked."""
     if kind == pa.int64():
-        return pa.array(part)
+        return pa.array(values, pa.int64())
     lo, hi = _LIMITS.get(kind, (None, None))
-    if lo is not None and part.size and (part.min() < lo or part.max() > hi):
+    if lo is not None and values.size and (values.min() < lo or values.max() > hi):
         raise OverflowError(f"a value does not fit {kind}")
-    return pa.array(part.astype(kind.to_pandas_dtype()))
+    return pa.array(values.astype(kind.to_pandas_dtype()), kind)
+
+
+def amount_array(values: list[Any]) -> pa.Array:
+    """Amounts (Python ints, within 38 digits) as a ``decimal128(38, 0)`` array, built
+    straight from their 128-bit two's complement words: no per-value conversion to a
+    decimal, and no cast. Other values (``Decimal``s, strings) go through ``pa.array``."""
+    n = len(values)
+    if n and set(map(type, values)) != {int}:
+        return _single(values, AMOUNT)
+    words = np.empty((n, 2), dtype=np.int64)
+    low = _int64s(values)
+    if low is not None:
+        words[:, 0] = low
+        words[:, 1] = low >> 63  # the sign, extended
+    else:
+        if max(values) > MAX_AMOUNT or min(values) < -MAX_AMOUNT:
+            raise OverflowError("an amount does not fit 38 digits")
+        words[:, 0] = np.array([v & _LOW64 for v in values], dtype=np.uint64).view(np.int64)
+        words[:, 1] = np.array([v >> 64 for v in values], dtype=np.int64)
+    return pa.Array.from_buffers(AMOUNT, n, [None, pa.py_buffer(words)])
 
 
 def _single(values: list[Any], kind: pa.DataType) -> pa.Array:

@@ -32,9 +32,9 @@ checked, hashes checked in one pass, amounts into Arrow through int64 where they
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from itertools import chain, repeat
-from operator import mul
+from operator import itemgetter, mul
 from typing import Any
 
 import msgspec
@@ -43,7 +43,7 @@ import pyarrow as pa
 from chainsleuth.chain.addresses import canonical_hash
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.schemas import SOURCE
-from chainsleuth.ingest.bitcoin import hex_hashes, hex_hashes_or_none
+from chainsleuth.ingest.bitcoin import _all_of, hex_hashes, hex_hashes_or_none
 from chainsleuth.ingest.columns import gc_paused
 from chainsleuth.ingest.columns import tables as arrow_tables
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
@@ -271,6 +271,11 @@ def _addresses(values: Sequence[Any], where: str) -> list[Any]:
     return out
 
 
+def _lengths(values: Iterable[Sized]) -> set[int]:
+    """The lengths the values have (one C-level pass)."""
+    return set(map(len, values))
+
+
 def _tx_hashes(values: list[str], where: str) -> list[str]:
     return hex_hashes(values, where, "0x")
 
@@ -294,10 +299,12 @@ def _add_eth_blocks(
     receipts: Sequence[Sequence[Any]],
     first: int | None,
 ) -> None:
-    parsed: list[EthBlock] = [
-        _convert(b, EthBlock, f"block {'?' if first is None else first + i} of eth")
-        for i, b in enumerate(blocks)
-    ]
+    parsed: list[EthBlock] = list(blocks)
+    if not _all_of(parsed, EthBlock):
+        parsed = [
+            _convert(b, EthBlock, f"block {'?' if first is None else first + i} of eth")
+            for i, b in enumerate(blocks)
+        ]
     if not parsed:
         return
     where = "blocks of eth"
@@ -336,12 +343,12 @@ def _add_eth_blocks(
                 f"{receipt_counts[i]} receipts"
             )
         txs: list[EthTx] = list(_flat(tx_lists))  # type: ignore[arg-type]
-        if not all(type(tx) is EthTx for tx in txs):
+        if not _all_of(txs, EthTx):
             i = next(i for i, b in enumerate(tx_lists) if any(type(tx) is not EthTx for tx in b))
             raise MalformedResponse(f"block {heights[i]} of eth lists transaction hashes only")
         tx_hashes = [tx.hash for tx in txs]
         rs: list[EthReceipt] = list(_flat(receipts))
-        if not all(type(r) is EthReceipt for r in rs):
+        if not _all_of(rs, EthReceipt):
             rs = [
                 _convert(r, EthReceipt, f"{where}: the receipt of transaction {h}")
                 for h, r in zip(tx_hashes, rs, strict=True)
@@ -440,16 +447,17 @@ def _add_transfers(
         found = [(h, log) for h, log in found if not log.removed]
     topics: list[list[str]] = [log.topics for _h, log in found]  # type: ignore[misc]
     datas = [log.data or "0x" for _h, log in found]
-    if all(
-        len(t) == 3 and len(d) == 66 and len(t[1]) == 66 and len(t[2]) == 66
-        for t, d in zip(topics, datas, strict=True)
+    if (
+        _lengths(topics) == {3}
+        and _lengths(datas) == {66}
+        and _lengths(map(itemgetter(1), topics)) == _lengths(map(itemgetter(2), topics)) == {66}
     ):  # the standard shape, all of them: column by column
         hashes = [log.transactionHash or h for h, log in found]
         indexes: list[Any] = [log.logIndex for _h, log in found]
         tokens = [log.address for _h, log in found]
         senders = ["0x" + t[1][26:] for t in topics]
         receivers = ["0x" + t[2][26:] for t in topics]
-        amounts = [int(d, 16) for d in datas]
+        amounts = list(map(int, datas, repeat(16)))
     else:
         hashes, indexes, tokens, senders, receivers, amounts = [], [], [], [], [], []
         for (tx_hash, log), ts, data in zip(found, topics, datas, strict=True):

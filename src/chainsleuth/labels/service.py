@@ -12,13 +12,14 @@ they added them themselves. ``viewer=None`` means the system itself (no restrict
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, case, event, func, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from chainsleuth.audit import service as audit
 from chainsleuth.audit.service import Actor
@@ -164,18 +165,66 @@ def addresses_with_categories(
     return list(session.scalars(stmt))
 
 
+#: how long one transaction may reuse its reading of ``labels_version`` (seconds)
+VERSION_REUSE_S = 1.0
+_MEMO = "chainsleuth.labels_version"
+
+
+def _forget_version(session: Session, *_: Any) -> None:
+    session.info.pop(_MEMO, None)
+
+
+def _forget_on_write(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info.pop(_MEMO, None)
+
+
+def _watch(session: Session) -> None:
+    """Forget the session's reading of ``labels_version`` when it writes or its
+    transaction ends (once per session)."""
+    if session.info.get(f"{_MEMO}.watched"):
+        return
+    session.info[f"{_MEMO}.watched"] = True
+    for name in ("after_flush", "after_commit", "after_rollback", "after_soft_rollback"):
+        event.listen(session, name, _forget_version)
+    event.listen(session, "do_orm_execute", _forget_on_write)
+
+
 def labels_version(session: Session, *, chain: str) -> tuple[int, int, int, int]:
-    """Changes whenever a label of ``chain`` is added, changed or retired (for caches)."""
+    """Changes whenever a label of ``chain`` is added, changed or retired (for caches).
+
+    Read once per transaction (every screening asks, several times): the reading is reused
+    for ``VERSION_REUSE_S`` at most, and forgotten when the session writes anything or its
+    transaction ends, so that a change is seen by the next transaction as before."""
     chain_id = get_chain(chain).id
-    count, top, active = session.execute(
+    memo = session.info.get(_MEMO)
+    now = time.monotonic()
+    tx = session.get_transaction()
+    if memo is not None and memo[0] is tx and now - memo[1] <= VERSION_REUSE_S:
+        found: tuple[int, int, int, int] | None = memo[2].get(chain_id)
+        if found is not None:
+            return found
+    # one round trip: the history's newest id as a subquery
+    history = select(func.coalesce(func.max(LabelHistory.id), 0)).scalar_subquery()
+    count, top, active, last = session.execute(
         select(
             func.count(Label.id),
             func.coalesce(func.max(Label.id), 0),
             func.coalesce(func.sum(case((Label.active.is_(True), 1), else_=0)), 0),
+            history,
         ).where(Label.chain == chain_id)
     ).one()
-    history = session.scalar(select(func.coalesce(func.max(LabelHistory.id), 0))) or 0
-    return (int(count), int(active), int(top), int(history))
+    version = (int(count), int(active), int(top), int(last or 0))
+    tx = session.get_transaction()  # the query began it, when none was open
+    if tx is not None:
+        _watch(session)
+        memo = session.info.get(_MEMO)
+        if memo is None or memo[0] is not tx:
+            readings: dict[str, tuple[int, int, int, int]] = {}
+            memo = (tx, now, readings)
+            session.info[_MEMO] = memo
+        memo[2][chain_id] = version
+    return version
 
 
 def active_categories(session: Session, *, chain: str) -> list[tuple[str, str, int]]:

@@ -19,7 +19,6 @@ gathered (:func:`chainsleuth.packages.gather.item_digest`).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -40,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.core.errors import Conflict
 from chainsleuth.packages import gather as gather_module
-from chainsleuth.packages import signing, xlsx
+from chainsleuth.packages import signing, tables, xlsx
 from chainsleuth.packages.enums import Category
 from chainsleuth.packages.gather import Scope, Sources
 
@@ -108,40 +107,44 @@ def _item_json(item: Item) -> dict[str, Any]:
     }
 
 
-def _csv_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8")
+@dataclass
+class Produced:
+    """The ticked items of one category: the package's columns, and each item's lead values
+    (customer, chain), rows and CSV rows (led by those values)."""
+
+    columns: list[str]
+    parts: list[tuple[tuple[Any, ...], tables.Table, bytes]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(len(table) for _lead, table, _body in self.parts)
+
+    def csv(self) -> bytes:
+        return b"".join([tables.csv_header(self.columns), *(b for _l, _t, b in self.parts)])
 
 
 def read_selected(
     session: Session, items: Sequence[Item], src: Sources
-) -> dict[Category, tuple[list[str], list[tuple[Any, ...]]]]:
+) -> dict[Category, Produced]:
     """The ticked items' rows, per category, each row led by its customer (and chain);
     refused when an item no longer matches its digest."""
-    tables: dict[Category, tuple[list[str], list[tuple[Any, ...]]]] = {}
+    produced: dict[Category, Produced] = {}
     for item in items:
         if not item.selected:
             continue
         scope = item.scope
         table = gather_module.read_item(session, scope, src)
-        if gather_module.item_digest(session, scope, table) != item.digest:
+        lead_columns, lead = scope.lead
+        body = tables.csv_body(table, lead)
+        if gather_module.item_digest(session, scope, table, body) != item.digest:
             where = f" on {scope.chain}" if scope.chain else ""
             raise Conflict(
                 f"the {scope.category.label.lower()} of {scope.customer_id}{where} changed "
                 "since they were gathered: gather again before approving"
             )
-        lead: tuple[Any, ...] = (
-            (scope.customer_id, scope.chain) if scope.category.on_chain else (scope.customer_id,)
-        )
-        columns = (["customer_id", "chain"] if scope.category.on_chain else ["customer_id"]) + list(
-            table.columns
-        )
-        _, rows = tables.setdefault(scope.category, (columns, []))
-        rows.extend(lead + row for row in table.plain())
-    return dict(sorted(tables.items(), key=lambda kv: list(Category).index(kv[0])))
+        entry = produced.setdefault(scope.category, Produced(lead_columns + list(table.columns)))
+        entry.parts.append((lead, table, body))
+    return dict(sorted(produced.items(), key=lambda kv: list(Category).index(kv[0])))
 
 
 # --- the cover letter ---------------------------------------------------------------------------
@@ -310,7 +313,7 @@ def build_package(
     path: Path,
 ) -> Built:
     """Read the ticked items, write the ZIP at ``path`` (atomically) and sign its manifest."""
-    tables = read_selected(session, items, src)
+    produced = read_selected(session, items, src)
     files: list[FileEntry] = []
     blobs: list[tuple[str, bytes, int]] = []
 
@@ -318,9 +321,8 @@ def build_package(
         files.append(FileEntry(name, len(data), hashlib.sha256(data).hexdigest(), category, rows))
         blobs.append((name, data, method))
 
-    for category, (columns, rows) in tables.items():
-        add(f"data/{category}.csv", _csv_bytes(columns, rows), str(category), len(rows),
-            zipfile.ZIP_DEFLATED)  # fmt: skip
+    for category, entry in produced.items():
+        add(f"data/{category}.csv", entry.csv(), str(category), entry.rows, zipfile.ZIP_DEFLATED)
     book = io.BytesIO()
     wb = xlsx.Workbook(book)
     wb.add_sheet(
@@ -333,8 +335,12 @@ def build_package(
             for i in items
         ],
     )  # fmt: skip
-    for category, (columns, rows) in tables.items():
-        wb.add_sheet(str(category), columns, rows)
+    for category, entry in produced.items():
+        wb.add_blocks(
+            str(category),
+            entry.columns,
+            [xlsx.Block(lead, t.rows if t.data is None else t.data) for lead, t, _ in entry.parts],
+        )
     wb.close()
     add(WORKBOOK, book.getvalue(), None, None, zipfile.ZIP_STORED)
 

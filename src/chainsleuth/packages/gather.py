@@ -4,9 +4,9 @@ Each subject (account id, customer id, e-mail, phone, name with date of birth, o
 address, tx hash) is resolved to customers through the exchange's subject search. For each
 customer and each :class:`~chainsleuth.packages.enums.Category` one :func:`read_item` call
 gives a :class:`Table`; a gathering stores which items there are, their row counts and the
-SHA-256 of their canonical content (:func:`digest`), and the package is built by reading
-the ticked items again with the same function and checking the digests: what the agency
-receives is exactly what the reviewer saw.
+SHA-256 of their canonical content (:func:`item_digest`: the CSV rows the package would
+hold), and the package is built by reading the ticked items again with the same function
+and checking the digests: what the agency receives is exactly what the reviewer saw.
 
 Definitions (the time range is the union of the ranges of the subjects that led to the
 customer, else the request's; open ends are unbounded):
@@ -34,10 +34,8 @@ from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-from sqlalchemy import DateTime, select, type_coerce
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.types import NullType
 
 from chainsleuth.chain.chains import format_amount
 from chainsleuth.core.errors import ChainsleuthError, InvalidInput
@@ -55,14 +53,19 @@ from chainsleuth.exchange.parse import ASSETS
 from chainsleuth.packages import onchain
 from chainsleuth.packages.enums import Category
 from chainsleuth.packages.tables import (
-    Row,
     Scope,
     Sources,
     Table,
     _value,
+    amounts,
+    bools,
+    csv_body,
     digest,
-    integers,
-    iso_utc,
+    displays,
+    fetch_columns,
+    ints,
+    texts,
+    times,
 )
 
 #: the order categories are gathered and shown in
@@ -254,160 +257,87 @@ def _balances(session: Session, scope: Scope, src: Sources) -> Table:
     )
 
 
-# Rows are read with the drivers' values (``_time``: naive UTC datetimes, ``_amount``: the
-# stored amount untouched) and formatted column by column: a subject can have hundreds of
-# thousands of rows, and per-value type conversion was most of the cost of a package.
+# The long items are read from the driver's cursor into columns (``fetch_columns``) and
+# formatted by Arrow's kernels: a subject can have hundreds of thousands of rows, and
+# per-value conversion was most of the cost of a package.
+
+_WIDE = pa.decimal256(76, 0)
+_SCALES = {a: d for a, (_chain, d) in ASSETS.items()}
 
 
-def _time(column: Any) -> Any:
-    return type_coerce(column, DateTime())
-
-
-def _amount(column: Any) -> Any:
-    return type_coerce(column, NullType())
-
-
-def _displays(amounts: Sequence[int | None], assets: Sequence[str]) -> list[str | None]:
-    """``format_amount`` of each amount in its asset's decimals (inlined: a column can hold
-    hundreds of thousands of amounts)."""
-    scales = {a: ASSETS[a][1] if a in ASSETS else 0 for a in set(assets)}
-    if len(scales) == 1 and len(amounts) > 1000:
-        fast = _displays_arrow(amounts, next(iter(scales.values())))
-        if fast is not None:
-            return fast
-    out: list[str | None] = []
-    add = out.append
-    for v, a in zip(amounts, assets, strict=True):
-        if v is None:
-            add(None)
-            continue
-        d = scales[a]
-        if d == 0:
-            add(str(v))
-            continue
-        whole, frac = divmod(-v if v < 0 else v, 10**d)
-        sign = "-" if v < 0 else ""
-        add(f"{sign}{whole}.{frac:0{d}d}".rstrip("0") if frac else f"{sign}{whole}")
-    return out
-
-
-def _displays_arrow(amounts: Sequence[int | None], decimals: int) -> list[str | None] | None:
-    """The same with Arrow's kernels, for a long column of one asset within int64 (else
-    None: the caller formats value by value)."""
-    try:
-        values = pa.array(amounts, pa.int64())
-    except (pa.ArrowInvalid, OverflowError):
-        return None
-    if decimals == 0:
-        return pc.cast(values, pa.string()).to_pylist()  # type: ignore[no-any-return]
-    scale = 10**decimals
-    if scale >= 2**63:
-        return None
-    magnitude = pc.abs_checked(values)
-    whole = pc.divide(magnitude, scale)  # integers: truncating division
-    frac = pc.subtract(magnitude, pc.multiply(whole, scale))
-    digits = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(frac, pa.string()), decimals, "0"), "0")
-    whole_s = pc.cast(whole, pa.string())
-    body = pc.if_else(pc.equal(frac, 0), whole_s, pc.binary_join_element_wise(whole_s, digits, "."))
-    signed = pc.if_else(pc.less(values, 0), pc.binary_join_element_wise("-", body, ""), body)
-    return signed.to_pylist()  # type: ignore[no-any-return]
+def _arrow(columns: Sequence[str], arrays: Sequence[pa.Array]) -> Table:
+    return Table(list(columns), data=pa.table(list(arrays), names=list(columns)))
 
 
 def _ledger(session: Session, scope: Scope, src: Sources) -> Table:
     e = LedgerEntry
-    rows = (
-        session.connection()
-        .execute(
-            select(e.id, e.account_id, e.asset, _time(e.time), e.kind, _amount(e.amount),
-                   _amount(e.balance_after), e.reference)
-            .where(e.customer_id == scope.customer_id, *_in_range(e.time, scope))
-            .order_by(e.time, e.id)
-        )
-        .all()
+    ids, acc, asset, t, kind, amt, bal, ref = fetch_columns(
+        session,
+        select(e.id, e.account_id, e.asset, e.time, e.kind, e.amount, e.balance_after,
+               e.reference)
+        .where(e.customer_id == scope.customer_id, *_in_range(e.time, scope))
+        .order_by(e.time, e.id),
     )  # fmt: skip
-
-    def fmt(rows: list[Row]) -> list[Row]:
-        ids, acc, asset, t, kind, amt, bal, ref = zip(*rows, strict=True)
-        amounts, balances = integers(amt), integers(bal)
-        return list(
-            zip(ids, acc, asset, iso_utc(t), kind, amounts, _displays(amounts, asset),
-                balances, _displays(balances, asset), ref, strict=True)
-        )  # fmt: skip
-
-    return Table(
+    assets, amounts_, balances = texts(asset), amounts(amt), amounts(bal)
+    return _arrow(
         ["id", "account_id", "asset", "time", "kind", "amount", "amount_display",
          "balance_after", "balance_after_display", "reference"],
-        list(map(tuple, rows)), fmt,
+        [texts(ids), texts(acc), assets, times(t), texts(kind), amounts_,
+         displays(amounts_, assets, _SCALES), balances, displays(balances, assets, _SCALES),
+         texts(ref)],
     )  # fmt: skip
 
 
 def _deposits(session: Session, scope: Scope, src: Sources) -> Table:
     d = Deposit
-    rows = session.connection().execute(
+    ids, acc, chain, asset, tx, n, addr, amt, t = fetch_columns(
+        session,
         select(d.id, d.account_id, d.chain, d.asset, d.tx_hash, d.output_index, d.address,
-               _amount(d.amount), _time(d.credited_at))
+               d.amount, d.credited_at)
         .where(d.customer_id == scope.customer_id, *_in_range(d.credited_at, scope))
-        .order_by(d.credited_at, d.id)
-    ).all()  # fmt: skip
-
-    def fmt(rows: list[Row]) -> list[Row]:
-        ids, acc, chain, asset, tx, n, addr, amt, t = zip(*rows, strict=True)
-        amounts = integers(amt)
-        return list(
-            zip(ids, acc, chain, asset, tx, n, addr, amounts, _displays(amounts, asset),
-                iso_utc(t), strict=True)
-        )  # fmt: skip
-
-    return Table(
+        .order_by(d.credited_at, d.id),
+    )  # fmt: skip
+    assets, amounts_ = texts(asset), amounts(amt)
+    return _arrow(
         ["id", "account_id", "chain", "asset", "tx_hash", "output_index", "address", "amount",
          "amount_display", "credited_at"],
-        list(map(tuple, rows)), fmt,
+        [texts(ids), texts(acc), texts(chain), assets, texts(tx), ints(n), texts(addr),
+         amounts_, displays(amounts_, assets, _SCALES), times(t)],
     )  # fmt: skip
 
 
 def _withdrawals(session: Session, scope: Scope, src: Sources) -> Table:
     w = Withdrawal
-    rows = session.connection().execute(
+    ids, acc, chain, asset, tx, n, addr, amt, fee, req, sent, status = fetch_columns(
+        session,
         select(w.id, w.account_id, w.chain, w.asset, w.tx_hash, w.output_index, w.address,
-               _amount(w.amount), _amount(w.fee), _time(w.requested_at), _time(w.sent_at),
-               w.status)
+               w.amount, w.fee, w.requested_at, w.sent_at, w.status)
         .where(w.customer_id == scope.customer_id, *_in_range(w.requested_at, scope))
-        .order_by(w.requested_at, w.id)
-    ).all()  # fmt: skip
-
-    def fmt(rows: list[Row]) -> list[Row]:
-        ids, acc, chain, asset, tx, n, addr, amt, fee, req, sent, status = zip(*rows, strict=True)
-        amounts = integers(amt)
-        return list(
-            zip(ids, acc, chain, asset, tx, n, addr, amounts, _displays(amounts, asset),
-                integers(fee), iso_utc(req), iso_utc(sent), status, strict=True)
-        )  # fmt: skip
-
-    return Table(
+        .order_by(w.requested_at, w.id),
+    )  # fmt: skip
+    assets, amounts_ = texts(asset), amounts(amt)
+    return _arrow(
         ["id", "account_id", "chain", "asset", "tx_hash", "output_index", "address", "amount",
          "amount_display", "fee", "requested_at", "sent_at", "status"],
-        list(map(tuple, rows)), fmt,
+        [texts(ids), texts(acc), texts(chain), assets, texts(tx), ints(n), texts(addr),
+         amounts_, displays(amounts_, assets, _SCALES), amounts(fee), times(req), times(sent),
+         texts(status)],
     )  # fmt: skip
 
 
 def _logins(session: Session, scope: Scope, src: Sources) -> Table:
     x = Login
-    rows = session.connection().execute(
-        select(x.id, _time(x.time), x.ip, x.ip_country, x.device_id, x.user_agent, x.success,
-               x.mfa)
+    ids, t, ip, country, device, agent, success, mfa = fetch_columns(
+        session,
+        select(x.id, x.time, x.ip, x.ip_country, x.device_id, x.user_agent, x.success, x.mfa)
         .where(x.customer_id == scope.customer_id, *_in_range(x.time, scope))
-        .order_by(x.time, x.id)
-    ).all()  # fmt: skip
-
-    def fmt(rows: list[Row]) -> list[Row]:
-        times = iso_utc(r[1] for r in rows)
-        return [(r[0], t, *r[2:]) for r, t in zip(rows, times, strict=True)]
-
-    return Table(
+        .order_by(x.time, x.id),
+    )  # fmt: skip
+    return _arrow(
         ["id", "time", "ip", "ip_country", "device_id", "user_agent", "success", "mfa"],
-        list(map(tuple, rows)),
-        fmt,
-    )
+        [texts(ids), times(t), texts(ip), texts(country), texts(device), texts(agent),
+         bools(success), bools(mfa)],
+    )  # fmt: skip
 
 
 def _links(session: Session, scope: Scope, src: Sources) -> Table:
@@ -454,10 +384,13 @@ def read_item(session: Session, scope: Scope, src: Sources) -> Table:
     return READERS[scope.category](session, scope, src)
 
 
-def item_digest(session: Session, scope: Scope, table: Table) -> str:
+def item_digest(session: Session, scope: Scope, table: Table, body: bytes | None = None) -> str:
+    """The digest of an item as read: for the KYC record the keyed hash of the imported
+    record (no decryption), else :func:`~chainsleuth.packages.tables.digest` of its rows led
+    by :attr:`Scope.lead` (``body``: those CSV rows, when the caller made them already)."""
     if scope.category is Category.KYC:
         return kyc_digest(session, scope.customer_id)
-    return digest(table)
+    return digest(table, csv_body(table, scope.lead[1]) if body is None else body)
 
 
 def summary(scope: Scope, table: Table) -> dict[str, Any]:
@@ -466,15 +399,31 @@ def summary(scope: Scope, table: Table) -> dict[str, Any]:
         "since": scope.since.isoformat() if scope.since else None,
         "until": scope.until.isoformat() if scope.until else None,
     }
-    cols = table.columns
-    # rows as read hold every column up to ``amount`` (the display columns come after it)
-    if "amount" in cols and "asset" in cols:
-        a, v = cols.index("asset"), cols.index("amount")
-        totals: dict[str, int] = defaultdict(int)
-        for row in table.rows:
-            totals[row[a]] += int(row[v])
-        out["totals"] = {k: str(t) for k, t in sorted(totals.items())}
+    if "amount" in table.columns and "asset" in table.columns:
+        out["totals"] = {k: str(t) for k, t in sorted(_totals(table).items())}
     return out
+
+
+def _totals(table: Table) -> dict[str, int]:
+    """The sum of the amounts per asset."""
+    data = table.data
+    if data is not None and pa.types.is_decimal(data.schema.field("amount").type):
+        # 76 digits: no sum of decimal128(38) amounts of one item comes near
+        wide = pa.table(
+            {"asset": data.column("asset"), "amount": data.column("amount").cast(_WIDE)}
+        )
+        sums = wide.group_by("asset").aggregate([("amount", "sum")])
+        return dict(
+            zip(
+                sums.column("asset").to_pylist(),
+                (int(v) for v in sums.column("amount_sum").to_pylist()),
+                strict=True,
+            )
+        )
+    totals: dict[str, int] = defaultdict(int)
+    for asset, value in zip(table.column("asset"), table.column("amount"), strict=True):
+        totals[asset] += int(value)
+    return totals
 
 
 @dataclass
@@ -531,7 +480,7 @@ def gather(
                 Found(
                     scope=scope,
                     subjects=positions,
-                    rows=len(table.rows),
+                    rows=len(table),
                     digest=item_digest(session, scope, table),
                     summary=summary(scope, table),
                     preview=table.head(20),

@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from chainsleuth.packages.tables import string_bytes
 
 MAX_ROWS = 1_048_576  # a sheet's limit in every spreadsheet program
 _SAFE_INT = 2**53
@@ -108,23 +111,27 @@ def _text_column(values: pa.Array) -> pa.Array:
 
 
 def _column_cells(column: Sequence[Any]) -> pa.Array:
-    """The cells of one column, as an Arrow string array: numbers as numbers, booleans as
-    booleans, text (and integers beyond 2**53, and columns of mixed types) as inline text,
-    None as an empty cell."""
+    """The cells of one column of Python values (mixed types are written as text)."""
     try:
         values = pa.array(column)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         values = pa.array([None if v is None else str(v) for v in column], pa.string())
+    return _array_cells(values)
+
+
+def _array_cells(values: pa.Array) -> pa.Array:
+    """The cells of one column, as an Arrow string array: numbers as numbers, booleans as
+    booleans, text (and integers beyond 2**53) as inline text, None as an empty cell."""
     kind = values.type
     if pa.types.is_null(kind):
         return pa.array(["<c/>"] * len(values), pa.string())
     if pa.types.is_boolean(kind):
         digits = pc.cast(pc.cast(values, pa.int8()), pa.string())
         cells = pc.binary_join_element_wise('<c t="b"><v>', digits, "</v></c>", "")
-    elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
+    elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         bounds = pc.min_max(values).as_py()
         low, high = bounds["min"], bounds["max"]
-        big = pa.types.is_integer(kind) and (
+        big = not pa.types.is_floating(kind) and (
             (low is not None and low <= -_SAFE_INT) or (high is not None and high >= _SAFE_INT)
         )
         text = pc.cast(values, pa.string())
@@ -132,15 +139,22 @@ def _column_cells(column: Sequence[Any]) -> pa.Array:
             cells = _text_column(text)
         else:
             cells = pc.binary_join_element_wise("<c><v>", text, "</v></c>", "")
-    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        cells = _text_column(pc.cast(values, pa.string()))
-    else:  # decimals, dates, ...: their text
+    else:  # text; dates and the like as their text
         cells = _text_column(pc.cast(values, pa.string()))
     return pc.fill_null(cells, "<c/>")
 
 
-def _rows_xml(first: int, rows: Sequence[Sequence[Any]]) -> bytes:
-    """The XML of consecutive rows (numbered from ``first``), built column by column."""
+def _rows_xml(first: int, count: int, cells: Sequence[pa.Array | str]) -> bytes:
+    """The XML of ``count`` consecutive rows (numbered from ``first``) from their cells,
+    column by column (a ``str`` is the same cell on every row)."""
+    if not count:
+        return b""
+    numbers = pc.cast(pa.array(range(first, first + count), pa.int64()), pa.string())
+    joined = pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "")
+    return string_bytes(joined)
+
+
+def _python_cells(rows: Sequence[Sequence[Any]]) -> list[pa.Array]:
     widths = set(map(len, rows))
     width = max(widths, default=0)
     padded = (
@@ -148,16 +162,16 @@ def _rows_xml(first: int, rows: Sequence[Sequence[Any]]) -> bytes:
         if len(widths) <= 1
         else [tuple(r) + (None,) * (width - len(r)) if len(r) < width else r for r in rows]
     )
-    columns = [_column_cells(c) for c in zip(*padded, strict=True)] if width else []
-    numbers = pc.cast(pa.array(range(first, first + len(rows)), pa.int64()), pa.string())
-    joined = pc.binary_join_element_wise('<row r="', numbers, '">', *columns, "</row>", "")
-    _validity, offsets, data = joined.buffers()
-    if data is None or offsets is None or not len(joined):
-        return b""
-    bounds = memoryview(offsets).cast("i")  # int32 offsets of a string array
-    first_at = bounds[joined.offset]
-    last_at = bounds[joined.offset + len(joined)]
-    return memoryview(data)[first_at:last_at].tobytes()
+    return [_column_cells(c) for c in zip(*padded, strict=True)] if width else []
+
+
+@dataclass(frozen=True)
+class Block:
+    """Consecutive rows of a sheet: each led by the same ``lead`` values, then ``rows``
+    (Python rows of plain values, or an Arrow table)."""
+
+    lead: tuple[Any, ...]
+    rows: Sequence[Sequence[Any]] | pa.Table
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
@@ -180,6 +194,10 @@ class Workbook:
         self._taken: set[str] = set()
 
     def add_sheet(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+        return self.add_blocks(name, columns, [Block((), rows)])
+
+    def add_blocks(self, name: str, columns: Sequence[str], blocks: Sequence[Block]) -> str:
+        """A sheet of the blocks' rows, one after another (up to :data:`MAX_ROWS`)."""
         title = sheet_name(name, self._taken)
         self._sheets.append(title)
         n = len(self._sheets)
@@ -187,9 +205,24 @@ class Workbook:
             out.write(_SHEET_HEAD.encode())
             header = "".join(_cell(c, ' s="1"') for c in columns)
             out.write(f'<row r="1">{header}</row>'.encode())
-            kept = rows[: MAX_ROWS - 1]
-            for k in range(0, len(kept), CHUNK):
-                out.write(_rows_xml(k + 2, kept[k : k + CHUNK]))
+            room, at = MAX_ROWS - 1, 2
+            for block in blocks:
+                lead = [_cell(v) for v in block.lead]
+                kept = block.rows
+                kept = kept.slice(0, room) if isinstance(kept, pa.Table) else kept[:room]
+                count = kept.num_rows if isinstance(kept, pa.Table) else len(kept)
+                for k in range(0, count, CHUNK):
+                    if isinstance(kept, pa.Table):
+                        part = kept.slice(k, CHUNK)
+                        size = part.num_rows
+                        cells = [_array_cells(c.combine_chunks()) for c in part.columns]
+                    else:
+                        rows = kept[k : k + CHUNK]
+                        size = len(rows)
+                        cells = _python_cells(rows)
+                    out.write(_rows_xml(at, size, [*lead, *cells]))
+                    at += size
+                room -= count
             out.write(_SHEET_TAIL.encode())
         return title
 

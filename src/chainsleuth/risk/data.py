@@ -98,7 +98,7 @@ def load_chain(
         tables = (
             ("txs", "outputs", "inputs")
             if info.kind is ChainKind.UTXO
-            else ("txs", "token_transfers")
+            else ("txs", "token_transfers", "traces")
         )
         files = {t: _files(store, root, info.id, t, since_height) for t in tables}
         tokens = storage.rows(
@@ -221,11 +221,26 @@ def _load_account(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], l
         "0::BIGINT to_id, 0::HUGEINT amount WHERE false",
         lo,
     )
+    # ETH moved by contract calls (internal transfers, where the source gave traces): the
+    # successful ones that move value, as tracing's flowsource reads them
+    _create(
+        con,
+        "itr",
+        "SELECT tx_id, height, from_id, to_id, value::HUGEINT AS value "
+        "FROM {src} WHERE height >= $lo AND status = 1 AND value > 0",
+        files["traces"],
+        "SELECT 0::BIGINT tx_id, 0::BIGINT height, 0::BIGINT from_id, 0::BIGINT to_id, "
+        "0::HUGEINT value WHERE false",
+        lo,
+    )
     con.execute(
         """CREATE TABLE flows AS
         SELECT tx_id, height, t, from_id, to_id, -1::BIGINT AS asset_id, value
         FROM atx WHERE status = 1 AND value > 0
         UNION ALL
         SELECT x.tx_id, x.height, a.t, x.from_id, x.to_id, x.token_id, x.amount
-        FROM tt x JOIN atx a USING (tx_id)"""
+        FROM tt x JOIN atx a USING (tx_id)
+        UNION ALL
+        SELECT x.tx_id, x.height, a.t, x.from_id, x.to_id, -1::BIGINT, x.value
+        FROM itr x JOIN atx a USING (tx_id)"""
     )

@@ -2,7 +2,8 @@
 
 ``Scorer`` answers for an address, an entity (a set of addresses) or a transfer (a
 transaction's flows). An address found in the chain's precomputed table (``risk.table``)
-costs a few array lookups and one labels query; anything else is computed on the fly: a
+costs a few array lookups and one labels query (two more to name the largest illicit
+counterparty the table stored); anything else is computed on the fly: a
 haircut trace ``hops`` deep, at most ``max_edges`` edges (``tracing.engine``), with the
 model and typology figures from the in-memory feature cache (``risk.model``) when allowed.
 """
@@ -305,7 +306,10 @@ class Scorer:
             source="table",
         )
         self._add_table_model(facts, table, ids)
-        self._table_counterparties(facts, chain, ids)
+        if table.has_counterparties:
+            self._stored_counterparties(facts, table, ids)
+        else:  # a table written before the counterparties were kept
+            self._table_counterparties(facts, chain, ids)
         tip = self._tip(chain)
         if tip is not None and tip > int(table.meta["tip"]):
             facts.notes.append(
@@ -313,6 +317,34 @@ class Scorer:
                 "`chainsleuth risk precompute` again"
             )
         return facts
+
+    def _stored_counterparties(self, facts: Facts, table: Table, ids: np.ndarray) -> None:
+        """The largest illicit counterparty per direction and category, as the precompute
+        stored it (for an entity: its members' largest, by value); named with its actor
+        as a live trace names it. A direction without illicit exposure names none."""
+        illicit = {x.value for x in ILLICIT}
+        wanted = [c for c in self.categories if c in illicit]
+        if not wanted or ids.size == 0:
+            return
+        live = {
+            d
+            for d in DIRECTIONS
+            if float(np.sum(facts.values[d][:, [self.categories.index(c) for c in wanted]])) > 0
+        }
+        best: dict[tuple[str, str], tuple[float, str, int]] = {}
+        totals = {
+            "incoming": table.arrays["in_total"],
+            "outgoing": table.arrays["out_total"],
+        }
+        for row in table.counterparties(ids[:MAX_LIVE_MEMBERS]):
+            if row.direction not in live or row.category not in wanted:
+                continue
+            value = row.share * float(totals[row.direction][row.address_id])
+            key = (row.direction, row.category)
+            if value > best.get(key, (0.0, "", -1))[0]:
+                best[key] = (value, row.chain, row.address)
+        for key, (_, chain, address) in best.items():
+            facts.counterparties[key] = self._party_at(chain, address)
 
     def _table_counterparties(self, facts: Facts, chain: str, ids: np.ndarray) -> None:
         """The table keeps value per category, not who: for a direction with exposure to
@@ -439,7 +471,10 @@ class Scorer:
     def _party(self, node: int) -> tuple[str, str | None]:
         graph = self.graph
         chain = graph.chains[int(graph.node_chain[node])]
-        addr = int(graph.node_addr[node])
+        return self._party_at(chain, int(graph.node_addr[node]))
+
+    def _party_at(self, chain: str, addr: int) -> tuple[str, str | None]:
+        """(the address as shown, its actor or label) of address id ``addr``."""
         text = storage.FlatFiles(Path(self.reader.root) / chain).addresses([addr])[0]
         shown = display_address(chain, text)
         labels = label_service.labels_for(
@@ -552,4 +587,5 @@ def precompute_tables(
         versions={"policy": policy.version, "labelled_nodes": len(node_category)},
         threads=threads,
         progress=progress,
+        entity_of=ctx.entity_of,
     )

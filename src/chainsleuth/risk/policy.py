@@ -191,9 +191,12 @@ class DormantPolicy(_Part):
 
 
 class RoundTripPolicy(_Part):
-    max_hops: int = Field(3, ge=2, le=3, description="transfers in the cycle")
+    max_hops: int = Field(5, ge=2, le=8, description="transfers in the cycle")
     window_s: int = Field(2 * DAY, gt=0, description="the cycle closes within this time")
     max_entity_size: int = Field(40, ge=1, description="larger entities (services) break a cycle")
+    max_counterparties: int = Field(
+        200, ge=1, description="an entity that dealt with more entities (a service) breaks a cycle"
+    )
     min_value_usd: float = Field(1_000.0, ge=0, description="smaller transfers are ignored")
     min_returned_share: float = Field(0.5, gt=0, le=1.0, description="value back / value out")
 

@@ -9,6 +9,9 @@ so a lookup reads one row), per address id:
   reached, nodes of each category at exactly that hop (haircut, time order ignored, a
   labelled node ends the walk: the rules of ``tracing.exposure``); ``in_total`` /
   ``out_total``: what the address received and sent in all (USD);
+* ``cp_*`` (rows per address, CSR ``cp_ptr``; see ``counterparty_rows``): per direction
+  and illicit category, the largest labelled counterparty (an entity, shown by its
+  member that moved the most) and its share, which a reason names;
 * ``typ`` (addresses x typologies, uint16): typology instances touching the address;
 * ``ml_prob`` (float32, NaN where no model), ``ml_feat`` / ``ml_contrib`` / ``ml_value``
   (addresses x 3): the model's top feature contributions;
@@ -21,8 +24,11 @@ keys, sorted) lets a screening find an address's id with two binary searches on 
 arrays instead of a query of the store (``Table.find``); an address newer than the table is
 not in it, and the caller asks the store.
 
-The exposure loop (``exposure_by_hop``) is ``tracing.kernels.bulk_exposure`` with values
-in USD and kept per hop; a parity test holds the two together.
+The precompute computes exposure for the whole graph at once (``risk.propagation``: one
+sparse product per hop, the round trips through the subject taken off); the per-address
+loop (``exposure_by_hop``: ``tracing.kernels.bulk_exposure`` with values in USD, kept per
+hop) scores the few addresses where the share's cap binds, and what is scored on the fly.
+Parity tests hold the three together.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,10 +54,12 @@ from chainsleuth.chain.chains import get_chain
 from chainsleuth.chain.keys import address_key
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.errors import NotFound
+from chainsleuth.labels.enums import ILLICIT
 from chainsleuth.risk import model as risk_model
 from chainsleuth.risk import registry
 from chainsleuth.risk.features import FEATURES
 from chainsleuth.risk.policy import TypologyPolicy
+from chainsleuth.risk.propagation import top_counterparties, whole_graph_exposure
 from chainsleuth.risk.riskpolicy import MAX_POLICY_HOPS
 from chainsleuth.risk.typologies import Typology
 from chainsleuth.tracing.graph import FlowGraph
@@ -249,6 +257,8 @@ class PrecomputeStats:
     addresses: int
     seconds: float
     model_version: str | None
+    #: wall seconds per part: exposure, counterparties, features and model, write
+    parts: dict[str, float] = field(default_factory=dict)
 
 
 Progress = Callable[[str, int, int], None]
@@ -310,12 +320,22 @@ def precompute(
     versions: dict[str, Any] | None = None,
     threads: int = 2,
     progress: Progress | None = None,
+    entity_of: dict[str, np.ndarray] | None = None,
 ) -> list[PrecomputeStats]:
     """Score every address of every chain in ``graph``; write the tables (each chain's
-    folder replaced whole, so a reader sees the old table or the new one)."""
+    folder replaced whole, so a reader sees the old table or the new one). Exposure is
+    computed for the whole graph at once (``risk.propagation``); ``entity_of`` (per
+    chain, address id -> entity id) groups the labelled addresses into the counterparties
+    the table names."""
     root = Path(reader.root)
     node_usd = node_prices(reader, graph, typologies.prices_usd)
     cat_nodes, cat_values = category_arrays(names, node_category, categories)
+    groups, representative = counterparty_groups(graph, cat_nodes, node_usd, entity_of or {})
+    illicit = {c.value for c in ILLICIT}
+    present = set(np.unique(cat_values).tolist())
+    wanted = np.array(
+        [j for j, c in enumerate(categories) if c in illicit and j in present], dtype=np.int64
+    )
     models = registry.models_dir(Path(data_dir))
     model_version: str | None
     try:
@@ -327,6 +347,7 @@ def precompute(
     stats = []
     for chain in graph.chains:
         started = time.perf_counter()
+        parts = {"exposure": 0.0, "counterparties": 0.0, "features and model": 0.0}
         info = get_chain(chain)
         row = storage.one(
             reader.con,  # type: ignore[arg-type]
@@ -337,26 +358,51 @@ def precompute(
         n_addr = int(row[1]) if row else 0
         ids, starts, ptr = subjects_of(graph, chain)
         arrays: dict[str, np.ndarray] = {}
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for direction, forward in (("in", False), ("out", True)):
 
             def step(
-                done: int, label: str = f"{chain} exposure {direction}", n: int = int(ids.size)
+                done: int, label: str = f"{chain} exposure {direction}", n: int = hops
             ) -> None:
                 if progress is not None:
                     progress(label, done, n)
 
-            values, totals = run_exposure(
+            t0 = time.perf_counter()
+            whole = whole_graph_exposure(
                 graph, node_usd, starts, ptr, cat_nodes, cat_values, len(categories),
                 forward=forward, hops=hops, threads=threads, progress=step,
             )  # fmt: skip
             full = np.zeros((n_addr, hops, len(categories)), dtype=np.float32)
-            full[ids] = values
+            full[ids] = whole.values
             total = np.zeros(n_addr, dtype=np.float64)
-            total[ids] = totals
+            total[ids] = whole.totals
+            if whole.exact.size:  # where the share's cap may bind: the per-address loop
+                k = whole.exact
+                sub_ptr = np.concatenate(([0], np.cumsum(ptr[k + 1] - ptr[k]))).astype(np.int64)
+                sub = np.concatenate([starts[ptr[i] : ptr[i + 1]] for i in k.tolist()])
+                values, totals = run_exposure(
+                    graph, node_usd, sub, sub_ptr, cat_nodes, cat_values, len(categories),
+                    forward=forward, hops=hops, threads=threads,
+                )  # fmt: skip
+                full[ids[k]] = values
+                total[ids[k]] = totals
+            whole.values = np.empty((0, hops, len(categories)))  # the memory back
+            parts["exposure"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
             arrays[f"{direction}_usd"] = full
             arrays[f"{direction}_total"] = total
+            if progress is not None:
+                progress(f"{chain} counterparties {direction}", 0, 1)
+            best, group = top_counterparties(
+                graph, node_usd, starts, ptr, cat_nodes, cat_values, wanted, groups,
+                forward=forward, hops=hops, result=whole, threads=threads,
+            )  # fmt: skip
+            found.append((best, group, total[ids]))
+            parts["counterparties"] += time.perf_counter() - t0
+        arrays.update(counterparty_rows(ids, n_addr, found, wanted, groups, representative, graph))
         if progress is not None:
             progress(f"{chain} features and model", 0, 1)
+        t0 = time.perf_counter()
         f_ids, x, _ = risk_model.chain_features(root, chain, typologies)
         base = len(FEATURES) - len(TYPOLOGIES)
         typ = np.zeros((n_addr, len(TYPOLOGIES)), dtype=np.uint16)
@@ -375,6 +421,8 @@ def precompute(
             contrib[f_ids] = c[rows, order]
             value[f_ids] = x[rows, order]
         arrays.update(ml_prob=prob, ml_feat=feat, ml_contrib=contrib, ml_value=value)
+        parts["features and model"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         if progress is not None:
             progress(f"{chain} features and model", 1, 1)
         meta = {
@@ -390,15 +438,96 @@ def precompute(
             "prices_usd": typologies.prices_usd,
             "typology_policy": typologies.model_dump(mode="json"),
             "versions": versions or {},
+            "counterparty_chains": list(graph.chains),
             "created_at": datetime.now(UTC).isoformat(),
         }
         arrays.update(address_index(reader, info.id))
         _write(table_dir(data_dir) / info.id, arrays, meta)
         elapsed = time.perf_counter() - started
-        stats.append(PrecomputeStats(info.id, n_addr, elapsed, model_version))
+        parts["write"] = time.perf_counter() - t0
+        stats.append(PrecomputeStats(info.id, n_addr, elapsed, model_version, parts))
     with _LOCK:
         _OPEN.clear()
     return stats
+
+
+def counterparty_groups(
+    graph: FlowGraph, cat_nodes: np.ndarray, node_usd: np.ndarray, entity_of: dict[str, Any]
+) -> tuple[np.ndarray, dict[int, int]]:
+    """(group id of each labelled node, group id -> the node that stands for it): a group
+    is an entity (``entity_of``) or, without one, the address; its representative is the
+    member that moved the most (USD)."""
+    chain_of = np.asarray(graph.node_chain)[cat_nodes].astype(np.int64)
+    addr = np.asarray(graph.node_addr)[cat_nodes].astype(np.int64)
+    entity = addr.copy()
+    for c, chain in enumerate(graph.chains):
+        found = entity_of.get(chain)
+        if found is None:
+            continue
+        mine = np.flatnonzero((chain_of == c) & (addr >= 0) & (addr < len(found)))
+        entity[mine] = np.asarray(found)[addr[mine]]
+    groups = (chain_of << np.int64(44)) + entity
+    a = graph.arrays
+    in_ptr, out_ptr = np.asarray(a["in_ptr"]), np.asarray(a["out_ptr"])
+    in_cum, out_cum, in_eid = np.asarray(a["in_cum"]), np.asarray(a["out_cum"]), a["in_eid"]
+    moved = np.zeros(cat_nodes.size)
+    has_in = in_ptr[cat_nodes + 1] > in_ptr[cat_nodes]
+    has_out = out_ptr[cat_nodes + 1] > out_ptr[cat_nodes]
+    moved[has_in] += in_cum[np.asarray(in_eid)[in_ptr[cat_nodes[has_in] + 1] - 1]]
+    moved[has_out] += out_cum[out_ptr[cat_nodes[has_out] + 1] - 1]
+    moved *= node_usd[cat_nodes]
+    order = np.lexsort((-moved, groups))
+    first = np.ones(order.size, dtype=np.bool_)
+    first[1:] = groups[order][1:] != groups[order][:-1]
+    representative = {
+        int(g): int(v)
+        for g, v in zip(groups[order][first].tolist(), cat_nodes[order][first].tolist(),
+                        strict=True)
+    }  # fmt: skip
+    return groups, representative
+
+
+def counterparty_rows(
+    ids: np.ndarray,
+    n_addr: int,
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    wanted: np.ndarray,
+    groups: np.ndarray,
+    representative: dict[int, int],
+    graph: FlowGraph,
+) -> dict[str, np.ndarray]:
+    """The largest counterparty per address, direction and category, as rows (CSR over
+    address ids, ``cp_ptr``): ``cp_direction`` (0 incoming, 1 outgoing), ``cp_category``
+    (index into the table's categories), ``cp_chain`` (index into
+    ``meta["counterparty_chains"]``), ``cp_entity`` (its entity id; the address id where
+    the store has no entities), ``cp_address`` (the address id that stands for it: its
+    member that moved the most), ``cp_share`` (of the direction's total)."""
+    rows_s, rows_code, rows_group, rows_share = [], [], [], []
+    for d, (best, group, total) in enumerate(found):
+        s, k = np.nonzero(group >= 0)
+        rows_s.append(s)
+        rows_code.append(d * 1000 + wanted[k])
+        rows_group.append(group[s, k])
+        rows_share.append(best[s, k] / np.maximum(total[s], 1e-300))
+    s = np.concatenate(rows_s) if rows_s else np.empty(0, np.int64)
+    code = np.concatenate(rows_code) if rows_code else np.empty(0, np.int64)
+    group = np.concatenate(rows_group) if rows_group else np.empty(0, np.int64)
+    share = np.concatenate(rows_share) if rows_share else np.empty(0)
+    addr_of = ids[s]
+    order = np.lexsort((code, addr_of))
+    addr_of, code, group, share = addr_of[order], code[order], group[order], share[order]
+    rep = np.array([representative[int(g)] for g in group.tolist()], dtype=np.int64)
+    ptr = np.searchsorted(addr_of, np.arange(n_addr + 1, dtype=np.int64)).astype(np.int64)
+    direction, category = code // 1000, code % 1000
+    return {
+        "cp_ptr": ptr,
+        "cp_direction": direction.astype(np.int8),
+        "cp_category": category.astype(np.int16),
+        "cp_chain": np.asarray(graph.node_chain)[rep].astype(np.int16),
+        "cp_entity": (group & ((np.int64(1) << np.int64(44)) - 1)).astype(np.int64),
+        "cp_address": np.asarray(graph.node_addr)[rep].astype(np.int64),
+        "cp_share": np.minimum(share, 1.0).astype(np.float32),
+    }
 
 
 def address_index(reader: ChainReader, chain: str) -> dict[str, np.ndarray]:
@@ -432,6 +561,20 @@ def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) ->
 # --- lookups ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Counterparty:
+    """The largest labelled counterparty of ``address_id`` in one direction and category:
+    an entity (``entity``), shown by its member ``address`` (an address id on ``chain``)."""
+
+    address_id: int
+    direction: str
+    category: str
+    chain: str
+    entity: int
+    address: int
+    share: float
+
+
 @dataclass
 class Table:
     folder: Path
@@ -439,6 +582,7 @@ class Table:
     arrays: dict[str, np.ndarray]
     stamp: float
     index: dict[str, np.ndarray]
+    parties: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def categories(self) -> list[str]:
@@ -457,6 +601,38 @@ class Table:
 
     def row(self, address_id: int) -> dict[str, np.ndarray]:
         return {k: np.asarray(v[address_id]) for k, v in self.arrays.items()}
+
+    @property
+    def has_counterparties(self) -> bool:
+        return bool(self.parties)
+
+    def counterparties(self, address_ids: np.ndarray) -> list[Counterparty]:
+        """The stored largest counterparties of these addresses (one per address,
+        direction and category; [] for a table written before they were kept)."""
+        if not self.parties:
+            return []
+        ptr = self.parties["cp_ptr"]
+        chains = list(self.meta.get("counterparty_chains", []))
+        cats = self.categories
+        out: list[Counterparty] = []
+        for a in np.asarray(address_ids, dtype=np.int64).tolist():
+            if not 0 <= a < self.n:
+                continue
+            lo, hi = int(ptr[a]), int(ptr[a + 1])
+            for j in range(lo, hi):
+                outgoing = int(self.parties["cp_direction"][j]) == 1
+                out.append(
+                    Counterparty(
+                        address_id=a,
+                        direction="outgoing" if outgoing else "incoming",
+                        category=cats[int(self.parties["cp_category"][j])],
+                        chain=chains[int(self.parties["cp_chain"][j])],
+                        entity=int(self.parties["cp_entity"][j]),
+                        address=int(self.parties["cp_address"][j]),
+                        share=float(self.parties["cp_share"][j]),
+                    )
+                )
+        return out
 
     def find(self, address: str) -> list[int]:
         """The ids whose key is the canonical ``address``'s (almost always one; [] when the
@@ -481,6 +657,9 @@ _NAMES = (
     "ml_value",
 )  # fmt: skip
 _INDEX = ("key_k1", "key_k2", "key_id")
+_COUNTERPARTIES = (
+    "cp_ptr", "cp_direction", "cp_category", "cp_chain", "cp_entity", "cp_address", "cp_share",
+)  # fmt: skip
 
 
 def open_table(data_dir: Path, chain: str) -> Table | None:
@@ -506,6 +685,8 @@ def open_table(data_dir: Path, chain: str) -> Table | None:
         if (folder / f"{n}.npy").exists()
     }
     table = Table(folder, meta, arrays, stamp, index if len(index) == len(_INDEX) else {})
+    if all((folder / f"{n}.npy").exists() for n in _COUNTERPARTIES):
+        table.parties = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _COUNTERPARTIES}
     with _LOCK:
         _OPEN[folder] = table
     return table

@@ -150,42 +150,73 @@ def trace(
     *,
     stop: np.ndarray | None = None,
     stop_is_complete: bool = False,
+    extra_stop: np.ndarray | None = None,
 ) -> TraceResult:
     """Run a trace from these seed edges (taken whole). ``stop_is_complete``: ``stop`` is
-    sorted, distinct and holds the service nodes already (see ``stop_set``)."""
+    sorted, distinct and holds the service nodes already (see ``stop_set``).
+    ``extra_stop``: a few more stops for this trace only (a large ``stop`` used by many
+    traces is made into a lookup mask once; ``stop_set(stop, extra)`` would be a new set
+    each time)."""
+    seeds = np.ascontiguousarray(seeds, dtype=np.int64)
+    return _run(graph, seeds, False, options, stop, stop_is_complete, extra_stop)
+
+
+def trace_nodes(
+    graph: FlowGraph,
+    nodes: np.ndarray,
+    options: TraceOptions,
+    *,
+    stop: np.ndarray | None = None,
+    stop_is_complete: bool = False,
+    extra_stop: np.ndarray | None = None,
+) -> TraceResult:
+    """``trace(graph, address_seeds(graph, nodes, options), options, ...)`` in one compiled
+    call: the trace of an address (its nodes) or of an entity (a set of them)."""
+    nodes = np.ascontiguousarray(nodes, dtype=np.int64)
+    return _run(graph, nodes, True, options, stop, stop_is_complete, extra_stop)
+
+
+def _run(
+    graph: FlowGraph,
+    starts: np.ndarray,
+    from_nodes: bool,
+    options: TraceOptions,
+    stop: np.ndarray | None,
+    stop_is_complete: bool,
+    extra_stop: np.ndarray | None,
+) -> TraceResult:
     options.check()
     since, until = _window(options)
-    stops = np.asarray(stop, dtype=np.int64) if stop_is_complete else _stops(graph, stop)
-    seeds = np.asarray(seeds, dtype=np.int64)
-    a = graph.arrays
-    amounts = np.asarray(a["e_amount"][seeds], dtype=np.float64)
+    stops, mask = _stop_lookup(graph, stop, stop_is_complete)
+    if extra_stop is not None and np.asarray(extra_stop).size:
+        stops = sorted_union(stops, np.asarray(extra_stop))
     forward = options.direction is TraceDirection.FORWARD
-    with graph.scratch() as (node_slot, edge_slot, fr_level, fr_index):
-        e, ea, eh, nodes, _na, nh, npar, truncated = kernels.propagate(
-            a["out_ptr"], a["e_src"], a["e_dst"], a["e_time"], a["e_amount"], a["e_out"],
-            a["out_cum"], a["in_ptr"], a["in_eid"], a["in_cum"],
-            seeds, amounts, stops, forward, _MODEL_CODE[options.model], options.hops,
-            float(options.min_value), since, until, options.respect_time, options.max_edges,
-            node_slot, edge_slot, fr_level, fr_index,
+    scratch = graph.take_scratch()
+    try:
+        edge_rows, node_rows, ea, truncated, small = kernels.trace_run(
+            graph.kernel_arrays(), scratch[0], scratch[1], scratch[2], scratch[3], starts,
+            from_nodes, -1 if options.asset is None else options.asset,
+            options.asset is not None, stops, mask, forward, _MODEL_CODE[options.model],
+            options.hops, float(options.min_value), since, until, options.respect_time,
+            options.max_edges,
+            _NUDGE, _EXACT_FLOAT, _SUM_LIMIT,
         )  # fmt: skip
-        # every amount exact in float64 and every sum in int64: compiled all the way
-        small, a_in, a_out, amounts = kernels.finish_checked(
-            a["e_src"], a["e_dst"], a["e_amount"], a["e_out"], a["e_hi"], e, ea, nodes, nh,
-            forward, options.model is not Model.POISON, _NUDGE, node_slot, _EXACT_FLOAT,
-            _SUM_LIMIT,
-        )  # fmt: skip
+    finally:
+        graph.give_scratch(scratch)
+    e, eh = edge_rows[0], edge_rows[1]
+    nodes, nh, npar = node_rows[0], node_rows[1], node_rows[2]
     if small:
-        node_amount: list[int] = amounts.tolist()
+        a_in, a_out = edge_rows[2], edge_rows[3]
+        node_amount: list[int] = node_rows[3].tolist()
     else:
         a_in, a_out = _exact(graph, e, ea)
         if options.model is not Model.POISON:
             _conserve(graph, e, a_in, a_out, nodes, nh, forward)
         node_amount = _node_amounts(graph, e, a_in, a_out, nodes, nh, forward)
-    edge_in, edge_out = a_in.tolist(), a_out.tolist()  # Python ints either way
     return TraceResult(
         edges=e,
-        edge_amount=edge_in,
-        edge_amount_out=edge_out,
+        edge_amount=a_in.tolist(),  # Python ints either way
+        edge_amount_out=a_out.tolist(),
         edge_hop=eh,
         nodes=nodes,
         node_amount=node_amount,
@@ -195,6 +226,39 @@ def trace(
         options=options,
         edge_float=ea,
     )
+
+
+_NO_MASK = np.zeros(0, dtype=np.uint8)
+_MASK_FROM = 1024  # stop sets this large are looked up in a mask of the graph's nodes
+_MASKS_KEPT = 4
+
+
+def _stop_lookup(
+    graph: FlowGraph, stop: np.ndarray | None, complete: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stop set as the kernels take it: (sorted nodes, per-node byte mask or empty).
+
+    A large set (the labelled services of a whole chain: hundreds of thousands of nodes)
+    becomes a mask, one byte per node, made once per set (kept on the graph for the last
+    few sets, by identity) so that a trace looks a node up with one load instead of a
+    binary search whose every step is a cache miss."""
+    if stop is None:
+        return graph.service_nodes(), _NO_MASK
+    kept: list[tuple[np.ndarray, bool, np.ndarray, np.ndarray]]
+    kept = graph.__dict__.setdefault("_stop_masks", [])
+    for known, was_complete, nodes, mask in kept:
+        if known is stop and was_complete == complete:
+            return nodes, mask
+    union = np.asarray(stop, dtype=np.int64) if complete else _stops(graph, stop)
+    if union.size >= _MASK_FROM:
+        mask = np.zeros(graph.n_nodes, dtype=np.uint8)
+        mask[union] = 1
+        nodes = np.empty(0, dtype=np.int64)
+    else:
+        nodes, mask = np.ascontiguousarray(union), _NO_MASK
+    kept.insert(0, (stop, complete, nodes, mask))
+    del kept[_MASKS_KEPT:]
+    return nodes, mask
 
 
 def _stops(graph: FlowGraph, stop: np.ndarray | None) -> np.ndarray:

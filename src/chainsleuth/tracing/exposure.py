@@ -34,7 +34,6 @@ from chainsleuth.tracing.engine import (
     address_seeds,
     path_to,
     sorted_union,
-    stop_set,
     trace,
 )
 from chainsleuth.tracing.graph import FlowGraph
@@ -94,8 +93,8 @@ def exposure(
         max_edges=max_edges,
     )
     seeds = address_seeds(graph, nodes, options)
-    stop = stop_set(graph, labelled_stops(graph, node_category), nodes)
-    result = trace(graph, seeds, options, stop=stop, stop_is_complete=True)
+    stop = labelled_stops(graph, node_category)  # the same array each call: one mask
+    result = trace(graph, seeds, options, stop=stop, stop_is_complete=True, extra_stop=nodes)
     totals: dict[int, int] = {}
     for e in seeds.tolist():
         # in the subject's asset: forward what it paid, backward what it received (a swap

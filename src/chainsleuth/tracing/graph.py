@@ -59,6 +59,10 @@ _EDGE_ARRAYS = (
 )  # fmt: skip
 _NODE_ARRAYS = ("node_chain", "node_addr", "node_asset", "out_ptr", "in_ptr")
 _CROSS_ARRAYS = ("cross_eid", "cross_ohi", "cross_olo", "cross_tx2")
+_KERNEL_ARRAYS = (
+    "out_ptr", "in_ptr", "in_eid", "e_src", "e_dst", "e_time", "e_kind", "e_amount", "e_out",
+    "out_cum", "in_cum", "e_hi", "node_asset",
+)  # fmt: skip
 
 
 @dataclass
@@ -71,28 +75,43 @@ class FlowGraph:
     meta: dict[str, Any] = field(default_factory=dict)
     folder: Path | None = None  # the cache folder of this version of the graph
     _pool: list[tuple[np.ndarray, ...]] = field(default_factory=list)
-    _pool_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
     def scratch(self) -> Iterator[tuple[np.ndarray, ...]]:
         """Scratch arrays for one trace (per node: slot, frontier level, frontier index;
         per edge: slot), all -1; the kernel leaves them -1. One set per concurrent trace,
         kept for the next (allocating them costs more than a trace)."""
-        with self._pool_lock:
-            found = self._pool.pop() if self._pool else None
-        if found is None:
+        found = self.take_scratch()
+        try:
+            yield found
+        finally:
+            self.give_scratch(found)
+
+    def take_scratch(self) -> tuple[np.ndarray, ...]:
+        """``scratch`` without the context manager (for the hot path): hand the set back
+        with ``give_scratch``."""
+        try:
+            return self._pool.pop()  # atomic under the GIL, as is append
+        except IndexError:
             n, m = self.n_nodes, self.n_edges
-            found = (
+            return (
                 np.full(n, -1, dtype=np.int64),
                 np.full(m, -1, dtype=np.int64),
                 np.full(n, -1, dtype=np.int64),
                 np.full(n, -1, dtype=np.int64),
             )
-        try:
-            yield found
-        finally:
-            with self._pool_lock:
-                self._pool.append(found)
+
+    def give_scratch(self, found: tuple[np.ndarray, ...]) -> None:
+        self._pool.append(found)
+
+    def kernel_arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays ``kernels.trace_run`` reads, in its order (made once)."""
+        cached = self.__dict__.get("_kernel_arrays")
+        if cached is None:
+            cached = tuple(self.arrays[name] for name in _KERNEL_ARRAYS)
+            self.__dict__["_kernel_arrays"] = cached
+        found: tuple[np.ndarray, ...] = cached
+        return found
 
     def __getattr__(self, name: str) -> np.ndarray:
         arrays = self.__dict__.get("arrays", {})

@@ -1,8 +1,11 @@
 """The compiled kernels of the tracer (numba, ``cache=True``): propagation and paths.
 
 They take the graph's arrays (see ``graph``) and work on the nodes and edges they reach
-only: state lives in typed dictionaries and lists, never in arrays the size of the graph,
-so a trace costs what it touches and threads may run traces side by side.
+only: a trace's state lives in arrays that grow with what it reached, and in scratch
+arrays the size of the graph that the caller hands in filled with -1 and gets back so
+(made once per graph and concurrent trace: only the slots a trace touched are set and
+reset), so a trace costs what it touches and threads may run traces side by side. A
+large stop set is a byte per node (made once per set), looked up with one load.
 
 Models (``model``): 0 poison, 1 haircut, 2 FIFO; see ``engine`` for their definitions.
 """
@@ -37,6 +40,15 @@ def _in_stop(stop: np.ndarray, v: int) -> bool:
         return False
     k = np.searchsorted(stop, v)
     return bool(k < stop.size and stop[k] == v)
+
+
+@njit(cache=True)
+def _is_stop(mask: np.ndarray, stop: np.ndarray, v: int) -> bool:
+    """``v`` is in the stop set: marked in ``mask`` (one byte per node, or empty) or in
+    the sorted ``stop``. One load for the large base set, not a binary search over it."""
+    if mask.size > 0 and mask[v] != 0:
+        return True
+    return _in_stop(stop, v)
 
 
 @njit(cache=True)
@@ -96,6 +108,7 @@ def propagate(
     seed_edges: np.ndarray,
     seed_amounts: np.ndarray,
     stop: np.ndarray,
+    stop_mask: np.ndarray,
     forward: bool,
     model: int,
     hops: int,
@@ -113,9 +126,11 @@ def propagate(
 ]:
     """Spread the seeds' amounts through the graph, ``hops`` edges deep at most.
 
-    ``node_slot``, ``fr_level``, ``fr_index`` (one per node) and ``edge_slot`` (one per
-    edge) are scratch arrays filled with -1; they are -1 again on return (only what the
-    trace touched is reset, so a call costs what it reaches).
+    A node is a stop when ``stop_mask[v]`` (one byte per node; may be empty) is set or
+    it is in the sorted ``stop``. ``node_slot``, ``fr_level``, ``fr_index`` (one per
+    node) and ``edge_slot`` (one per edge) are scratch arrays filled with -1; they are -1
+    again on return (only what the trace touched is reset, so a call costs what it
+    reaches).
 
     Returns (edge ids, attributed amount on each in the source's asset, hop of each,
     node ids, amount of each node in its asset, hop of each, the edge that first reached
@@ -246,7 +261,7 @@ def propagate(
                 f_delta = fr_edge_delta[k]
                 if forward:
                     v = e_dst[e]
-                    if _in_stop(stop, v):
+                    if _is_stop(stop_mask, stop, v):
                         continue
                     amt = e_out[e]
                     hi_ = in_cum[e]
@@ -275,7 +290,7 @@ def propagate(
                         j += 1
                 else:
                     u = e_src[e]
-                    if _in_stop(stop, u):
+                    if _is_stop(stop_mask, stop, u):
                         continue
                     amt = e_amount[e]
                     hi_ = out_cum[e]
@@ -308,7 +323,7 @@ def propagate(
             continue
         for k in range(n_fr):
             v = fr_nodes[k]
-            if _in_stop(stop, v):
+            if _is_stop(stop_mask, stop, v):
                 continue
             x = fr_delta[k]
             t_v = fr_time[k]
@@ -792,3 +807,83 @@ def seed_edges(
             found[n] = e
             n += 1
     return np.unique(found[:n])
+
+
+@njit(cache=True)
+def trace_run(
+    g: tuple[np.ndarray, ...],
+    node_slot: np.ndarray,
+    edge_slot: np.ndarray,
+    fr_level: np.ndarray,
+    fr_index: np.ndarray,
+    starts: np.ndarray,
+    from_nodes: bool,
+    asset: int,
+    by_asset: bool,
+    stop: np.ndarray,
+    stop_mask: np.ndarray,
+    forward: bool,
+    model: int,
+    hops: int,
+    min_value: float,
+    since: int,
+    until: int,
+    respect_time: bool,
+    max_edges: int,
+    nudge: float,
+    exact_limit: float,
+    sum_limit: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, bool]:
+    """A whole trace in one compiled call: the seeds (``from_nodes``: the flows of the
+    nodes ``starts``, as ``seed_edges``, of ``asset`` when ``by_asset``; otherwise
+    ``starts`` are the seed edges), ``propagate`` and ``finish_checked``.
+
+    ``g`` is ``FlowGraph.kernel_arrays()``. One call and three arrays back, not a dozen
+    of each: for a small trace the calls cost more than the work. Returns (per edge rows:
+    edge ids, hops, integer amount in, integer amount out; per node rows: node ids, hops,
+    parent edges, integer amounts; the float attributions; truncated; small). Not small
+    (some amount passes ``exact_limit`` or a sum ``sum_limit``): the integer rows are 0
+    and the caller takes the exact path."""
+    out_ptr, in_ptr, in_eid, e_src, e_dst, e_time, e_kind = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
+    e_amount, e_out, out_cum, in_cum, e_hi, node_asset = g[7], g[8], g[9], g[10], g[11], g[12]
+    if from_nodes:
+        nodes = np.unique(starts)
+        seeds = seed_edges(
+            out_ptr, in_ptr, in_eid, e_src, e_dst, e_time, e_kind, nodes, forward, since, until
+        )
+        if by_asset:
+            keep = 0
+            for k in range(seeds.size):
+                if node_asset[e_src[seeds[k]]] == asset:
+                    seeds[keep] = seeds[k]
+                    keep += 1
+            seeds = seeds[:keep]
+    else:
+        seeds = starts
+    amounts = np.empty(seeds.size, dtype=np.float64)
+    for k in range(seeds.size):
+        amounts[k] = e_amount[seeds[k]]
+    e, ea, eh, nd, _na, nh, npar, truncated = propagate(
+        out_ptr, e_src, e_dst, e_time, e_amount, e_out, out_cum, in_ptr, in_eid, in_cum,
+        seeds, amounts, stop, stop_mask, forward, model, hops, min_value, since, until,
+        respect_time,
+        max_edges, node_slot, edge_slot, fr_level, fr_index,
+    )  # fmt: skip
+    small, a_in, a_out, node_amount = finish_checked(
+        e_src, e_dst, e_amount, e_out, e_hi, e, ea, nd, nh, forward, model != POISON, nudge,
+        node_slot, exact_limit, sum_limit,
+    )  # fmt: skip
+    m = e.size
+    n = nd.size
+    edge_rows = np.zeros((4, m), dtype=np.int64)
+    node_rows = np.zeros((4, n), dtype=np.int64)
+    edge_rows[0] = e
+    edge_rows[1] = eh
+    node_rows[0] = nd
+    node_rows[1] = nh
+    node_rows[2] = npar
+    if small:
+        edge_rows[2] = a_in
+        edge_rows[3] = a_out
+        node_rows[3] = node_amount
+    return edge_rows, node_rows, ea, truncated, small

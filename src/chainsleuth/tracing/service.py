@@ -249,18 +249,49 @@ def _stop_nodes(
     ctx: TracingContext,
     categories: Iterable[str],
     extra: dict[str, list[int]],
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nodes a trace stops at, sorted and distinct: the labelled nodes of these
+    categories with the service nodes (the engine's ``stop_is_complete`` set: the same
+    array while the labels stay the same), the ``extra`` addresses' nodes (its
+    ``extra_stop``), and the labelled and extra ones (shown as stops)."""
     wanted = frozenset(c.strip().lower() for c in categories)
+    every, chosen = _base_stops(reader, graph, ctx, wanted)
+    parts = [
+        graph.nodes_of(chain, np.array(sorted(set(ids)), dtype=np.int64))
+        for chain in graph.chains
+        if (ids := list(extra.get(chain, [])))
+    ]
+    if not parts:
+        return every, np.empty(0, dtype=np.int64), chosen
+    nodes = engine.sorted_union(*parts)
+    return every, nodes, engine.sorted_union(chosen, nodes)
+
+
+def _base_stops(
+    reader: ChainReader, graph: FlowGraph, ctx: TracingContext, wanted: frozenset[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled nodes of these categories with the service nodes, and without,
+    sorted: the same arrays (kept on the graph) while the labels stay the same, so that
+    the engine makes its stop mask once, not per trace (sorting every stop of a large
+    world took longer than the trace)."""
     parts: list[np.ndarray] = []
-    for chain in graph.chains:
-        ids = list(extra.get(chain, []))
-        if ids:
-            parts.append(graph.nodes_of(chain, np.array(sorted(set(ids)), dtype=np.int64)))
-        if ctx.categories is not None and wanted:
-            parts.append(
-                _category_stops(graph, chain, ctx.categories.categories(reader, chain), wanted)
-            )
-    return engine.sorted_union(*parts) if parts else np.empty(0, dtype=np.int64)
+    if ctx.categories is not None and wanted:
+        for chain in graph.chains:
+            labelled = ctx.categories.categories(reader, chain)
+            parts.append(_category_stops(graph, chain, labelled, wanted))
+    cache: dict[frozenset[str], tuple[list[np.ndarray], np.ndarray, np.ndarray]]
+    cache = graph.__dict__.setdefault("_base_stops", {})
+    known = cache.get(wanted)
+    if (
+        known is not None
+        and len(known[0]) == len(parts)
+        and all(x is y for x, y in zip(known[0], parts, strict=True))
+    ):
+        return known[1], known[2]
+    chosen = engine.sorted_union(*parts) if parts else np.empty(0, dtype=np.int64)
+    every = engine.sorted_union(graph.service_nodes(), chosen)
+    cache[wanted] = (parts, every, chosen)
+    return every, chosen
 
 
 def _category_stops(
@@ -488,23 +519,26 @@ def run_trace(reader: ChainReader, request: TraceRequest, ctx: TracingContext) -
     )
     options.check()
     graph = load_graph(reader, ctx.services)
+    stop_ids = _address_ids(reader, info.id, request.stop)
+    categories = DEFAULT_STOP if request.stop_categories is None else request.stop_categories
+    stop, extra, shown = _stop_nodes(reader, graph, ctx, categories, {info.id: stop_ids})
     if request.tx:
         tx_hash = canonical_hash(info.id, request.tx)
         tx_id = reader.tx_id(info.id, tx_hash)
         if tx_id is None:
             raise NotFound(f"no transaction {tx_hash} on {info.name}")
         seeds = engine.tx_seeds(graph, info.id, tx_id, options)
-        subject: list[int] = []
+        result = engine.trace(
+            graph, seeds, options, stop=stop, stop_is_complete=True, extra_stop=extra
+        )
     else:
         addresses = [request.address] if request.address else list(request.addresses or [])
         subject = _address_ids(reader, info.id, addresses)
         nodes = graph.nodes_of(info.id, np.array(sorted(set(subject)), dtype=np.int64))
-        seeds = engine.address_seeds(graph, nodes, options)
-    stop_ids = _address_ids(reader, info.id, request.stop)
-    categories = DEFAULT_STOP if request.stop_categories is None else request.stop_categories
-    stop = _stop_nodes(reader, graph, ctx, categories, {info.id: stop_ids})
-    result = engine.trace(graph, seeds, options, stop=stop)
-    return render_trace(reader, graph, ctx, result, info.id, stop)
+        result = engine.trace_nodes(
+            graph, nodes, options, stop=stop, stop_is_complete=True, extra_stop=extra
+        )
+    return render_trace(reader, graph, ctx, result, info.id, shown)
 
 
 def render_trace(
@@ -519,11 +553,14 @@ def render_trace(
     node_list = result.nodes.tolist()
     edge_list = result.edges.tolist()
     r.prepare(node_list, edge_list)
-    stops = set(stop.tolist())
+    # ``stop`` (the nodes shown as stops) is sorted: a search per node, not a set of
+    # every stop (hundreds of thousands on a large world)
+    at = np.searchsorted(stop, result.nodes)
+    found = stop[np.minimum(at, stop.size - 1)] == result.nodes if stop.size else at < 0
     nodes = [
-        r.node(v, amount, h, v in stops)
-        for v, amount, h in zip(
-            node_list, result.node_amount, result.node_hop.tolist(), strict=True
+        r.node(v, amount, h, s)
+        for v, amount, h, s in zip(
+            node_list, result.node_amount, result.node_hop.tolist(), found.tolist(), strict=True
         )
     ]
     return TraceGraph(

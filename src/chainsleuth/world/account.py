@@ -217,6 +217,7 @@ class AccountChain:
             made = self._chunk(chunk, max(0, target_left // chunks_left))
             target_left -= made
         self.summary.extra["phases"] = self.phases.seconds
+        self.summary.extra["phases_cpu"] = self.phases.cpu
         return self.summary
 
     def _chunk(self, chunk: AccountChunk, target: int) -> int:

@@ -127,16 +127,23 @@ def weighted_choice(rng: np.random.Generator, cumweights: NDArray[Any], size: in
 
 
 class Phases:
-    """Seconds spent per phase of a loop (for benchmarks): ``mark(name)`` closes a phase."""
+    """Seconds spent per phase of a loop (for benchmarks): ``mark(name)`` closes a phase.
+
+    ``seconds`` is wall-clock time, ``cpu`` the CPU time of the calling thread (steadier
+    on a busy machine)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
 
     def start(self) -> None:
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
 
     def mark(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
-        self._last = now
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu - self._last_cpu
+        self._last, self._last_cpu = now, cpu

@@ -64,7 +64,7 @@ def write_fiat_deposits(plan: WorldPlan, out: Path, actors: np.ndarray, cust_ids
     )
     buys = trades.filter(pc.equal(trades["side"], "buy"))
     n = buys.num_rows
-    # the customer's country and whether it trades under a stolen identity
+    # per distinct buying customer: its country and whether it trades under a stolen identity
     country_of = {}
     fake = set()
     for actor, cid in zip(actors.tolist(), cust_ids.to_pylist(), strict=True):
@@ -72,45 +72,68 @@ def write_fiat_deposits(plan: WorldPlan, out: Path, actors: np.ndarray, cust_ids
         country_of[cid] = info.country or "GB"
         if info.info.get("fake_identity"):
             fake.add(cid)
-    customers = buys["customer_id"].to_pylist()
+    coded = pc.dictionary_encode(buys["customer_id"]).combine_chunks()
+    row = coded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    distinct = coded.dictionary.to_pylist()
+    countries = [country_of.get(cid, "GB") for cid in distinct]
+    local_of = [local_currency(c) for c in countries]
+    stolen_of = np.array([cid in fake for cid in distinct], dtype=bool)
+    # the payer's own account: the same for a customer's card and its bank transfers
+    own_of = np.array(
+        [
+            [zlib.crc32(f"{cid}{flag}".encode()) % 10**4 for flag in (False, True)]
+            for cid in distinct
+        ],
+        dtype=np.int64,
+    ).reshape(-1, 2)
     usd = pc.multiply(pc.cast(buys["amount"], pa.float64()), buys["price_usd"]).to_numpy()
     times = pc.cast(buys["time"], pa.int64()).to_numpy()
-    currency, amount, method, bank, account, matches = [], [], [], [], [], []
     card = rng.random(n) < 0.25
     round_to = rng.choice([1, 10, 50, 100], size=n, p=[0.2, 0.4, 0.2, 0.2])
     digits = rng.integers(0, 10**4, size=n)
-    for i, cid in enumerate(customers):
-        country = country_of.get(cid, "GB")
-        cur, rate, dec = local_currency(country)
-        local = usd[i] * rate * 1.005  # the exchange's spread: a little more than the trade
-        step = int(round_to[i]) * (100 if dec == 0 else 1)
-        whole = int(np.ceil(local / step) * step) if local > 0 else step
-        amount.append(f"{whole}" if dec == 0 else f"{whole}.00")
-        currency.append(cur)
-        stolen = cid in fake  # other people's accounts, a new one each time
-        payer = int(digits[i]) if stolen else zlib.crc32(f"{cid}{card[i]}".encode()) % 10**4
-        if card[i]:
-            method.append("card")
-            bank.append(country)
-            account.append(f"card ****{payer:04d}")
-        else:
-            method.append(
-                "sepa" if cur == "EUR" else "faster_payments" if cur == "GBP" else "bank_transfer"
-            )
-            bank.append(country if cur != "USD" or country == "US" else "US")
-            account.append(f"{bank[-1]}** **** {payer:04d}")
-        matches.append(not stolen)
+    rate = np.array([x[1] for x in local_of], dtype=np.float64)[row]
+    whole_units = np.array([x[2] == 0 for x in local_of], dtype=bool)[row]
+    local = usd * rate * 1.005  # the exchange's spread: a little more than the trade
+    step = round_to.astype(np.int64) * np.where(whole_units, 100, 1)
+    whole = np.where(local > 0, np.ceil(local / step) * step, step).astype(np.int64)
+    text = pa.array(whole).cast(pa.string())
+    amount = pc.if_else(pa.array(whole_units), text, pc.binary_join_element_wise(text, ".00", ""))
+    cur_names = [x[0] for x in local_of]
+    currency = pa.array(cur_names, pa.string()).take(pa.array(row))
+    stolen = stolen_of[row]  # other people's accounts, a new one each time
+    payer = np.where(stolen, digits, own_of[row, card.astype(np.int64)])
+    payer_text = pc.utf8_lpad(pa.array(payer).cast(pa.string()), 4, "0")
+    country = pa.array(countries, pa.string()).take(pa.array(row))
+    transfer = pa.array(
+        [
+            "sepa" if c == "EUR" else "faster_payments" if c == "GBP" else "bank_transfer"
+            for c in cur_names
+        ],
+        pa.string(),
+    ).take(pa.array(row))
+    us_bank = np.array(
+        [c == "USD" and k != "US" for c, k in zip(cur_names, countries, strict=True)], bool
+    )[row]
+    card_arr = pa.array(card)
+    method = pc.if_else(card_arr, "card", transfer)
+    bank = pc.if_else(card_arr, country, pc.if_else(pa.array(us_bank), "US", country))
+    account = pc.if_else(
+        card_arr,
+        pc.binary_join_element_wise("card ****", payer_text, ""),
+        pc.binary_join_element_wise(bank, "** **** ", payer_text, ""),
+    )
+    matches = pa.array(~stolen)
     received = times - rng.integers(300, 6 * 3_600, size=n)
     table = pa.table(
         {
             "fiat_deposit_id": ids_text("F", np.arange(1, n + 1), 9),
             "customer_id": buys["customer_id"],
-            "currency": pa.array(currency, pa.string()),
-            "amount": pa.array(amount, pa.string()),
-            "method": pa.array(method, pa.string()),
-            "bank_country": pa.array(bank, pa.string()),
-            "payer_account": pa.array(account, pa.string()),
-            "payer_matches_kyc": pa.array(matches, pa.bool_()),
+            "currency": currency,
+            "amount": amount,
+            "method": method,
+            "bank_country": bank,
+            "payer_account": account,
+            "payer_matches_kyc": matches,
             "reference": buys["trade_id"],
             "received_at": pa.array(received, TIME),
             "status": pa.repeat(pa.scalar("completed"), n),

@@ -152,6 +152,9 @@ def generate_world(
         for o in outputs:
             clock[f"chain_{o.chain}"] = o.extra["seconds"]
             clock[f"chain_{o.chain}_cpu"] = o.extra["cpu_seconds"]
+            clock[f"chain_{o.chain}_writer"] = o.extra.get("writer_seconds", 0.0)
+            for phase, cpu in o.summary.get("extra", {}).get("phases_cpu", {}).items():
+                clock[f"{o.chain}.{phase}_cpu"] = cpu
         mark = time.perf_counter()
         extra_files = _post_process(plan, tmp, outputs, clock)
         clock["records"] = time.perf_counter() - mark

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
@@ -96,9 +98,18 @@ def write_labels(plan: WorldPlan, root: Path) -> list[Path]:
         if r["type"] != "user"
     }
     candidates: dict[tuple[int, str, str], list[tuple[str, str]]] = defaultdict(list)
+    known = pa.array(sorted(actors), pa.int64())
+    roles = pa.array(sorted({role for _, role in RULES}), pa.string())
     for chain in ("btc", "eth"):
         table = pq.read_table(
             root / "truth" / f"addresses_{chain}.parquet", columns=["address", "actor_id", "role"]
+        )
+        # most addresses are users' (or have roles no rule names): leave them out at once
+        table = table.filter(
+            pc.and_(
+                pc.is_in(table["actor_id"], value_set=known),
+                pc.is_in(table["role"], value_set=roles),
+            )
         )
         for row in table.to_pylist():
             actor = actors.get(int(row["actor_id"]))

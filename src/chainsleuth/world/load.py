@@ -1,11 +1,14 @@
 """``load_world``: check a world folder whole, then append its chains to the chain store.
 
 Nothing is appended before the whole folder has been checked: the manifest (format and
-version), every file's size and SHA-256, and every chain file's Parquet schema against
-``SOURCE``. Each block range is one atomic ``ChainStore.append``; should one fail anyway,
+version), every file's presence and size, every chain file's Parquet schema against
+``SOURCE``, and the SHA-256 of every file but the chain files. A chain file's SHA-256 is
+checked on the very bytes the loader reads and decodes (each file is read once, and
+hashing runs on the reading thread, beside the appends). Each block range is one atomic
+``ChainStore.append``; should one fail (a chain file that fails its checksum included),
 the chains are cut back to where they were before this load (``truncate_after``), so a
-load either completes or leaves the store as it found it. Loading a world twice is a no-op
-(the store skips batches it already holds with the same block hashes).
+load either completes or leaves the store's chains as it found them. Loading a world twice
+is a no-op (the store skips batches it already holds with the same block hashes).
 
 While the store appends one range, a reading thread reads the next and does the store's
 batch-only work on it (``chainsleuth.chain.prepare``): two ranges in memory at most.
@@ -30,20 +33,38 @@ Progress = Callable[[str, int, int], None]
 CHAIN_ORDER = ("btc", "eth")
 
 
-def check_world(folder: Path, on_progress: Progress | None = None) -> dict[str, Any]:
-    """The manifest of a complete, intact world folder; raises otherwise (nothing changes)."""
+def chain_files(manifest: dict[str, Any]) -> set[str]:
+    """The paths of the manifest's chain files (its block ranges' tables)."""
+    return {
+        rel
+        for info in manifest.get("chains", {}).values()
+        for r in info.get("ranges", [])
+        for rel in r.get("files", {}).values()
+    }
+
+
+def check_world(
+    folder: Path, on_progress: Progress | None = None, *, chain_checksums: bool = True
+) -> dict[str, Any]:
+    """The manifest of a complete, intact world folder; raises otherwise (nothing changes).
+
+    ``chain_checksums=False`` leaves the chain files' SHA-256 to their reader
+    (``read_range(..., manifest=...)``); their presence, size and schema are checked here."""
     manifest = mf.read_manifest(folder)
     files: dict[str, Any] = manifest["files"]
-    total = sum(int(f.get("bytes", 0)) for f in files.values())
+    size_only = set() if chain_checksums else chain_files(manifest)
+    total = sum(int(f.get("bytes", 0)) for rel, f in files.items() if rel not in size_only)
     done = 0
 
-    def tick(n: int) -> None:
+    def tick(rel: str, n: int) -> None:
         nonlocal done
+        if rel in size_only:
+            return
         done += n
         if on_progress is not None:
             on_progress("checking files", done, total)
 
-    mf.verify_files(folder, manifest, on_file=tick)
+    mf.verify_files(folder, manifest, on_file=tick, size_only=size_only)
     for chain, info in manifest["chains"].items():
         kind = info.get("kind")
         if kind not in SOURCE:
@@ -87,12 +108,22 @@ def same_schema(got: pa.Schema, want: pa.Schema) -> bool:
     return True
 
 
-def read_range(folder: Path, chain: str, r: dict[str, Any]) -> BlockRange:
+def read_range(
+    folder: Path, chain: str, r: dict[str, Any], *, manifest: dict[str, Any] | None = None
+) -> BlockRange:
+    """One block range of a world as a validated batch. With ``manifest``, each file's
+    size and SHA-256 are checked on the bytes read, which are then decoded (read once)."""
     tables = {}
     for table, rel in r["files"].items():
         try:
+            if manifest is None:
+                source: Any = folder / rel
+            else:
+                data = (folder / rel).read_bytes()
+                mf.verify_bytes(folder, manifest, rel, data)
+                source = pa.BufferReader(data)
             # one chunk per column: the store would otherwise concatenate them itself
-            tables[table] = pq.read_table(folder / rel).combine_chunks()
+            tables[table] = pq.read_table(source).combine_chunks()
         except (OSError, pa.ArrowInvalid) as exc:
             raise IntegrityViolation(f"world {folder}: {rel} cannot be read ({exc})") from exc
     batch = BlockRange.conform(chain, int(r["first"]), int(r["last"]), tables)
@@ -100,11 +131,14 @@ def read_range(folder: Path, chain: str, r: dict[str, Any]) -> BlockRange:
     return batch
 
 
-def _read_prepared(folder: Path, chain: str, r: dict[str, Any]) -> BlockRange:
-    """``read_range``, and the store's batch-only work done on this (the reading) thread."""
+def _read_prepared(
+    folder: Path, manifest: dict[str, Any], chain: str, r: dict[str, Any]
+) -> BlockRange:
+    """``read_range`` (checksums included), and the store's batch-only work done on this
+    (the reading) thread."""
     from chainsleuth.chain.prepare import prepare  # noqa: PLC0415 - heavy, and only here
 
-    return prepare(read_range(folder, chain, r))
+    return prepare(read_range(folder, chain, r, manifest=manifest))
 
 
 def load_world(
@@ -118,7 +152,7 @@ def load_world(
     from chainsleuth.chain.store import ChainStore  # noqa: PLC0415 - heavy, and only here
 
     folder = Path(folder)
-    manifest = check_world(folder, on_progress)
+    manifest = check_world(folder, on_progress, chain_checksums=False)
     if store_root is None:
         from chainsleuth.chain import service as chain_service  # noqa: PLC0415
         from chainsleuth.core.config import load_settings  # noqa: PLC0415
@@ -134,12 +168,12 @@ def load_world(
     with ChainStore(store_root) as store:
         before = {c: store.tip(c) for c in chains}
         try:
-            pending = reader.submit(_read_prepared, folder, *todo[0]) if todo else None
+            pending = reader.submit(_read_prepared, folder, manifest, *todo[0]) if todo else None
             for i, (chain, r) in enumerate(todo):
                 assert pending is not None
                 batch = pending.result()
                 pending = (
-                    reader.submit(_read_prepared, folder, *todo[i + 1])
+                    reader.submit(_read_prepared, folder, manifest, *todo[i + 1])
                     if i + 1 < len(todo)
                     else None
                 )

@@ -295,6 +295,7 @@ class UtxoChain:
             self.last_time = int(times[-1])
             index += 1
         self.summary.extra["phases"] = self.phases.seconds
+        self.summary.extra["phases_cpu"] = self.phases.cpu
         return self.summary
 
     def _chunk(self, chunk: Chunk, target: int) -> int:

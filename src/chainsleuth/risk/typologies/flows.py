@@ -453,74 +453,107 @@ def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
     ]
 
 
+#: a cycle's transfer carries at most this much more than the one before (fees only shrink
+#: what goes round; this allows for rounding)
+_RT_GROWTH = 0.02
+
+
 def round_trip(data: ChainData, p: RoundTripPolicy) -> list[Raw]:
-    """Value that leaves an entity and comes back to it through one or two other entities
-    (none of them a service) within ``window_s``."""
+    """Value that leaves an entity and comes back to it through one to ``max_hops - 1``
+    other entities (none of them a service: larger than ``max_entity_size`` or dealing with
+    more than ``max_counterparties`` entities; none visited twice) within ``window_s``: each
+    transfer of the cycle later than the one before, carrying at least
+    ``min_returned_share`` of the first and no more than the one before. Paths grow one
+    transfer at a time; of the paths from one first transfer to one entity only the
+    earliest goes on (it can close every cycle a later one could). A first transfer that
+    starts several cycles reports the one that closes first (then the shortest)."""
     ensure_tables(data)
     con = data.con
+    # flows between entities (materialised first: with the two ``ent`` joins together the
+    # planner may pair every entity with every other before it joins the flows)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE rt_f AS
+           WITH fe AS MATERIALIZED (
+               SELECT f.tx_id, f.t, f.asset_id, f.from_id, f.to_id, f.value, f.usd,
+                      es.entity_id AS a, es.size AS sa
+               FROM flows f JOIN ent es ON es.address_id = f.from_id)
+           SELECT fe.*, er.entity_id AS b, er.size AS sb
+           FROM fe JOIN ent er ON er.address_id = fe.to_id
+           WHERE fe.a <> er.entity_id"""
+    )
+    con.execute(  # entities that dealt with too many others: services, whatever their size
+        """CREATE OR REPLACE TEMP TABLE rt_hub AS
+           SELECT e AS entity_id FROM (SELECT a AS e, b AS o FROM rt_f UNION SELECT b, a FROM rt_f)
+           GROUP BY e HAVING count(*) > $cp""",
+        {"cp": p.max_counterparties},
+    )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE rt_e AS
-           SELECT f.tx_id, f.t, f.asset_id, es.entity_id AS a, er.entity_id AS b,
-                  min(f.from_id) AS fa, min(f.to_id) AS tb, sum(f.value) AS v,
-                  sum(f.usd) AS usd
-           FROM flows f JOIN ent es ON es.address_id = f.from_id
-           JOIN ent er ON er.address_id = f.to_id
-           WHERE es.entity_id <> er.entity_id AND es.size <= $size AND er.size <= $size
-             AND NOT (f.from_id IN (SELECT address_id FROM stop)
-                      OR f.to_id IN (SELECT address_id FROM stop))
-           GROUP BY ALL HAVING sum(f.usd) >= $usd""",
+           SELECT tx_id, t, asset_id, a, b, min(from_id) AS fa, min(to_id) AS tb,
+                  sum(value) AS v, sum(usd) AS usd
+           FROM rt_f
+           WHERE sa <= $size AND sb <= $size
+             AND from_id NOT IN (SELECT address_id FROM stop)
+             AND to_id NOT IN (SELECT address_id FROM stop)
+             AND a NOT IN (SELECT entity_id FROM rt_hub) AND b NOT IN (SELECT entity_id FROM rt_hub)
+           GROUP BY ALL HAVING sum(usd) >= $usd""",
         {"size": p.max_entity_size, "usd": p.min_value_usd},
+    )
+    # open paths: the first transfer's (tx, origin entity, time, value), where the path is
+    # now (entity, time) and what it went through (txs, entities, addresses)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE rt_p AS
+           SELECT tx_id AS x0, a AS a0, t AS t0, asset_id, v AS v0, b AS cur, t AS tl,
+                  v AS vl, [tx_id] AS txs, [a, b] AS ents, [fa, tb] AS addrs
+           FROM rt_e"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE rt_c (x0 BIGINT, a0 BIGINT, t0 BIGINT, tc BIGINT,
+               asset_id BIGINT, v0 HUGEINT, vc HUGEINT, txs BIGINT[], addrs BIGINT[])"""
+    )
+    # one more transfer on each open path (a constant of this module; the values are bound)
+    step = """SELECT p.*, y.tx_id AS ty, y.t AS tt, y.b AS nb, y.v AS vy, y.tb AS ay
+              FROM rt_p p JOIN rt_e y ON y.a = p.cur AND y.asset_id = p.asset_id
+                   AND y.t >= p.tl AND y.t <= p.t0 + $w AND y.v >= $share * p.v0
+                   AND y.v <= $grow * p.vl AND NOT list_contains(p.txs, y.tx_id)"""
+    args = {"w": p.window_s, "share": p.min_returned_share, "grow": 1 + _RT_GROWTH}
+    for hop in range(2, p.max_hops + 1):
+        con.execute(
+            f"""INSERT INTO rt_c SELECT x0, a0, t0, tt, asset_id, v0, vy,
+                       list_append(txs, ty), list_append(addrs, ay)
+                FROM ({step}) WHERE nb = a0""",
+            args,
+        )
+        if hop == p.max_hops:
+            break
+        con.execute(  # per first transfer and entity reached: the earliest path only
+            f"""CREATE OR REPLACE TEMP TABLE rt_p AS
+                SELECT x0, a0, t0, asset_id, v0, nb AS cur, tt AS tl, vy AS vl,
+                       list_append(txs, ty) AS txs, list_append(ents, nb) AS ents,
+                       list_append(addrs, ay) AS addrs
+                FROM ({step}) WHERE NOT list_contains(ents, nb)
+                QUALIFY row_number() OVER (PARTITION BY x0, nb ORDER BY tt, vy DESC, ty) = 1""",
+            args,
+        )
+    rows = con.execute(
+        """SELECT x0, txs, addrs, t0, tc, asset_id, v0, vc FROM rt_c
+           QUALIFY row_number() OVER (PARTITION BY x0, a0 ORDER BY tc, len(txs), txs) = 1
+           ORDER BY x0"""
     ).fetchall()
-    two = con.execute(
-        """SELECT x.tx_id, y.tx_id, x.t, y.t, x.asset_id, x.v, y.v, x.fa, x.tb, y.tb
-           FROM rt_e x JOIN rt_e y ON y.a = x.b AND y.b = x.a AND y.asset_id = x.asset_id
-                AND y.t BETWEEN x.t AND x.t + $w AND y.tx_id <> x.tx_id
-           WHERE y.v >= $share * x.v
-           QUALIFY row_number() OVER (PARTITION BY x.tx_id, x.a ORDER BY y.t, y.tx_id) = 1
-           ORDER BY x.tx_id""",
-        {"w": p.window_s, "share": p.min_returned_share},
-    ).fetchall()
-    raws = [
+    words = {2: "two", 3: "three", 4: "four", 5: "five"}
+    return [
         Raw(
             Typology.ROUND_TRIP,
-            [int(a), int(b)],
-            [int(fa), int(tb), int(back)],
-            [int(va), int(vb)],
+            [int(t) for t in txs],
+            [int(a) for a in addrs],
+            [int(v0), int(vc)],
             int(asset),
-            int(ta),
-            int(tb_),
-            f"sent {amount_text(data, int(asset), int(va))} out and got "
-            f"{amount_text(data, int(asset), int(vb))} back within {hours(int(tb_) - int(ta))}"
-            " (two transfers)",
+            int(t0),
+            int(tc),
+            f"sent {amount_text(data, int(asset), int(v0))} out and got "
+            f"{amount_text(data, int(asset), int(vc))} back within {hours(int(tc) - int(t0))}"
+            f" ({words.get(len(txs), str(len(txs)))} transfers through {len(txs) - 1} other "
+            f"{'entity' if len(txs) == 2 else 'entities'})",
         )
-        for a, b, ta, tb_, asset, va, vb, fa, tb, back in two
+        for _, txs, addrs, t0, tc, asset, v0, vc in rows
     ]
-    if p.max_hops >= 3:
-        three = con.execute(
-            """SELECT x.tx_id, y.tx_id, z.tx_id, x.t, z.t, x.asset_id, x.v, z.v,
-                      x.fa, x.tb, y.tb, z.tb
-               FROM rt_e x JOIN rt_e y ON y.a = x.b AND y.asset_id = x.asset_id
-                    AND y.t BETWEEN x.t AND x.t + $w AND y.b <> x.a
-               JOIN rt_e z ON z.a = y.b AND z.b = x.a AND z.asset_id = x.asset_id
-                    AND z.t BETWEEN y.t AND x.t + $w
-               WHERE z.v >= $share * x.v
-               QUALIFY row_number() OVER (PARTITION BY x.tx_id, x.a ORDER BY z.t, z.tx_id) = 1
-               ORDER BY x.tx_id""",
-            {"w": p.window_s, "share": p.min_returned_share},
-        ).fetchall()
-        raws += [
-            Raw(
-                Typology.ROUND_TRIP,
-                [int(a), int(b), int(c)],
-                [int(fa), int(t1), int(t2), int(t3)],
-                [int(va), int(vc)],
-                int(asset),
-                int(ta),
-                int(tc),
-                f"sent {amount_text(data, int(asset), int(va))} out and got "
-                f"{amount_text(data, int(asset), int(vc))} back within "
-                f"{hours(int(tc) - int(ta))} (three transfers)",
-            )
-            for a, b, c, ta, tc, asset, va, vc, fa, t1, t2, t3 in three
-        ]
-    return raws

@@ -117,6 +117,17 @@ def attach_schemes(engine: UtxoChain | AccountChain, plan: WorldPlan) -> Any:
                 by_type[scheme.type](h, scheme)
     if chain == "eth" and "eth_services" in plan.extra:
         account_services.attach(extra, plan.extra["eth_services"])
+    if "round_trips" in plan.extra:  # its own substream, as ``extra`` above
+        from chainsleuth.world.crime import roundtrip
+
+        rt = ChainHandle(
+            engine,
+            plan,
+            rec,
+            rng_for(plan.params.seed, "extra", 6, 1 + (chain == "eth")),
+            h.services,
+        )
+        roundtrip.attach(rt, plan.extra["round_trips"])
     return _Exporter(h)
 
 

@@ -37,9 +37,12 @@ from chainsleuth.world.enums import Link, Role
 from chainsleuth.world.plan import P2TR, P2WPKH
 from chainsleuth.world.schedule import DAY, HOUR, Process, Unaffordable
 from chainsleuth.world.services import refill_dex_weth
-from chainsleuth.world.utxo_script import Coin
+from chainsleuth.world.utxo_script import Coin, UtxoTxRef
 
 GAS_MONEY = UNITS_PER_ETH // 20  # 0.05 ETH
+#: hops from which a run of mule deposits off one coin is also a peel chain in the truth
+#: (a long run of small peels; risk.policy.PeelChainPolicy.min_hops is 5 by default)
+PEEL_RUN = 5
 
 
 def attach(h: ChainHandle, scheme: SchemePlan) -> None:
@@ -352,6 +355,7 @@ def _attach_btc(h: ChainHandle, scheme: SchemePlan) -> None:
                 target, cash = btc_target(h, GARANTIA, info["hacker"])
                 _cash(h, sid, [c], target, cash, hop)
         elif route == 2:  # mules at Exchange A, just under the threshold; the rest to QuickSwap
+            run: list[UtxoTxRef] = []  # the mule deposits, each spending the last one's change
             for mule in mules:
                 if coin.value < 3 * sat(h.plan, THRESHOLD_USD, h.now):
                     break
@@ -380,10 +384,21 @@ def _attach_btc(h: ChainHandle, scheme: SchemePlan) -> None:
                     scheme=sid,
                     note=f"hack proceeds to mule actor {mule} at Exchange A",
                 )
+                run.append(tx)
                 coin = tx.out_to(nxt)
                 yield h.later(1, 10)
             target, cash = btc_target(h, QUICKSWAP, info["hacker"])
-            _cash(h, sid, [coin], target, cash, parent)
+            last = _cash(h, sid, [coin], target, cash, parent)
+            if len(run) + 1 >= PEEL_RUN:
+                # a long run of mule deposits peeled off one coin is a peel chain as well
+                peels = [*run, last]
+                h.rec.typology(
+                    "peel_chain",
+                    peels,
+                    [c.addr for t in peels for c in (*t.inputs, *t.outs)],
+                    scheme=sid,
+                    note=f"{len(peels)} hops: mule deposits at Exchange A, then QuickSwap",
+                )
         else:  # straight to the OTC desk
             target, cash = btc_target(h, None, info["hacker"])
             _cash(h, sid, [coin], target, cash, parent)
@@ -393,7 +408,8 @@ def _attach_btc(h: ChainHandle, scheme: SchemePlan) -> None:
 
 def _cash(
     h: ChainHandle, sid: str, coins: list[Coin], target: int, cash: dict[str, Any], parent: str
-) -> None:
+) -> UtxoTxRef:
+    """The cash-out sweep of ``coins`` to ``target``, recorded as the scheme's last hop."""
     tx = h.btc.sweep(coins, target)
     cash["amount"] = tx.outs[0].value
     h.rec.hop(
@@ -408,3 +424,4 @@ def _cash(
         asset="BTC",
         cash_out=cash,
     )
+    return tx

@@ -399,5 +399,7 @@ def plan_schemes(plan: WorldPlan) -> None:
     plan.bridge.sort(key=lambda r: r.lock_time)
     plan.schemes = schemes
     from chainsleuth.world.crime.plans_extra import plan_extra  # noqa: PLC0415 - a cycle
+    from chainsleuth.world.crime.roundtrip import plan_round_trips  # noqa: PLC0415
 
     plan_extra(plan)
+    plan_round_trips(plan)
