@@ -17,7 +17,7 @@ the manifest names) from a height on, with the entity map of the last clustering
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -42,6 +42,10 @@ class ChainData:
     first_height: int
     tip: int
     address_count: int
+    #: asset id -> (symbol, decimals), filled by ``asset``
+    _assets: dict[int, tuple[str, int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def utxo(self) -> bool:
@@ -57,11 +61,20 @@ class ChainData:
         by = dict(zip(sorted(set(ids)), texts, strict=True))
         return [display_address(self.info.id, by[i]) for i in ids]
 
+    def asset(self, asset_id: int) -> tuple[str, int]:
+        """(symbol, decimals) of an asset id, read once per asset: the detectors word
+        every instance's amount, and one query each cost most of their time."""
+        known = self._assets.get(asset_id)
+        if known is None:
+            found = self.con.execute(
+                "SELECT symbol, decimals FROM assets WHERE asset_id = ?", [asset_id]
+            ).fetchall()
+            known = (str(found[0][0]), int(found[0][1])) if found else (str(asset_id), 0)
+            self._assets[asset_id] = known
+        return known
+
     def symbol(self, asset_id: int) -> str:
-        found = self.con.execute(
-            "SELECT symbol FROM assets WHERE asset_id = ?", [asset_id]
-        ).fetchall()
-        return str(found[0][0]) if found else str(asset_id)
+        return self.asset(asset_id)[0]
 
     def close(self) -> None:
         self.con.close()

@@ -58,11 +58,7 @@ class Raw:
 
 
 def amount_text(data: ChainData, asset_id: int, value: int) -> str:
-    found = data.con.execute(
-        "SELECT symbol, decimals FROM assets WHERE asset_id = ?", [asset_id]
-    ).fetchall()
-    row = found[0] if found else None
-    symbol, decimals = (str(row[0]), int(row[1])) if row else (str(asset_id), 0)
+    symbol, decimals = data.asset(asset_id)
     text = format_amount(int(value), decimals)
     if "." in text:
         whole, frac = text.split(".")
