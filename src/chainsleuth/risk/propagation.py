@@ -294,38 +294,12 @@ def _returns(
                     alpha_done = True
                     # alpha k+1
                     for k in range(1, n_a):
-                        for t in range(n_t[k - 1]):
-                            v = touched[k - 1, t]
-                            x = value[k - 1, v]
-                            for p in range(ptr[v], ptr[v + 1]):
-                                e = eid[p]
-                                y = x * w[e]
-                                u = end[e]
-                                if y == 0.0 or lo <= u < hi:
-                                    continue
-                                if value[k, u] == 0.0:
-                                    if n_t[k] >= touched.shape[1]:
-                                        touched = _grow2(touched)
-                                    touched[k, n_t[k]] = u
-                                    n_t[k] += 1
-                                value[k, u] += y
+                        touched = _expand(value, touched, n_t, k - 1, k, ptr, eid, end, w, lo, hi)
                 for r in range(1, n_b):
                     lvl = n_a + r
-                    for t in range(n_t[lvl - 1]):
-                        v = touched[lvl - 1, t]
-                        x = value[lvl - 1, v]
-                        for p in range(rev_ptr[v], rev_ptr[v + 1]):
-                            e = rev_eid[p]
-                            y = x * w[e]
-                            u = rev_end[e]
-                            if y == 0.0 or lo <= u < hi:
-                                continue
-                            if value[lvl, u] == 0.0:
-                                if n_t[lvl] >= touched.shape[1]:
-                                    touched = _grow2(touched)
-                                touched[lvl, n_t[lvl]] = u
-                                n_t[lvl] += 1
-                            value[lvl, u] += y
+                    touched = _expand(
+                        value, touched, n_t, lvl - 1, lvl, rev_ptr, rev_eid, rev_end, w, lo, hi
+                    )
                 # rho[m] = alpha[k] . beta[m + 1 - k], k = min(m, n_a)
                 for m in range(1, hops):
                     k = min(m, n_a)
@@ -362,21 +336,7 @@ def _returns(
                                 n_r += 1
                             continue
                         alpha_done = True
-                        for t in range(n_t[0]):
-                            v = touched[0, t]
-                            x0 = value[0, v]
-                            for p in range(ptr[v], ptr[v + 1]):
-                                e = eid[p]
-                                y = x0 * w[e]
-                                u = end[e]
-                                if y == 0.0 or lo <= u < hi:
-                                    continue
-                                if value[1, u] == 0.0:
-                                    if n_t[1] >= touched.shape[1]:
-                                        touched = _grow2(touched)
-                                    touched[1, n_t[1]] = u
-                                    n_t[1] += 1
-                                value[1, u] += y
+                        touched = _expand(value, touched, n_t, 0, 1, ptr, eid, end, w, lo, hi)
                     if n_t[a_lvl] <= n_t[b_lvl]:
                         for t in range(n_t[a_lvl]):
                             v = touched[a_lvl, t]
@@ -399,6 +359,42 @@ def _returns(
                 value[lvl, touched[lvl, t]] = 0.0
             n_t[lvl] = 0
     return r_s[:n_r].copy(), r_w[:n_r].copy(), r_m[:n_r].copy(), r_x[:n_r].copy()
+
+
+@njit(cache=True)
+def _expand(
+    value: np.ndarray,
+    touched: np.ndarray,
+    n_t: np.ndarray,
+    src: int,
+    dst: int,
+    ptr: np.ndarray,
+    eid: np.ndarray,
+    end: np.ndarray,
+    w: np.ndarray,
+    lo: int,
+    hi: int,
+) -> np.ndarray:
+    """One level on: every touched node of level ``src`` passes its value times the edge
+    weight along its steps (``ptr``/``eid``/``end``: forward or reversed) into level
+    ``dst``, skipping the subject's own nodes ``[lo, hi)``; returns ``touched`` (grown
+    when full)."""
+    for t in range(n_t[src]):
+        v = touched[src, t]
+        x = value[src, v]
+        for p in range(ptr[v], ptr[v + 1]):
+            e = eid[p]
+            y = x * w[e]
+            u = end[e]
+            if y == 0.0 or lo <= u < hi:
+                continue
+            if value[dst, u] == 0.0:
+                if n_t[dst] >= touched.shape[1]:
+                    touched = _grow2(touched)
+                touched[dst, n_t[dst]] = u
+                n_t[dst] += 1
+            value[dst, u] += y
+    return touched
 
 
 @njit(cache=True)
