@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from chainsleuth.core.errors import InvalidInput
 from chainsleuth.risk.features import FEATURES, address_features
 from chainsleuth.risk.policy import TypologyPolicy
 from chainsleuth.risk.provenance import ProvenanceContext
 from chainsleuth.risk.typologies import DETECTORS, Typology, detect_data
+from chainsleuth.risk.typologies.prices import from_trades_csv
 from risk.conftest import hand_chain
 
 H = 3600
@@ -247,3 +253,126 @@ def test_features_after_detectors_on_one_connection() -> None:
     assert x.shape == (ids.size, len(FEATURES)) and first_t.size == ids.size
     peel = FEATURES.index("typ_peel_chain")
     assert x[list(ids).index(10), peel] == 1  # the chain's first input address
+
+
+def test_peel_chain_ends_with_the_sweep_of_the_remainder() -> None:
+    def data(sweep: bool):  # type: ignore[no-untyped-def]
+        flows, outs, ins = [], [], []
+        value = 20 * BTC
+        for k in range(4):  # four peels, tx k+1 spending the change of tx k
+            tx = k + 1
+            value -= BTC // 10
+            outs += [(tx, 0, 10 + k + 1, value), (tx, 1, 100 + k, BTC // 10)]
+            ins.append((tx, k, 0, 10 + k, value + BTC // 10))
+            flows += [
+                (tx, k * H, 10 + k, 10 + k + 1, -1, value),
+                (tx, k * H, 10 + k, 100 + k, -1, BTC // 10),
+            ]
+        if sweep:  # the remainder, whole, to one address
+            outs.append((5, 0, 200, value))
+            ins.append((5, 4, 0, 14, value))
+            flows.append((5, 4 * H, 14, 200, -1, value))
+        return hand_chain("btc", flows=flows, outs=outs, ins=ins)
+
+    found = _kinds(data(True), Typology.PEEL_CHAIN)
+    assert [i.tx_hashes for i in found] == [[f"h{t}" for t in range(1, 6)]]
+    assert "then the remainder of" in found[0].explanation and "a200" in found[0].addresses
+    assert _kinds(data(False), Typology.PEEL_CHAIN) == []  # four hops: too short
+
+
+def test_fan_out_counts_paying_entities_not_addresses() -> None:
+    def data(entities: dict[int, int]):  # type: ignore[no-untyped-def]
+        return hand_chain(  # addresses 1, 2 and 5 pay 3 people in one transaction
+            "btc",
+            flows=[(1, 0, a, b, -1, BTC) for a in (1, 2, 5) for b in (6, 7, 8)],
+            outs=[(1, n, b, 3 * BTC) for n, b in enumerate((6, 7, 8))],
+            entities=entities,
+        )
+
+    one_wallet = _kinds(data({1: 1, 2: 1, 5: 1}), Typology.FAN_OUT)
+    assert len(one_wallet) == 1 and "paid 9 BTC to 3 different entities" in (
+        one_wallet[0].explanation
+    )
+    assert _kinds(data({1: 1, 2: 1}), Typology.FAN_OUT) == []  # two payers together
+
+
+def test_dormant_change_swept_home_is_housekeeping() -> None:
+    entities = dict.fromkeys([3, 4, *range(500, 540)], 3)  # 3 and 4: one service's wallet
+    home = hand_chain(  # 3 pays 4 and its change to 2; 2 wakes and pays 4 again
+        "btc",
+        flows=[(1, 0, 3, 4, -1, BTC), (1, 0, 3, 2, -1, BTC), (2, 12 * DAY, 2, 4, -1, BTC)],
+        entities=entities,
+    )
+    assert _kinds(home, Typology.DORMANT_THEN_ACTIVE) == []
+    away = hand_chain(  # funded by 3 alone, cashed out at the service's deposit address 4
+        "btc",
+        flows=[(1, 0, 3, 2, -1, BTC), (2, 12 * DAY, 2, 4, -1, BTC)],
+        entities=entities,
+    )
+    assert len(_kinds(away, Typology.DORMANT_THEN_ACTIVE)) == 1
+
+
+def test_structuring_at_the_day_price(tmp_path: Path) -> None:
+    """0.15 BTC is USD 9,300 at the reference price of USD 62,000, USD 13,950 on a day the
+    market is at USD 93,000: under the threshold only by the reference price."""
+
+    def data():  # type: ignore[no-untyped-def]
+        return hand_chain(
+            "btc",
+            flows=[(k + 1, k * H, 1, 10 + k, -1, 15 * BTC // 100) for k in range(4)],
+            entities=dict.fromkeys([10, 11, 12, 13, *range(500, 540)], 10),
+        )
+
+    assert len(_kinds(data(), Typology.STRUCTURING)) == 1  # reference prices
+    trades = tmp_path / "trades.csv"
+    trades.write_text(
+        '"trade_id","customer_id","side","asset","amount","price_usd","time"\n'
+        '"T1","C1","buy","BTC","0.1",92000.0,1970-01-01 01:00:00Z\n'
+        '"T2","C1","buy","BTC","0.1",93000.0,1970-01-01 02:00:00Z\n'
+        '"T3","C1","buy","BTC","0.1",99000.0,1970-01-01 03:00:00Z\n'
+    )
+    prices = from_trades_csv(trades)
+    assert prices.price("BTC", 0) == 93_000.0 and prices.price("BTC", DAY) is None
+    got = detect_data(data(), P, typologies=[Typology.STRUCTURING], prices=prices)
+    assert got == []  # USD 13,950 each that day: over the threshold
+    under = hand_chain(  # 0.1 BTC a payment: USD 9,300 that day
+        "btc",
+        flows=[(k + 1, k * H, 1, 10 + k, -1, BTC // 10) for k in range(4)],
+        entities=dict.fromkeys([10, 11, 12, 13, *range(500, 540)], 10),
+    )
+    assert _kinds(under, Typology.STRUCTURING) == []  # USD 6,200 at the reference price
+    found = detect_data(under, P, typologies=[Typology.STRUCTURING], prices=prices)
+    assert len(found) == 1 and "USD 9,300 to 9,300" in found[0].explanation
+    bad = tmp_path / "bad.csv"
+    bad.write_text("asset,price_usd,time\nBTC,lots,yesterday\n")
+    with pytest.raises(InvalidInput, match="bad.csv:2"):
+        from_trades_csv(bad)
+
+
+def test_utxo_fan_in_needs_the_illicit_actor_itself() -> None:
+    """A sweep of one-shot addresses with labels: the criminal collecting proceeds (an
+    address of the sweep is a labelled illicit source), not a user consolidating coins that
+    came from one (tainted one transfer upstream)."""
+
+    def sweep():  # type: ignore[no-untyped-def]
+        return hand_chain(  # 1 and 2 fund 3 and 4, swept together into 5
+            "btc",
+            flows=[
+                (1, 0, 1, 3, -1, BTC),
+                (2, 0, 2, 4, -1, BTC),
+                (3, H, 3, 5, -1, BTC),
+                (3, H, 4, 5, -1, BTC),
+            ],
+            outs=[(1, 0, 3, BTC), (2, 0, 4, BTC), (3, 0, 5, 2 * BTC)],
+            ins=[(1, 0, 0, 1, BTC), (2, 0, 1, 2, BTC), (3, 1, 0, 3, BTC), (3, 2, 0, 4, BTC)],
+        )
+
+    def found(labels: dict[int, str]) -> list[list[str]]:
+        got = detect_data(
+            sweep(), P, typologies=[Typology.FAN_IN], context=ProvenanceContext({"btc": labels})
+        )
+        return [i.tx_hashes for i in got]
+
+    assert found({3: "ransomware"}) == [["h3"]]  # a ransom address swept
+    assert found({5: "darknet_market"}) == [["h3"]]  # swept into a market's wallet
+    assert found({1: "sanctioned"}) == []  # one payer's coins came from a sanctioned source

@@ -25,11 +25,7 @@ def test_eval_every_detector_at_090(world: Path, risk_store: Path) -> None:
                 "chain_hopping", "dormant_then_active", "round_trip"):  # fmt: skip
         s = scores[typ]
         assert s.true > 0, (typ, s)
-        # structuring: 4 of 5 on this small world; the fifth is four of RW-1's ordinary
-        # peels (6-20% of the coin) that fell into the USD 10,000 band by chance since the
-        # round trips joined the world (seeds 7 and 13: 1.00)
-        floor = 0.8 if typ == "structuring" else 0.9
-        assert s.precision is not None and s.precision >= floor, (typ, s)
+        assert s.precision is not None and s.precision >= 0.9, (typ, s)
         assert s.recall is not None and s.recall >= 0.9, (typ, s)
     assert scores["fan_in"].set_aside > 0  # one-deposit sweeps the truth calls fan-ins
 

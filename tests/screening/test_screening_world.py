@@ -156,6 +156,10 @@ def test_screening_a_deposit_stores_the_decision_with_an_alert(
                         headers={**headers, "Idempotency-Key": "victim-1"})  # fmt: skip
     assert again.status_code == 200 and again.json()["id"] == found["id"]
     assert again.json()["result"] == found["result"]
+    # the answer, serialised by the endpoint itself, is the stored screening as read back
+    assert first.headers["content-type"] == "application/json"
+    stored = client.get(f"/api/v1/screenings/{found['id']}", headers=headers)
+    assert stored.status_code == 200 and stored.json() == found
     # the same key with another request: a conflict
     other = {**payment, "amount": str(int(victim["amount"]) + 1)}
     clash = client.post("/api/v1/screenings", json={**other, "idempotency_key": "victim-1"},

@@ -31,8 +31,9 @@ from the spent output: one in the same batch, or one of its unspent outputs.
 Speed: the RPC client decodes a batch reply with msgspec straight into the ``Core*``
 records below (only the fields read here; no dict per object), and ``add_core_blocks``
 turns a whole batch of them into columns at once: a list comprehension per column,
-amounts converted with numpy, block hashes checked in one pass (``hex_hashes``) and
-addresses through a per-batch cache. Dicts (tests, saved responses) go through
+amounts converted with numpy, block hashes checked in one pass (``hex_hashes``), the txids
+repeated for outputs and inputs by numpy (not Arrow's ``take``) and addresses through a
+per-batch cache. Dicts (tests, saved responses) go through
 ``msgspec.convert`` into the same records.
 """
 
@@ -40,7 +41,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import is_not
 from typing import Any
 
 import msgspec
@@ -51,7 +53,7 @@ from chainsleuth.chain.addresses import AddressError, canonical_btc, canonical_h
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.enums import ScriptType
 from chainsleuth.chain.schemas import SOURCE, TIME
-from chainsleuth.ingest.columns import gc_paused
+from chainsleuth.ingest.columns import gc_paused, repeat_strings
 from chainsleuth.ingest.columns import tables as arrow_tables
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
 
@@ -261,8 +263,12 @@ def hex_hashes(values: list[str], where: str, prefix: str = "") -> list[str]:
 def hex_hashes_or_none(values: list[str | None], where: str, prefix: str = "") -> list[str | None]:
     """``hex_hashes`` of a column with nulls."""
     if None not in values:
-        return list(hex_hashes(values, where, prefix))  # type: ignore[arg-type]
-    given = iter(hex_hashes([v for v in values if v is not None], where, prefix))
+        return hex_hashes(values, where, prefix)  # type: ignore[arg-type,return-value]
+    present: list[str] = list(compress(values, map(is_not, values, repeat(None))))  # type: ignore[arg-type]
+    checked = hex_hashes(present, where, prefix)
+    if checked is present:  # canonical already: the column as it came
+        return values
+    given = iter(checked)
     return [None if v is None else next(given) for v in values]
 
 
@@ -316,6 +322,20 @@ def _all_of(values: list[Any], kind: type) -> bool:
     return not values or set(map(type, values)) == {kind}
 
 
+def _lengths(values: list[str]) -> set[int]:
+    """The lengths the strings have (one C-level pass)."""
+    return set(map(len, values))
+
+
+def _repeat(values: pa.Array, rows: np.ndarray, width: int | None) -> pa.Array:
+    """``values.take(rows)``; by numpy where every string has ``width`` characters."""
+    if width is not None and values.null_count == 0 and values.offset == 0:
+        data = values.buffers()[2]
+        if data is not None and data.size == width * len(values):  # ASCII: 1 byte a char
+            return repeat_strings(values, rows, width)
+    return values.take(pa.array(rows))
+
+
 def _strings(*columns: list[Any]) -> list[pa.Array]:
     """String columns converted to Arrow in one call (the per-call cost is what counts for
     small blocks), handed back as slices of the one array."""
@@ -328,17 +348,40 @@ def _strings(*columns: list[Any]) -> list[pa.Array]:
 
 
 def _ints(where: str, *columns: tuple[list[Any], pa.DataType]) -> list[pa.Array]:
-    """Integer columns (int64 or int32) through one numpy conversion, sliced."""
-    flat = np.array(list(_flat(c for c, _kind in columns)), dtype=np.int64)
+    """Integer columns (int64 or int32) through one numpy conversion, sliced; the int32
+    ones range-checked and narrowed together."""
+    total = sum(len(c) for c, _kind in columns)
+    flat = np.fromiter(_flat(c for c, _kind in columns), np.int64, total)
+    narrow = [kind == _I32 for _c, kind in columns]
+    small = np.empty(0, dtype=np.int32)
+    if any(narrow):
+        wide = np.concatenate(
+            [
+                flat[a : a + len(c)]
+                for (c, _k), a, w in zip(columns, _starts(columns), narrow, strict=True)
+                if w
+            ]
+        )
+        if wide.size and (wide.min() < -(2**31) or wide.max() >= 2**31):
+            raise MalformedResponse(f"{where}: a number is out of range")
+        small = wide.astype(np.int32)
+    out, at, at_small = [], 0, 0
+    for (values, _kind), w in zip(columns, narrow, strict=True):
+        n = len(values)
+        if w:
+            out.append(pa.array(small[at_small : at_small + n]))
+            at_small += n
+        else:
+            out.append(pa.array(flat[at : at + n]))
+        at += n
+    return out
+
+
+def _starts(columns: Sequence[tuple[list[Any], Any]]) -> list[int]:
     out, at = [], 0
-    for values, kind in columns:
-        part = flat[at : at + len(values)]
+    for values, _kind in columns:
+        out.append(at)
         at += len(values)
-        if kind == _I32:
-            if part.size and (part.min() < -(2**31) or part.max() >= 2**31):
-                raise MalformedResponse(f"{where}: a number is out of range")
-            part = part.astype(np.int32)
-        out.append(pa.array(part))
     return out
 
 
@@ -446,16 +489,15 @@ def _core_tables(
             for p in prevouts
         ]
 
-    block_hash, prev_hash, txid_array, out_address, script_type, prev_hash_in, in_address = (
-        _strings(
-            hex_hashes([blk.hash for blk in parsed], where),
-            hex_hashes_or_none([blk.previousblockhash for blk in parsed], where),
-            txids,
-            out,
-            script_types,
-            prev,
-            in_addresses,
-        )
+    txid_width = 64 if _lengths(txids) == {64} else None
+    txid_array = pa.array(txids, _STR)  # (its own array: _repeat reads its buffer)
+    block_hash, prev_hash, out_address, script_type, prev_hash_in, in_address = _strings(
+        hex_hashes([blk.hash for blk in parsed], where),
+        hex_hashes_or_none([blk.previousblockhash for blk in parsed], where),
+        out,
+        script_types,
+        prev,
+        in_addresses,
     )
     if not given:
         in_address = pa.nulls(len(vins), _STR)
@@ -489,7 +531,7 @@ def _core_tables(
     )
     outputs = pa.Table.from_arrays(
         [
-            txid_array.take(pa.array(out_tx)),
+            _repeat(txid_array, out_tx, txid_width),
             out_n,
             out_address,
             pa.array(_satoshi([v.value for v in vouts], where)),
@@ -499,7 +541,7 @@ def _core_tables(
     )
     inputs = pa.Table.from_arrays(
         [
-            txid_array.take(pa.array(in_tx)),
+            _repeat(txid_array, in_tx, txid_width),
             pa.array(in_n.astype(np.int32)),
             prev_hash_in,
             in_prev_n,

@@ -239,13 +239,22 @@ def detect_cmd(
     typology: str | None = typer.Option(None, "--typology", help="Comma-separated typologies"),
     since_height: int | None = typer.Option(None, "--since-height"),
     labels: list[Path] = LabelsOption,
+    prices: Path | None = typer.Option(
+        None,
+        "--prices",
+        help="A trades export (asset, price_usd, time: the exchange's trades.csv): value "
+        "payments at the day's median price instead of the policy's reference prices",
+    ),
     store: Path | None = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Run the typology detectors over a chain (or for one address). With ``--labels``
     (TagPacks, OFAC lists, CSV files or a folder of them), only instances whose funds came
     from an illicit source are reported; without, the shapes alone."""
+    from chainsleuth.risk.typologies.prices import from_trades_csv
+
     root = _root(store)
+    day_prices = from_trades_csv(prices) if prices is not None else None
     chosen = parse_typologies(typology)
     ids = [_address_id(root, chain, address)] if address else None
     context = ProvenanceContext(labels_from_files(root, labels)) if labels else None
@@ -256,6 +265,7 @@ def detect_cmd(
         address_ids=ids,
         since_height=since_height,
         context=context,
+        prices=day_prices,
     )
     if as_json:
         _echo_json([i.model_dump(mode="json") for i in found])

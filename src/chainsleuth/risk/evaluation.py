@@ -31,6 +31,7 @@ from chainsleuth.entities import service as entity_service
 from chainsleuth.risk.policy import TypologyPolicy
 from chainsleuth.risk.provenance import ProvenanceContext, labels_from_files
 from chainsleuth.risk.typologies import Typology, TypologyInstance, detect
+from chainsleuth.risk.typologies.prices import DailyPrices, from_trades_csv
 
 #: detector -> the ground truth's name of the typology
 TRUTH_NAME = {t: t.value for t in Typology} | {Typology.MIXING: "coinjoin"}
@@ -128,12 +129,16 @@ def evaluate(
     typologies: list[Typology] | None = None,
     labels: list[Path] | None = None,
     strict: bool = False,
+    day_prices: bool = True,
 ) -> list[TypologyScore]:
     """Run the detectors on every chain asked for and score them against the world.
 
     ``labels``: label files or folders (default: the world's public ``labels/``, what an
     investigator could know; ``[]``: none, the shapes alone). Account chains are read
-    first, so that bridge locks there are known when the UTXO chain's releases are."""
+    first, so that bridge locks there are known when the UTXO chain's releases are.
+    ``day_prices``: value payments at the day's price, the median of the world exchange's
+    trades that day (``exchange/trades.csv``: what the exchange knows), where the world has
+    them; else at the policy's reference prices."""
     truth = truth_instances(world)
     chains = sorted(
         entity_service.chains_of(chain), key=lambda c: get_chain(c).kind is ChainKind.UTXO
@@ -141,7 +146,11 @@ def evaluate(
     chosen = typologies or list(Typology)
     files = [Path(world) / "labels"] if labels is None else labels
     context = ProvenanceContext(labels_from_files(root, files)) if files else None
+    trades = Path(world) / "exchange" / "trades.csv"
+    prices: DailyPrices | None = (
+        from_trades_csv(trades) if day_prices and trades.is_file() else None
+    )
     found: list[TypologyInstance] = []
     for c in chains:
-        found.extend(detect(root, c, policy, typologies=chosen, context=context))
+        found.extend(detect(root, c, policy, typologies=chosen, context=context, prices=prices))
     return score(found, truth, chosen, chains, strict=strict)

@@ -107,20 +107,48 @@ class FanInPolicy(_Part):
         description="UTXO: entities (other than the sweeper's) that funded the swept "
         "addresses: a fan-in collects others' money, not the wallet's own change",
     )
+    utxo_max_source_hops: int = Field(
+        0,
+        ge=0,
+        le=200,
+        description="UTXO, with labels: an address of the sweep (swept or swept to) at most "
+        "this many transfers from an illicit source; 0: the illicit actor's own (the "
+        "criminal collecting proceeds, not a user tidying a wallet that tainted coins had "
+        "once reached)",
+    )
 
 
 class FanOutPolicy(_Part):
     min_receivers: int = Field(
         3, ge=2, description="distinct receiving entities in one transaction"
     )
-    max_payers: int = Field(2, ge=1, description="input addresses of the transaction at most")
+    max_payers: int = Field(10, ge=1, description="input addresses of the transaction at most")
+    max_payer_entities: int = Field(
+        1,
+        ge=1,
+        description="paying entities of the transaction at most (one wallet's inputs spent "
+        "together are one payer; several entities paying together is a CoinJoin or a batch)",
+    )
     max_entity_size: int = Field(40, ge=1, description="larger payers (services) are skipped")
 
 
 class StructuringPolicy(_Part):
     threshold_usd: float = Field(10_000.0, gt=0, description="the reporting threshold")
     band: float = Field(0.1, gt=0, lt=1, description="'just under': within this share below it")
-    price_tolerance: float = Field(0.12, ge=0, lt=1, description="allowance for price moves")
+    price_tolerance: float = Field(
+        0.12,
+        ge=0,
+        lt=1,
+        description="allowance for price moves when payments are valued at the reference "
+        "prices (no daily prices given)",
+    )
+    day_price_tolerance: float = Field(
+        0.03,
+        ge=0,
+        lt=1,
+        description="allowance for price moves within the day when payments are valued at "
+        "the day's price",
+    )
     min_payments: int = Field(3, ge=2, description="band payments linked together")
     window_s: int = Field(3 * DAY, gt=0, description="links only within this time")
     max_link_entity_size: int = Field(
@@ -188,6 +216,11 @@ class DormantPolicy(_Part):
         True, description="the waking transaction moves it all into a service (a cash-out)"
     )
     service_size: int = Field(40, ge=1, description="an entity this large is a service")
+    skip_return_home: bool = Field(
+        True,
+        description="skip an address whose waking transaction pays an address of the "
+        "transaction that funded it (change swept home: a wallet's housekeeping)",
+    )
 
 
 class RoundTripPolicy(_Part):

@@ -107,7 +107,7 @@ def transfer_risk(
     return evaluate(scorer.policy, scorer.transfer(chain, tx_hash, forward=direction == "outgoing"))
 
 
-@router.post("/screenings", status_code=201)
+@router.post("/screenings", status_code=201, response_model=ScreeningRead)
 def create_screening(
     request: Request,
     response: Response,
@@ -117,9 +117,12 @@ def create_screening(
     settings: SettingsDep,
     body: ScreeningCreate,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> ScreeningRead:
+) -> Response:
     """Screen a deposit or withdrawal: a synchronous decision (allow, review, hold) with
-    its risk result, stored with the policy version; an alert when the policy says so."""
+    its risk result, stored with the policy version; an alert when the policy says so.
+
+    The answer is ``ScreeningRead``, serialised once here (the hot path of a KYT service:
+    FastAPI would validate and serialise the returned model a second time)."""
     found, created = screening_service.screen(
         db,
         scorer=scorer(request, principal, db, reader, settings),
@@ -127,9 +130,16 @@ def create_screening(
         data=body,
         key=idempotency_key,
     )
-    if not created:
-        response.status_code = 200
-    return ScreeningRead.model_validate(found)
+    out = Response(
+        content=ScreeningRead.model_validate(found).model_dump_json(),
+        status_code=201 if created else 200,
+        media_type="application/json",
+    )
+    # headers the dependencies set (a returned response is sent as it is)
+    out.raw_headers.extend(
+        h for h in response.raw_headers if h[0] not in (b"content-length", b"content-type")
+    )
+    return out
 
 
 @router.get("/screenings")

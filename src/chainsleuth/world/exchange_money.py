@@ -339,15 +339,16 @@ def _ledger(
 
 
 def join_parts(root: Path, table: str, chains: list[str]) -> Path:
-    """Concatenate the chains' parts of one CSV (one header) into ``exchange/<table>.csv``."""
+    """Concatenate the chains' parts of one CSV (one header) into ``exchange/<table>.csv``:
+    the first part becomes the file (renamed, not copied) and the others are appended to
+    it without their headers."""
     out = root / "exchange" / f"{table}.csv"
-    with out.open("wb") as dst:
-        for i, chain in enumerate(chains):
+    part_path(root, chains[0], table).replace(out)
+    with out.open("ab") as dst:
+        for chain in chains[1:]:
             part = part_path(root, chain, table)
             with part.open("rb") as src:
-                header = src.readline()
-                if i == 0:
-                    dst.write(header)
+                src.readline()  # the header, already in the file
                 while block := src.read(1 << 22):
                     dst.write(block)
             part.unlink()

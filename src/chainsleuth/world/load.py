@@ -10,8 +10,12 @@ the chains are cut back to where they were before this load (``truncate_after``)
 load either completes or leaves the store's chains as it found them. Loading a world twice
 is a no-op (the store skips batches it already holds with the same block hashes).
 
-While the store appends one range, a reading thread reads the next and does the store's
-batch-only work on it (``chainsleuth.chain.prepare``): two ranges in memory at most.
+Consecutive block ranges of a chain are appended together, in batches of at least
+``BATCH_TXS`` transactions: each append leaves one sorted run in the lookup indexes, and
+fewer, bigger runs keep a big world under ``OPTIMIZE_RUNS`` runs per chain, so that the
+closing ``optimize`` need not rewrite the index tables whole. While the store appends one
+batch, a reading thread reads the next and does the store's batch-only work on it
+(``chainsleuth.chain.prepare``): two batches in memory at most.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from chainsleuth.world import manifest as mf
 
 Progress = Callable[[str, int, int], None]
 CHAIN_ORDER = ("btc", "eth")
+#: consecutive ranges of a chain are appended together until a batch has this many txs
+BATCH_TXS = 600_000
 
 
 def chain_files(manifest: dict[str, Any]) -> set[str]:
@@ -131,14 +137,52 @@ def read_range(
     return batch
 
 
-def _read_prepared(
-    folder: Path, manifest: dict[str, Any], chain: str, r: dict[str, Any]
+def read_ranges(
+    folder: Path,
+    chain: str,
+    ranges: list[dict[str, Any]],
+    *,
+    manifest: dict[str, Any] | None = None,
 ) -> BlockRange:
-    """``read_range`` (checksums included), and the store's batch-only work done on this
+    """Consecutive block ranges of a world as one validated batch (``read_range`` each)."""
+    if len(ranges) == 1:
+        return read_range(folder, chain, ranges[0], manifest=manifest)
+    parts = [read_range(folder, chain, r, manifest=manifest) for r in ranges]
+    tables = {
+        name: pa.concat_tables([p.tables[name] for p in parts]).combine_chunks()
+        for name in parts[0].tables
+    }
+    del parts
+    batch = BlockRange(chain, int(ranges[0]["first"]), int(ranges[-1]["last"]), tables)
+    batch.validate()
+    return batch
+
+
+def batches(ranges: list[dict[str, Any]], min_txs: int = BATCH_TXS) -> list[list[dict[str, Any]]]:
+    """A chain's ranges in order, grouped into batches of at least ``min_txs`` transactions
+    (a remainder under half that joins the batch before it)."""
+    groups: list[list[dict[str, Any]]] = []
+    txs = 0
+    for r in ranges:
+        if not groups or txs >= min_txs:
+            groups.append([])
+            txs = 0
+        groups[-1].append(r)
+        txs += int(r.get("rows", {}).get("txs", 0))
+    if len(groups) > 1 and txs < min_txs // 2:  # a small remainder joins the batch before
+        last = groups.pop()
+        groups[-1].extend(last)
+    return groups
+
+
+def _read_prepared(
+    folder: Path, manifest: dict[str, Any], chain: str, ranges: list[dict[str, Any]]
+) -> BlockRange:
+    """``read_ranges`` (checksums included), and the store's batch-only work done on this
     (the reading) thread."""
     from chainsleuth.chain.prepare import prepare  # noqa: PLC0415 - heavy, and only here
 
-    return prepare(read_range(folder, chain, r, manifest=manifest))
+    return prepare(read_ranges(folder, chain, ranges, manifest=manifest))
 
 
 def load_world(
@@ -147,8 +191,12 @@ def load_world(
     store_root: Path | None = None,
     on_progress: Progress | None = None,
     on_append: Callable[[str, int, int], None] | None = None,
+    batch_txs: int = BATCH_TXS,
 ) -> dict[str, int]:
-    """Load every chain of the world at ``folder``; returns transactions appended per chain."""
+    """Load every chain of the world at ``folder``; returns transactions appended per chain.
+
+    ``batch_txs``: consecutive ranges are appended together up to this many transactions
+    (see ``batches``; 1 appends range by range)."""
     from chainsleuth.chain.store import ChainStore  # noqa: PLC0415 - heavy, and only here
 
     folder = Path(folder)
@@ -162,14 +210,18 @@ def load_world(
     total = sum(int(manifest["chains"][c]["counts"].get("txs", 0)) for c in chains)
     loaded = dict.fromkeys(chains, 0)
     done = 0
-    todo = [(chain, r) for chain in chains for r in manifest["chains"][chain]["ranges"]]
+    todo = [
+        (chain, g)
+        for chain in chains
+        for g in batches(manifest["chains"][chain]["ranges"], batch_txs)
+    ]
     # the next range is read (Parquet decoding runs outside the GIL) while one appends
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="world-read")
     with ChainStore(store_root) as store:
         before = {c: store.tip(c) for c in chains}
         try:
             pending = reader.submit(_read_prepared, folder, manifest, *todo[0]) if todo else None
-            for i, (chain, r) in enumerate(todo):
+            for i, (chain, group) in enumerate(todo):
                 assert pending is not None
                 batch = pending.result()
                 pending = (
@@ -181,7 +233,7 @@ def load_world(
                 if on_append is not None and not result.skipped:
                     on_append(chain, batch.first_height, batch.last_height)
                 del batch
-                rows = int(r["rows"].get("txs", 0))
+                rows = sum(int(r["rows"].get("txs", 0)) for r in group)
                 loaded[chain] += 0 if result.skipped else result.txs
                 done += rows
                 if on_progress is not None:

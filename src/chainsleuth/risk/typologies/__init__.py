@@ -28,9 +28,18 @@ from chainsleuth.risk.typologies.flows import (
     structuring,
 )
 from chainsleuth.risk.typologies.hopping import chain_hopping
+from chainsleuth.risk.typologies.prices import DailyPrices, register
 from chainsleuth.risk.typologies.utxo import mixing, peel_chains
 
-__all__ = ["DETECTORS", "Typology", "TypologyInstance", "detect", "detect_data", "parse_typologies"]
+__all__ = [
+    "DETECTORS",
+    "DailyPrices",
+    "Typology",
+    "TypologyInstance",
+    "detect",
+    "detect_data",
+    "parse_typologies",
+]
 
 DETECTORS: dict[Typology, Callable[[ChainData, Any], list[Raw]]] = {
     Typology.PEEL_CHAIN: peel_chains,
@@ -73,12 +82,16 @@ def detect_data(
     address_ids: Sequence[int] | None = None,
     since_height: int | None = None,
     context: ProvenanceContext | None = None,
+    prices: DailyPrices | None = None,
 ) -> list[TypologyInstance]:
     """The instances on ``data``. With a ``context`` (labels), a detector whose policy
     part asks for ``illicit_source`` keeps only the instances that illicit funds had
     reached (``risk.provenance``); without one, the shapes alone (what the model's
-    features count)."""
+    features count). With ``prices`` (daily USD prices), structuring values payments at
+    their day's price rather than at the policy's reference prices."""
     chosen = list(DETECTORS) if typologies is None else list(typologies)
+    if prices is not None:
+        register(data, prices)
     if context is not None:
         compute_provenance(data, context, policy.provenance)
     ensure_tables(data)
@@ -93,7 +106,8 @@ def detect_data(
         if needed and part.enabled:
             raws[typ] = DETECTORS[typ](data, part)
             if context is not None and part.illicit_source:
-                raws[typ] = _from_illicit(data, raws[typ], part.weak_sources)
+                hops = getattr(part, "utxo_max_source_hops", None) if data.utxo else None
+                raws[typ] = _from_illicit(data, raws[typ], part.weak_sources, hops)
     taken = {t for typ in _SPECIFIC for r in raws.get(typ, []) for t in r.tx_ids}
     kept: list[Raw] = []
     for typ, found in raws.items():
@@ -114,9 +128,12 @@ def detect_data(
     return instances
 
 
-def _from_illicit(data: ChainData, found: list[Raw], weak: Sequence[str]) -> list[Raw]:
+def _from_illicit(
+    data: ChainData, found: list[Raw], weak: Sequence[str], max_hops: int | None = None
+) -> list[Raw]:
     """The finds that touch an address illicit funds (from a source not in ``weak``) had
-    reached by their last time."""
+    reached by their last time (``max_hops``: within that many transfers of the source;
+    0: an address of the illicit source itself)."""
     if not found:
         return found
     rows = [
@@ -129,8 +146,10 @@ def _from_illicit(data: ChainData, found: list[Raw], weak: Sequence[str]) -> lis
                                             unnest($a::BIGINT[]) AS a,
                                             unnest($t::BIGINT[]) AS t) w
            JOIN prov p ON p.address_id = w.a AND p.t <= w.t
-           WHERE p.category NOT IN (SELECT unnest($weak::VARCHAR[]))""",
+           WHERE p.category NOT IN (SELECT unnest($weak::VARCHAR[]))
+             AND ($hops < 0 OR p.hops <= $hops)""",
         {
+            "hops": -1 if max_hops is None else int(max_hops),
             "k": [r[0] for r in rows],
             "a": [r[1] for r in rows],
             "t": [r[2] for r in rows],
@@ -150,6 +169,7 @@ def detect(
     since_height: int | None = None,
     typologies: Sequence[Typology] | None = None,
     context: ProvenanceContext | None = None,
+    prices: DailyPrices | None = None,
 ) -> list[TypologyInstance]:
     """The typology instances on ``chain`` (all, those touching ``address_ids``, or those
     ending at or after ``since_height``: the data read starts ``policy.lookback_s`` of
@@ -171,6 +191,7 @@ def detect(
             address_ids=address_ids,
             since_height=since_height,
             context=context,
+            prices=prices,
         )
     finally:
         data.close()

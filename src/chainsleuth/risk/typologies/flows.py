@@ -20,6 +20,7 @@ from chainsleuth.risk.policy import (
 )
 from chainsleuth.risk.provenance import ensure_tables, has_prov
 from chainsleuth.risk.typologies.base import Raw, Typology, amount_text, hours
+from chainsleuth.risk.typologies.prices import has_prices
 
 
 def fan_in(data: ChainData, p: FanInPolicy) -> list[Raw]:
@@ -192,8 +193,10 @@ def _fan_in_utxo(data: ChainData, p: FanInPolicy) -> list[Raw]:
 
 
 def fan_out(data: ChainData, p: FanOutPolicy) -> list[Raw]:
-    """A transaction in which a small entity (at most ``max_payers`` input addresses) pays
-    ``min_receivers`` or more other entities."""
+    """A transaction in which one small entity (at most ``max_payer_entities`` entities,
+    ``max_payers`` input addresses) pays ``min_receivers`` or more other entities. The
+    inputs a wallet spends together are one payer however many addresses they come from
+    (a market's hot wallet pays its vendors from several at once)."""
     ensure_tables(data)
     rows = data.con.execute(
         """WITH f AS (
@@ -206,9 +209,14 @@ def fan_out(data: ChainData, p: FanOutPolicy) -> list[Raw]:
         FROM f WHERE se <> re AND from_id NOT IN (SELECT address_id FROM svc)
         GROUP BY tx_id, asset_id
         HAVING count(DISTINCT re) >= $mr AND count(DISTINCT from_id) <= $mp
-           AND max(ss) <= $max
+           AND count(DISTINCT se) <= $me AND max(ss) <= $max
         ORDER BY tx_id""",
-        {"mr": p.min_receivers, "mp": p.max_payers, "max": p.max_entity_size},
+        {
+            "mr": p.min_receivers,
+            "mp": p.max_payers,
+            "me": p.max_payer_entities,
+            "max": p.max_entity_size,
+        },
     ).fetchall()
     return [
         Raw(
@@ -228,29 +236,39 @@ def fan_out(data: ChainData, p: FanOutPolicy) -> list[Raw]:
 
 
 def structuring(data: ChainData, p: StructuringPolicy) -> list[Raw]:
-    """Payments just under the reporting threshold (in USD at the reference prices) into
+    """Payments just under the reporting threshold (in USD at the day's price where daily
+    prices were given, ``price_day``; else at the reference prices) into
     services (``deposits_only``), linked when they share a sender entity, a receiving
     address or entity, a funder of their senders, or when one's receiver pays the next one
     on, within ``window_s``; groups of ``min_payments`` or more (with labels: of which at
     least one payment's sender illicit funds had reached)."""
     ensure_tables(data)
     illicit = p.illicit_source and has_prov(data)
-    lo = p.threshold_usd * (1 - p.band) * (1 - p.price_tolerance)
-    hi = p.threshold_usd * (1 + p.price_tolerance)
+    daily = has_prices(data)
+    tolerance = p.day_price_tolerance if daily else p.price_tolerance
+    lo = p.threshold_usd * (1 - p.band) * (1 - tolerance)
+    hi = p.threshold_usd * (1 + tolerance)
+    # USD at the day's price where it is known, else at the policy's reference price
+    usd_sql = "coalesce(f.value::DOUBLE * pd.usd_per_unit, f.usd)" if daily else "f.usd"
+    day_join = (
+        "LEFT JOIN price_day pd ON pd.asset_id = f.asset_id AND pd.day = f.t // 86400"
+        if daily
+        else ""
+    )
     pay = data.con.execute(
-        """SELECT f.tx_id, any_value(f.t), f.to_id, f.asset_id, sum(f.value), sum(f.usd),
+        f"""SELECT f.tx_id, any_value(f.t), f.to_id, f.asset_id, sum(f.value), sum({usd_sql}),
                   min(f.from_id), min(es.entity_id), max(es.size),
                   any_value(er.entity_id), any_value(er.size),
                   bool_or(EXISTS (
                       SELECT 1 FROM prov pv WHERE pv.address_id = f.from_id AND pv.t <= f.t
                       AND pv.category NOT IN (SELECT unnest($weak::VARCHAR[]))))
            FROM flows f JOIN ent es ON es.address_id = f.from_id
-           JOIN ent er ON er.address_id = f.to_id
+           JOIN ent er ON er.address_id = f.to_id {day_join}
            WHERE es.entity_id <> er.entity_id
              AND (NOT $dep OR er.size > $big OR f.to_id IN (SELECT address_id FROM svc))
              AND f.from_id NOT IN (SELECT address_id FROM svc)
            GROUP BY f.tx_id, f.to_id, f.asset_id
-           HAVING sum(f.usd) >= $lo AND sum(f.usd) < $hi
+           HAVING sum({usd_sql}) >= $lo AND sum({usd_sql}) < $hi
            ORDER BY 2, 1""",
         {
             "lo": lo,
@@ -398,7 +416,9 @@ def pass_through(data: ChainData, p: PassThroughPolicy) -> list[Raw]:
 
 def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
     """An address (of a small entity) that did nothing for ``min_dormant_days`` and then
-    sends at least ``min_value_usd``."""
+    sends at least ``min_value_usd`` (``skip_return_home``: not back into an address of the
+    transaction that funded it: a wallet's own change swept home, such as a service's cold
+    storage, is housekeeping, not a stash waking up)."""
     ensure_tables(data)
     rows = data.con.execute(
         """WITH act AS (
@@ -437,6 +457,22 @@ def dormant_then_active(data: ChainData, p: DormantPolicy) -> list[Raw]:
             "svc": p.service_size,
         },
     ).fetchall()
+    if p.skip_return_home and rows:  # (few rows: checked on their own)
+        home = data.con.execute(
+            """SELECT DISTINCT w.k FROM (SELECT unnest($a::BIGINT[]) AS a,
+                                                unnest($ptx::BIGINT[]) AS ptx,
+                                                unnest($tx::BIGINT[]) AS tx,
+                                                generate_subscripts($a::BIGINT[], 1) - 1 AS k) w
+               JOIN flows x ON x.tx_id = w.tx AND x.from_id = w.a AND x.to_id <> w.a
+               JOIN flows y ON y.tx_id = w.ptx AND (y.from_id = x.to_id OR y.to_id = x.to_id)""",
+            {
+                "a": [int(r[0]) for r in rows],
+                "ptx": [int(r[1]) for r in rows],
+                "tx": [int(r[3]) for r in rows],
+            },
+        ).fetchall()
+        skip = {int(k) for (k,) in home}
+        rows = [r for k, r in enumerate(rows) if k not in skip]
     return [
         Raw(
             Typology.DORMANT_THEN_ACTIVE,

@@ -43,6 +43,10 @@ GAS_MONEY = UNITS_PER_ETH // 20  # 0.05 ETH
 #: hops from which a run of mule deposits off one coin is also a peel chain in the truth
 #: (a long run of small peels; risk.policy.PeelChainPolicy.min_hops is 5 by default)
 PEEL_RUN = 5
+#: mule deposits just under the threshold off one coin from which they are also structuring
+#: in the truth (several sub-threshold deposits; risk.policy.StructuringPolicy.min_payments
+#: is 3 by default)
+STRUCTURED_RUN = 3
 
 
 def attach(h: ChainHandle, scheme: SchemePlan) -> None:
@@ -389,6 +393,16 @@ def _attach_btc(h: ChainHandle, scheme: SchemePlan) -> None:
                 yield h.later(1, 10)
             target, cash = btc_target(h, QUICKSWAP, info["hacker"])
             last = _cash(h, sid, [coin], target, cash, parent)
+            if len(run) >= STRUCTURED_RUN:
+                # deposits of USD 9,000-9,900 each into mules' accounts at one exchange:
+                # a deposit split to stay under the reporting threshold
+                h.rec.typology(
+                    "structuring",
+                    run,
+                    [t.outs[0].addr for t in run],
+                    scheme=sid,
+                    note=f"deposits just under USD {THRESHOLD_USD:,.0f} to mules' accounts",
+                )
             if len(run) + 1 >= PEEL_RUN:
                 # a long run of mule deposits peeled off one coin is a peel chain as well
                 peels = [*run, last]
