@@ -12,7 +12,7 @@ from chainsleuth.risk.policy import TypologyPolicy
 from chainsleuth.risk.provenance import ProvenanceContext
 from chainsleuth.risk.typologies import DETECTORS, Typology, detect_data
 from chainsleuth.risk.typologies.prices import from_trades_csv
-from risk.conftest import hand_chain
+from risk.conftest import HandData, hand_chain
 
 H = 3600
 DAY = 86_400
@@ -206,6 +206,22 @@ def test_round_trip_through_four_nominees() -> None:
     assert _kinds(data(4_950, busy), Typology.ROUND_TRIP) == []
 
 
+def _sweep() -> HandData:
+    """Addresses 1 and 2 (two other entities) fund the one-shot addresses 3 and 4, swept
+    together into 5."""
+    return hand_chain(
+        "btc",
+        flows=[
+            (1, 0, 1, 3, -1, BTC),
+            (2, 0, 2, 4, -1, BTC),
+            (3, H, 3, 5, -1, BTC),
+            (3, H, 4, 5, -1, BTC),
+        ],
+        outs=[(1, 0, 3, BTC), (2, 0, 4, BTC), (3, 0, 5, 2 * BTC)],
+        ins=[(1, 0, 0, 1, BTC), (2, 0, 1, 2, BTC), (3, 1, 0, 3, BTC), (3, 2, 0, 4, BTC)],
+    )
+
+
 def test_fan_in_and_fan_out() -> None:
     usdt = 100 * 10**6
     senders = [(k + 1, k * H, k + 1, 9, 7, usdt) for k in range(5)]  # five entities pay 9
@@ -215,18 +231,7 @@ def test_fan_in_and_fan_out() -> None:
     assert "received from 5 different entities" in found[0].explanation
     four = hand_chain("eth", flows=[*senders[:4], (6, 6 * H, 9, 10, 7, 4 * usdt)])
     assert _kinds(four, Typology.FAN_IN) == []
-    sweep = hand_chain(
-        "btc",
-        flows=[
-            (1, 0, 1, 3, -1, BTC),
-            (2, 0, 2, 4, -1, BTC),
-            (3, H, 3, 5, -1, BTC),
-            (3, H, 4, 5, -1, BTC),
-        ],
-        outs=[(1, 0, 3, BTC), (2, 0, 4, BTC), (3, 0, 5, 2 * BTC)],
-        # addresses 1 and 2 (two other entities) funded the swept addresses 3 and 4
-        ins=[(1, 0, 0, 1, BTC), (2, 0, 1, 2, BTC), (3, 1, 0, 3, BTC), (3, 2, 0, 4, BTC)],
-    )
+    sweep = _sweep()
     assert [i.tx_hashes for i in _kinds(sweep, Typology.FAN_IN)] == [["h3"]]
     reused = hand_chain(
         "btc",
@@ -354,22 +359,9 @@ def test_utxo_fan_in_needs_the_illicit_actor_itself() -> None:
     address of the sweep is a labelled illicit source), not a user consolidating coins that
     came from one (tainted one transfer upstream)."""
 
-    def sweep():  # type: ignore[no-untyped-def]
-        return hand_chain(  # 1 and 2 fund 3 and 4, swept together into 5
-            "btc",
-            flows=[
-                (1, 0, 1, 3, -1, BTC),
-                (2, 0, 2, 4, -1, BTC),
-                (3, H, 3, 5, -1, BTC),
-                (3, H, 4, 5, -1, BTC),
-            ],
-            outs=[(1, 0, 3, BTC), (2, 0, 4, BTC), (3, 0, 5, 2 * BTC)],
-            ins=[(1, 0, 0, 1, BTC), (2, 0, 1, 2, BTC), (3, 1, 0, 3, BTC), (3, 2, 0, 4, BTC)],
-        )
-
     def found(labels: dict[int, str]) -> list[list[str]]:
         got = detect_data(
-            sweep(), P, typologies=[Typology.FAN_IN], context=ProvenanceContext({"btc": labels})
+            _sweep(), P, typologies=[Typology.FAN_IN], context=ProvenanceContext({"btc": labels})
         )
         return [i.tx_hashes for i in got]
 

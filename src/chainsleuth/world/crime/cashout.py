@@ -17,6 +17,18 @@ from chainsleuth.world.plan import P2WPKH
 THRESHOLD_USD = 10_000.0  # reporting threshold that structuring stays under
 
 
+def record_structuring(h: ChainHandle, scheme: str, deposits: list[Any]) -> None:
+    """Record ``deposits`` (each paying a mule's account first) as one structuring
+    instance of ``scheme``: a sum split into deposits just under the threshold."""
+    h.rec.typology(
+        "structuring",
+        deposits,
+        [t.outs[0].addr for t in deposits],
+        scheme=scheme,
+        note=f"deposits just under USD {THRESHOLD_USD:,.0f} to mules' accounts",
+    )
+
+
 def btc_deposit_address(h: ChainHandle, exchange: int, customer: int) -> int:
     """The customer's (reused) deposit address at ``exchange`` on the UTXO chain."""
     cache: dict[tuple[int, int], int] = h.services.setdefault("deposit_btc", {})

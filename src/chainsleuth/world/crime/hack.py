@@ -29,7 +29,7 @@ from chainsleuth.world.account_state import (
 )
 from chainsleuth.world.crime import ChainHandle
 from chainsleuth.world.crime.bridge import lock_hop_id
-from chainsleuth.world.crime.cashout import THRESHOLD_USD, btc_target
+from chainsleuth.world.crime.cashout import THRESHOLD_USD, btc_target, record_structuring
 from chainsleuth.world.crime.funding import eth_buy, eth_gas
 from chainsleuth.world.crime.mixers import coinjoin, custodial_mix
 from chainsleuth.world.crime.plans import GARANTIA, OURS, QUICKSWAP, BridgeTransfer, SchemePlan, sat
@@ -396,13 +396,7 @@ def _attach_btc(h: ChainHandle, scheme: SchemePlan) -> None:
             if len(run) >= STRUCTURED_RUN:
                 # deposits of USD 9,000-9,900 each into mules' accounts at one exchange:
                 # a deposit split to stay under the reporting threshold
-                h.rec.typology(
-                    "structuring",
-                    run,
-                    [t.outs[0].addr for t in run],
-                    scheme=sid,
-                    note=f"deposits just under USD {THRESHOLD_USD:,.0f} to mules' accounts",
-                )
+                record_structuring(h, sid, run)
             if len(run) + 1 >= PEEL_RUN:
                 # a long run of mule deposits peeled off one coin is a peel chain as well
                 peels = [*run, last]

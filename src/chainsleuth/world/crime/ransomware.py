@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainsleuth.world.crime import ChainHandle
-from chainsleuth.world.crime.cashout import THRESHOLD_USD, btc_target
+from chainsleuth.world.crime.cashout import THRESHOLD_USD, btc_target, record_structuring
 from chainsleuth.world.crime.funding import btc_purchase
 from chainsleuth.world.crime.mixers import coinjoin, custodial_mix
 from chainsleuth.world.crime.plans import GARANTIA, OURS, QUICKSWAP, SchemePlan, sat
@@ -207,13 +207,7 @@ def attach(h: ChainHandle, scheme: SchemePlan) -> None:
             note=f"{len(peels)} hops",
         )
         if structured:
-            h.rec.typology(
-                "structuring",
-                structured,
-                [t.outs[0].addr for t in structured],
-                scheme=sid,
-                note=f"deposits just under USD {THRESHOLD_USD:,.0f} to mules' accounts",
-            )
+            record_structuring(h, sid, structured)
 
     def operator(coins: list[tuple[Coin, str]]) -> Process:
         yield h.now
