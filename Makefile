@@ -118,7 +118,7 @@ lint: venv
 
 test: venv bytecode test-deps node
 	@$(MAKE) --no-print-directory lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2  # two workers: the suite waits on browsers and databases as much as on CPU
 
 demo: export CHAINSLEUTH_DATA_DIR := $(CHAINSLEUTH_DATA_DIR)
 demo: export CHAINSLEUTH_DEMO := 1

@@ -33,6 +33,11 @@ from harness.clones import TemplateClones
 from harness.shared import build_once, copy_store
 from harness.world import SMALL
 
+# tables printed by the CLI (rich) fit in 200 columns whatever the terminal: module-level
+# consoles read the width when they are made, before any test sets it (xdist workers have no
+# terminal at all)
+os.environ.setdefault("COLUMNS", "200")
+
 #: the browser fixtures (``browser``, ``page``, ``console``, ...) for every test package
 pytest_plugins = ["harness.pages"]
 

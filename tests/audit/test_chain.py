@@ -217,7 +217,9 @@ def test_the_database_refuses_update_and_delete(
 
 def test_the_orm_cannot_change_an_entry_either(session: Session, database: Database) -> None:
     (event,) = record_many(session, 1)
-    event.actor = "mallory"
+    stored = session.get(AuditEvent, event.seq)  # record() returns the entry, not the row
+    assert stored is not None
+    stored.actor = "mallory"
     with pytest.raises(DBAPIError, match="append-only"):
         session.commit()
     session.rollback()

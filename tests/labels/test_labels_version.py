@@ -35,7 +35,7 @@ def counted(database: Database) -> Iterator[list[str]]:
 
 
 def version_queries(seen: list[str]) -> int:
-    return sum(1 for s in seen if "label_history" in s)
+    return sum(1 for s in seen if "labels_version" in s and s.lstrip().upper().startswith("SELECT"))
 
 
 def add(session: Session, address: str) -> None:

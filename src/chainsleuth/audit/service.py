@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit.enums import Channel, Outcome
 from chainsleuth.audit.models import GENESIS_HASH, AuditEvent, AuditHead
-from chainsleuth.core.models import utcnow
+from chainsleuth.core.models import Base, utcnow
 
 HEAD_ID = 1
 
@@ -108,15 +108,16 @@ def record(
     object_id: str | int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one entry in the caller's transaction (the caller commits)."""
+    """Append one entry in the caller's transaction (the caller commits).
+
+    Core statements on the session's connection, not the ORM's unit of work (the entry is
+    returned, not added to the session): every audited action pays for this, and the
+    screening hot path most of all."""
+    session.flush()  # the caller's pending rows first, as the ORM's autoflush did
+    conn = session.connection()
     # Taking the head row first serialises writers on every backend: PostgreSQL locks the
     # row and re-reads it after a concurrent commit; SQLite holds its write lock.
-    seq, prev_hash = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.hash)
-    ).one()
+    seq, prev_hash = conn.execute(_TAKE_HEAD).one()
     event = AuditEvent(
         seq=seq,
         ts=utcnow(),
@@ -132,9 +133,20 @@ def record(
         prev_hash=prev_hash,
     )
     event.hash = entry_hash(event)
-    session.add(event)
-    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=event.hash))
+    conn.execute(_EVENTS.insert().values({c.name: getattr(event, c.name) for c in _EVENTS.columns}))
+    conn.execute(_SET_HASH, {"new_hash": event.hash})
     return event
+
+
+_EVENTS: Table = Base.metadata.tables["audit_events"]
+_HEAD: Table = Base.metadata.tables["audit_head"]
+_TAKE_HEAD = (
+    _HEAD.update()
+    .where(_HEAD.c.id == HEAD_ID)
+    .values(seq=_HEAD.c.seq + 1)
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_SET_HASH = _HEAD.update().where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
 
 
 @dataclass(frozen=True)

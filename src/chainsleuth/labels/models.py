@@ -11,8 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+    update,
+)
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
 
 from chainsleuth.core.models import Base, TimestampMixin, utcnow
 
@@ -127,3 +138,47 @@ class LabelHistory(Base):
     by: Mapped[str] = mapped_column(String(128))
     #: field -> [before, after] (all fields, before null, for an add)
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LabelsVersion(Base):
+    """One row: a counter raised in the same transaction as every write to the labels,
+    their actors or their sources (the session hooks below), so that caches of what labels
+    say (categories, counterparties' names) check it with one primary-key read instead of
+    counting labels."""
+
+    __tablename__ = "labels_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+VERSION_ROW = 1
+_WATCHED = frozenset({"labels", "actors", "label_sources"})
+_BUMP = (
+    update(LabelsVersion.__table__)  # type: ignore[arg-type]
+    .where(LabelsVersion.__table__.c.id == VERSION_ROW)
+    .values(value=LabelsVersion.__table__.c.value + 1)
+)
+
+
+def _bump(session: Session) -> None:
+    session.connection().execute(_BUMP)
+
+
+@event.listens_for(Session, "before_flush")
+def _on_flush(session: Session, _context: Any, _instances: Any) -> None:
+    for obj in (*session.new, *session.deleted, *session.dirty):
+        if isinstance(obj, Label | LabelActor | LabelSource) and (
+            obj in session.new or obj in session.deleted or session.is_modified(obj)
+        ):
+            _bump(session)
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    if state.is_select:
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _WATCHED:
+        _bump(state.session)

@@ -12,17 +12,19 @@ they added them themselves. ``viewer=None`` means the system itself (no restrict
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, case, event, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, event, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from chainsleuth.audit import service as audit
 from chainsleuth.audit.service import Actor
+from chainsleuth.auth.enums import Role
 from chainsleuth.auth.models import User
 from chainsleuth.chain.addresses import canonical_address
 from chainsleuth.chain.chains import get_chain
@@ -31,7 +33,14 @@ from chainsleuth.core.models import utcnow
 from chainsleuth.labels.enums import Category, HistoryAction, Scope, SourceKind, Tlp
 from chainsleuth.labels.importers.common import confidence_of
 from chainsleuth.labels.imports import chunks, import_parsed
-from chainsleuth.labels.models import Label, LabelActor, LabelHistory, LabelSource
+from chainsleuth.labels.models import (
+    VERSION_ROW,
+    Label,
+    LabelActor,
+    LabelHistory,
+    LabelSource,
+    LabelsVersion,
+)
 from chainsleuth.labels.schemas import (
     CategoryConflict,
     HistoryRead,
@@ -57,7 +66,20 @@ AMBER_TLP = (Tlp.AMBER.value, Tlp.AMBER_STRICT.value)
 MAX_PAGE = 500
 
 
-def tlp_condition(viewer: User | None) -> ColumnElement[bool] | None:
+class Viewer(Protocol):
+    """Whose eyes labels are shown to: a ``User``, or an API token's ``Bearer``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def organisation_id(self) -> int | None: ...
+    @property
+    def agency_id(self) -> int | None: ...
+
+
+def tlp_condition(viewer: Viewer | None) -> ColumnElement[bool] | None:
     """The labels ``viewer`` may see; None when unrestricted (staff, the system)."""
     if viewer is None or viewer.role.is_internal:
         return None
@@ -71,7 +93,7 @@ def tlp_condition(viewer: User | None) -> ColumnElement[bool] | None:
     return or_(*clauses)
 
 
-def can_see(viewer: User | None, label: Label) -> bool:
+def can_see(viewer: Viewer | None, label: Label) -> bool:
     if viewer is None or viewer.role.is_internal:
         return True
     if label.tlp in OPEN_TLP or label.created_by_id == viewer.id:
@@ -84,7 +106,7 @@ def can_see(viewer: User | None, label: Label) -> bool:
     return False
 
 
-def _visible(stmt: Select[Any], viewer: User | None) -> Select[Any]:
+def _visible(stmt: Select[Any], viewer: Viewer | None) -> Select[Any]:
     condition = tlp_condition(viewer)
     return stmt if condition is None else stmt.where(condition)
 
@@ -106,7 +128,7 @@ def labels_for(
     *,
     chain: str,
     addresses: Sequence[str],
-    viewer: User | None = None,
+    viewer: Viewer | None = None,
     include_retired: bool = False,
 ) -> dict[str, list[LabelRead]]:
     """The labels of each address (canonical form -> labels, best first; [] when none).
@@ -124,13 +146,62 @@ def labels_for(
     return out
 
 
+#: labels of single addresses kept between requests, per labels version (``labels_of``)
+_KEPT_LABELS = 200_000
+_LABELS_KEPT: OrderedDict[tuple[Any, ...], list[LabelRead]] = OrderedDict()
+#: per database and chain: (labels version, every address with an active label)
+_LABELLED: dict[tuple[str, str], tuple[int, frozenset[str]]] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def _visibility(viewer: Viewer | None) -> tuple[int | None, ...] | None:
+    """What decides which labels ``viewer`` sees (see ``tlp_condition``)."""
+    if viewer is None or viewer.role.is_internal:
+        return None
+    return (viewer.id, viewer.organisation_id, viewer.agency_id)
+
+
+def labels_of(
+    session: Session, *, chain: str, address: str, viewer: Viewer | None = None
+) -> list[LabelRead]:
+    """``labels_for(session, chain=chain, addresses=[address], viewer=viewer)[address]``,
+    kept between calls for the current ``labels_version``: an address without any active
+    label costs no query (the chain's labelled addresses are read once per version), a
+    labelled one a query the first time. The hot path of screening and its counterparties."""
+    chain_id = get_chain(chain).id
+    text = canonical_address(chain_id, address)
+    version = labels_version(session, chain=chain_id)
+    db = str(session.get_bind().engine.url)
+    with _KEPT_LOCK:
+        labelled = _LABELLED.get((db, chain_id))
+    if labelled is None or labelled[0] != version:
+        stmt = select(Label.address).where(Label.chain == chain_id, Label.active.is_(True))
+        labelled = (version, frozenset(session.scalars(stmt.distinct())))
+        with _KEPT_LOCK:
+            _LABELLED[(db, chain_id)] = labelled
+    if text not in labelled[1]:
+        return []
+    key = (db, version, _visibility(viewer), chain_id, text)
+    with _KEPT_LOCK:
+        hit = _LABELS_KEPT.get(key)
+        if hit is not None:
+            _LABELS_KEPT.move_to_end(key)
+            return list(hit)
+    found = labels_for(session, chain=chain_id, addresses=[text], viewer=viewer)[text]
+    with _KEPT_LOCK:
+        _LABELS_KEPT[key] = found
+        while len(_LABELS_KEPT) > _KEPT_LABELS:
+            _LABELS_KEPT.popitem(last=False)
+    return list(found)
+
+
 def entity_labels(
     session: Session,
     *,
     chain: str,
     members: Iterable[str],
     exclude: str | None = None,
-    viewer: User | None = None,
+    viewer: Viewer | None = None,
 ) -> list[LabelRead]:
     """The entity-scoped labels anchored on any of an entity's member addresses."""
     chain_id = get_chain(chain).id
@@ -190,40 +261,28 @@ def _watch(session: Session) -> None:
     event.listen(session, "do_orm_execute", _forget_on_write)
 
 
-def labels_version(session: Session, *, chain: str) -> tuple[int, int, int, int]:
-    """Changes whenever a label of ``chain`` is added, changed or retired (for caches).
+def labels_version(session: Session, *, chain: str) -> int:
+    """Changes whenever a label or an actor is added, changed or retired (for caches):
+    the counter every such write raises in its transaction (``LabelsVersion``). The same
+    for every chain (``chain`` is checked).
 
     Read once per transaction (every screening asks, several times): the reading is reused
     for ``VERSION_REUSE_S`` at most, and forgotten when the session writes anything or its
     transaction ends, so that a change is seen by the next transaction as before."""
-    chain_id = get_chain(chain).id
+    get_chain(chain)
     memo = session.info.get(_MEMO)
     now = time.monotonic()
     tx = session.get_transaction()
     if memo is not None and memo[0] is tx and now - memo[1] <= VERSION_REUSE_S:
-        found: tuple[int, int, int, int] | None = memo[2].get(chain_id)
-        if found is not None:
-            return found
-    # one round trip: the history's newest id as a subquery
-    history = select(func.coalesce(func.max(LabelHistory.id), 0)).scalar_subquery()
-    count, top, active, last = session.execute(
-        select(
-            func.count(Label.id),
-            func.coalesce(func.max(Label.id), 0),
-            func.coalesce(func.sum(case((Label.active.is_(True), 1), else_=0)), 0),
-            history,
-        ).where(Label.chain == chain_id)
-    ).one()
-    version = (int(count), int(active), int(top), int(last or 0))
+        return int(memo[2])
+    found = session.execute(
+        select(LabelsVersion.value).where(LabelsVersion.id == VERSION_ROW)
+    ).scalar()
+    version = int(found or 0)
     tx = session.get_transaction()  # the query began it, when none was open
     if tx is not None:
         _watch(session)
-        memo = session.info.get(_MEMO)
-        if memo is None or memo[0] is not tx:
-            readings: dict[str, tuple[int, int, int, int]] = {}
-            memo = (tx, now, readings)
-            session.info[_MEMO] = memo
-        memo[2][chain_id] = version
+        session.info[_MEMO] = (tx, now, version)
     return version
 
 
@@ -290,7 +349,7 @@ def attribution(
     chain: str,
     address: str,
     members: Sequence[str] | None = None,
-    viewer: User | None = None,
+    viewer: Viewer | None = None,
 ) -> ResolvedAttribution:
     """One address resolved against its own labels and, given the entity's member
     addresses, the entity-scoped labels on them."""
@@ -307,7 +366,7 @@ def attribution(
 def search(
     session: Session,
     *,
-    viewer: User | None,
+    viewer: Viewer | None,
     chain: str | None = None,
     address: str | None = None,
     category: Category | None = None,
@@ -337,7 +396,7 @@ def search(
     return [to_read(x) for x in rows], total
 
 
-def get_label(session: Session, *, label_id: int, viewer: User | None) -> Label:
+def get_label(session: Session, *, label_id: int, viewer: Viewer | None) -> Label:
     label = session.get(Label, label_id)
     if label is None:
         raise NotFound(f"no label with id {label_id}")
@@ -346,7 +405,7 @@ def get_label(session: Session, *, label_id: int, viewer: User | None) -> Label:
     return label
 
 
-def history(session: Session, *, label_id: int, viewer: User | None) -> list[HistoryRead]:
+def history(session: Session, *, label_id: int, viewer: Viewer | None) -> list[HistoryRead]:
     get_label(session, label_id=label_id, viewer=viewer)
     rows = session.scalars(
         select(LabelHistory).where(LabelHistory.label_id == label_id).order_by(LabelHistory.id)
@@ -453,7 +512,7 @@ def create_label(
     return label
 
 
-def retire_label(session: Session, *, actor: Actor, label_id: int, viewer: User | None) -> Label:
+def retire_label(session: Session, *, actor: Actor, label_id: int, viewer: Viewer | None) -> Label:
     """Retire a manual label (imported labels are retired by their source's next import)."""
     label = get_label(session, label_id=label_id, viewer=viewer)
     if label.source.kind != SourceKind.MANUAL.value:

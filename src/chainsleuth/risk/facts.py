@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from sqlalchemy.orm import Session
 
-from chainsleuth.auth.models import User
 from chainsleuth.chain import storage
 from chainsleuth.chain.addresses import canonical_address, canonical_hash, display_address
 from chainsleuth.chain.chains import get_chain
+from chainsleuth.chain.enums import ChainKind
+from chainsleuth.chain.keys import hash_bytes, hash_keys
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.config import Settings
 from chainsleuth.core.errors import InvalidInput, NotFound
@@ -99,6 +101,8 @@ def _prices(reader: ChainReader, graph: FlowGraph, prices_usd: dict[str, float])
 
 
 _TIPS: dict[tuple[str, str], tuple[Any, int | None]] = {}
+#: (store, services) -> (the store's stamp, the services, the graph loaded then)
+_GRAPHS: dict[tuple[str, int], tuple[Any, Any, FlowGraph]] = {}
 
 
 def _store_stamp(root: Path) -> tuple[int, ...] | None:
@@ -125,7 +129,7 @@ class Scorer:
         settings: Settings,
         tracing: tracing_service.TracingContext,
         policy: PolicyVersion,
-        viewer: User | None = None,
+        viewer: label_service.Viewer | None = None,
         use_table: bool = True,
         live_model: bool = True,
         max_edges: int = 20_000,
@@ -146,8 +150,22 @@ class Scorer:
 
     @property
     def graph(self) -> FlowGraph:
+        """The flow graph, kept per process while the store's files stay as they were
+        (``load_graph`` asks the store for its state on every call: a query per request)."""
         if self._graph is None:
-            self._graph = load_graph(self.reader, self.tracing.services)
+            root = Path(self.reader.root)
+            stamp = _store_stamp(root)  # before the load: a write meanwhile reloads next time
+            key = (str(root), id(self.tracing.services))
+            with _CACHE_LOCK:
+                hit = _GRAPHS.get(key)
+            if hit is not None and stamp is not None and hit[0] == stamp:
+                self._graph = hit[2]
+            else:
+                self._graph = load_graph(self.reader, self.tracing.services)
+                with _CACHE_LOCK:
+                    if len(_GRAPHS) > 8:
+                        _GRAPHS.clear()
+                    _GRAPHS[key] = (stamp, self.tracing.services, self._graph)
         return self._graph
 
     def _table(self, chain: str) -> Table | None:
@@ -156,9 +174,9 @@ class Scorer:
     def _own(
         self, chain: str, address: str, address_id: int | None
     ) -> tuple[str | None, list[LabelLine]]:
-        own = label_service.labels_for(
-            self.session, chain=chain, addresses=[address], viewer=self.viewer
-        )[address]
+        own = label_service.labels_of(
+            self.session, chain=chain, address=address, viewer=self.viewer
+        )
         lines = label_lines(own)
         category = None
         if address_id is not None and self.tracing.categories is not None:
@@ -234,7 +252,7 @@ class Scorer:
         flows the transaction paid to it (a deposit's output, not the payer's change)."""
         info = get_chain(chain)
         text = canonical_hash(info.id, tx_hash)
-        tx_id = self.reader.tx_id(info.id, text) if self.reader.con is not None else None
+        tx_id = self._tx_id(info.id, text)
         if tx_id is None:
             raise NotFound(f"no transaction {text} on {info.name}")
         graph = self.graph
@@ -265,6 +283,23 @@ class Scorer:
         return facts
 
     # --- table -----------------------------------------------------------------------------
+
+    def _tx_id(self, chain: str, text: str) -> int | None:
+        """The transaction's id: from the table's tx index (its whole hash checked against
+        the store's flat file), else (a newer transaction, or no index) from the store."""
+        if self.reader.con is None:
+            return None
+        table = self._table(chain)
+        if table is not None and table.txs:
+            prefixed = get_chain(chain).kind is ChainKind.ACCOUNT
+            wanted = hash_bytes(pa.array([text], pa.string()), prefixed=prefixed)
+            found = table.find_tx(int(hash_keys(wanted)[0][0]))
+            if found:
+                flat = storage.FlatFiles(Path(self.reader.root) / chain)
+                for tx_id, raw in zip(found, flat.tx_hashes(found), strict=True):
+                    if bytes(raw) == bytes(wanted[0]):
+                        return tx_id
+        return self.reader.tx_id(chain, text)
 
     def _table_id(self, table: Table, chain: str, text: str) -> int | None:
         """The address's id from the table's index, its text checked against the store's
@@ -436,36 +471,41 @@ class Scorer:
             total = float(np.sum(graph.e_amount[seeds] * prices[src]))
         else:
             total = float(np.sum(graph.e_out[seeds] * prices[dst]))
-        stop = np.union1d(cat_nodes, members)
-        result = engine.trace(graph, seeds, self._options(forward, hops), stop=stop)
+        # the labelled nodes as they are (sorted, distinct, the same array every time: the
+        # tracer keeps its lookup mask), with the subject's own nodes only when there are any
+        stop = engine.stop_set(graph, cat_nodes, members) if members.size else cat_nodes
+        # floats only: the sums are in USD, the exact integers would be thrown away
+        result = engine.trace_values(graph, seeds, self._options(forward, hops), stop=stop)
         # per edge, not per node: a node's hop is where it was first reached, and funds may
         # reach it again further out
         edges = np.asarray(result.edges, dtype=np.int64)
         hop = np.asarray(result.edge_hop, dtype=np.int64)
         if forward:
             nodes = np.asarray(graph.e_dst[edges], dtype=np.int64)
-            amount = np.asarray([float(x) for x in result.edge_amount_out])
+            amount = result.amount_out
         else:
             nodes = np.asarray(graph.e_src[edges], dtype=np.int64)
-            amount = np.asarray([float(x) for x in result.edge_amount])
+            amount = result.amount
         pos = np.minimum(np.searchsorted(cat_nodes, nodes), max(cat_nodes.size - 1, 0))
         labelled = (cat_nodes.size > 0) & (cat_nodes[pos] == nodes) & (hop > 0)
         if members.size:
             labelled &= ~np.isin(nodes, members)
         index = {c: j for j, c in enumerate(self.categories)}
-        best: dict[str, tuple[float, int]] = {}
-        for k in np.flatnonzero(labelled).tolist():
-            name = names[int(cat_codes[pos[k]])]
-            j = index.get(name)
-            if j is None:
-                continue
-            usd = amount[k] * prices[nodes[k]]
-            values[min(int(hop[k]), hops) - 1, j] += usd
-            if usd > best.get(name, (0.0, -1))[0]:
-                best[name] = (usd, int(nodes[k]))
+        # category code -> the policy's column (-1: a category the policy does not weigh)
+        column = np.array([index.get(n, -1) for n in names], dtype=np.int64)
+        ks = np.flatnonzero(labelled)
+        col = column[cat_codes[pos[ks]]] if ks.size else np.empty(0, np.int64)
+        ks, col = ks[col >= 0], col[col >= 0]
+        usd = amount[ks] * prices[nodes[ks]]
+        # unbuffered, in edge order: the same float sums as adding one edge at a time
+        np.add.at(values, (np.minimum(hop[ks], hops) - 1, col), usd)
         parties: dict[str, tuple[str, str | None]] = {}
-        for name, (_, v) in best.items():
-            parties[name] = self._party(v)
+        for j in np.unique(col).tolist():
+            mine = np.flatnonzero(col == j)
+            # the first edge of the largest value (strictly larger replaced the best before)
+            top = mine[int(np.argmax(usd[mine]))]
+            if usd[top] > 0.0:
+                parties[self.categories[j]] = self._party(int(nodes[ks[top]]))
         return values, total, parties, bool(result.truncated)
 
     def _party(self, node: int) -> tuple[str, str | None]:
@@ -477,9 +517,9 @@ class Scorer:
         """(the address as shown, its actor or label) of address id ``addr``."""
         text = storage.FlatFiles(Path(self.reader.root) / chain).addresses([addr])[0]
         shown = display_address(chain, text)
-        labels = label_service.labels_for(
-            self.session, chain=chain, addresses=[text], viewer=self.viewer
-        ).get(canonical_address(chain, text), [])
+        labels = label_service.labels_of(
+            self.session, chain=chain, address=text, viewer=self.viewer
+        )
         actor = None
         if labels:
             actor = labels[0].actor.name if labels[0].actor else labels[0].label

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,7 @@ from chainsleuth.chain.addresses import canonical_address, canonical_hash, displ
 from chainsleuth.chain.chains import get_chain
 from chainsleuth.chain.enums import ChainKind
 from chainsleuth.core.errors import Conflict, InvalidInput, NotFound
-from chainsleuth.core.models import MAX_ROW_ID
+from chainsleuth.core.models import MAX_ROW_ID, Base, utcnow
 from chainsleuth.exchange.models import Account
 from chainsleuth.risk.facts import Scorer
 from chainsleuth.risk.result import RiskResult, evaluate, result_json
@@ -200,28 +200,32 @@ def screen(
         if found is not None:
             return _replay(found, digest, key), False
     result = assess(scorer, checked)
-    row = Screening(
-        created_by=actor.name,
-        user_id=actor.user_id,
-        idempotency_key=key,
-        request_digest=digest,
-        chain=checked.chain,
-        asset=checked.asset,
-        direction=checked.direction.value,
-        address=checked.address,
-        tx_hash=checked.tx_hash,
-        amount=checked.amount,
-        account_id=checked.account_id,
-        customer_id=checked.customer_id,
-        severity=result.severity.value,
-        action=result.action.value,
-        score=result.score,
-        policy_version=result.policy_version,
-        result=result_json(result),
-    )
+    values: dict[str, Any] = {
+        "created_at": utcnow(),
+        "created_by": actor.name,
+        "user_id": actor.user_id,
+        "idempotency_key": key,
+        "request_digest": digest,
+        "chain": checked.chain,
+        "asset": checked.asset,
+        "direction": checked.direction.value,
+        "address": checked.address,
+        "tx_hash": checked.tx_hash,
+        "amount": checked.amount,
+        "account_id": checked.account_id,
+        "customer_id": checked.customer_id,
+        "severity": result.severity.value,
+        "action": result.action.value,
+        "score": result.score,
+        "policy_version": result.policy_version,
+        "result": result_json(result),
+        "alert_id": None,
+    }
     try:
-        session.add(row)
-        session.flush()
+        # Core, not the ORM's unit of work: the hot path of a KYT service (the row is
+        # returned as a Screening that is not in the session)
+        row_id = session.connection().execute(_INSERT, values).scalar_one()
+        row = Screening(id=row_id, **values)
         if result.action in (Action.REVIEW, Action.HOLD):
             subject_type = "transfer" if result.subject_type == "transfer" else "address"
             alert = alert_service.raise_alert(
@@ -246,6 +250,9 @@ def screen(
                 },
             )
             row.alert_id = alert.id
+            session.connection().execute(
+                _TABLE.update().where(_TABLE.c.id == row_id).values(alert_id=alert.id)
+            )
         audit_service.record(
             session,
             actor=actor,
@@ -273,6 +280,10 @@ def screen(
             raise
         return _replay(found, digest, key or ""), False
     return row, True
+
+
+_TABLE: Table = Base.metadata.tables["risk_screenings"]
+_INSERT = _TABLE.insert().returning(_TABLE.c.id)
 
 
 def get(session: Session, screening_id: int) -> Screening:

@@ -15,13 +15,17 @@ Bad input is a 422 with its reason and writes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from chainsleuth.auth.enums import Permission
+from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.chain.views import ReaderDep
+from chainsleuth.core.config import Settings
 from chainsleuth.core.models import MAX_ROW_ID, RowId, as_utc
+from chainsleuth.labels import service as label_service
 from chainsleuth.risk import policy_store
 from chainsleuth.risk import screening as screening_service
 from chainsleuth.risk.facts import Scorer
@@ -47,10 +51,32 @@ CanWritePolicy = Annotated[Principal, Depends(requires(Permission.POLICY_WRITE))
 def tracing_context(
     request: Request, settings: SettingsDep, db: SessionDep
 ) -> tracing_service.TracingContext:
-    ctx = getattr(request.app.state, "tracing_context", None)
+    return _tracing_context(request.app.state, settings, db)
+
+
+def _tracing_context(state: Any, settings: Settings, db: Session) -> tracing_service.TracingContext:
+    ctx = getattr(state, "tracing_context", None)
     if isinstance(ctx, tracing_service.TracingContext):
         return ctx
     return tracing_service.context_for(settings, session=db)
+
+
+def make_scorer(
+    state: Any,
+    settings: Settings,
+    db: Session,
+    reader: ChainReader,
+    viewer: label_service.Viewer | None,
+) -> Scorer:
+    """A scorer for one request under the active policy (``state``: the app's)."""
+    return Scorer(
+        session=db,
+        reader=reader,
+        settings=settings,
+        tracing=_tracing_context(state, settings, db),
+        policy=policy_store.active(db),
+        viewer=viewer,
+    )
 
 
 def scorer(
@@ -60,15 +86,7 @@ def scorer(
     reader: ReaderDep,
     settings: SettingsDep,
 ) -> Scorer:
-    policy = policy_store.active(db)
-    return Scorer(
-        session=db,
-        reader=reader,
-        settings=settings,
-        tracing=tracing_context(request, settings, db),
-        policy=policy,
-        viewer=principal.user,
-    )
+    return make_scorer(request.app.state, settings, db, reader, principal.user)
 
 
 def _risk_scorer(

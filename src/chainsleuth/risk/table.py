@@ -51,7 +51,7 @@ from numba.typed import Dict
 
 from chainsleuth.chain import storage
 from chainsleuth.chain.chains import get_chain
-from chainsleuth.chain.keys import address_key
+from chainsleuth.chain.keys import address_key, hash_keys
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.errors import NotFound
 from chainsleuth.labels.enums import ILLICIT
@@ -442,6 +442,7 @@ def precompute(
             "created_at": datetime.now(UTC).isoformat(),
         }
         arrays.update(address_index(reader, info.id))
+        arrays.update(tx_index(reader, info.id))
         _write(table_dir(data_dir) / info.id, arrays, meta)
         elapsed = time.perf_counter() - started
         parts["write"] = time.perf_counter() - t0
@@ -543,6 +544,23 @@ def address_index(reader: ChainReader, chain: str) -> dict[str, np.ndarray]:
     return {"key_k1": k1[order], "key_k2": k2[order], "key_id": ids[order]}
 
 
+def tx_index(reader: ChainReader, chain: str) -> dict[str, np.ndarray]:
+    """The chain's committed transactions' hash keys (k1: the hash's first 8 bytes) sorted,
+    with the id of each: a screening by transaction hash finds its transaction here, not in
+    the store (a query each time)."""
+    assert reader.con is not None
+    row = storage.one(reader.con, "SELECT tx_count FROM chain_state WHERE chain = ?", [chain])
+    flat = storage.FlatFiles(Path(reader.root) / chain)
+    size = flat.tx_path.stat().st_size if flat.tx_path.exists() else 0
+    n = min(int(row[0]) if row and row[0] is not None else 0, size // storage.TX_RECORD)
+    if n == 0:
+        return {"tx_k1": np.empty(0, np.int64), "tx_id": np.empty(0, np.int64)}
+    records = np.memmap(flat.tx_path, dtype=np.uint8, mode="r", shape=(n, storage.TX_RECORD))
+    k1 = hash_keys(records[:, :16])[0]
+    order = np.argsort(k1, kind="stable")
+    return {"tx_k1": k1[order], "tx_id": order.astype(np.int64)}
+
+
 def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}-{threading.get_ident()}")
@@ -583,6 +601,7 @@ class Table:
     stamp: float
     index: dict[str, np.ndarray]
     parties: dict[str, np.ndarray] = field(default_factory=dict)
+    txs: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def categories(self) -> list[str]:
@@ -649,6 +668,16 @@ class Table:
         k2s = self.index["key_k2"][lo:hi]
         return [int(self.index["key_id"][lo + j]) for j in np.flatnonzero(k2s == k2).tolist()]
 
+    def find_tx(self, k1: int) -> list[int]:
+        """The tx ids whose hash key is ``k1`` ([] when none, or the table has no tx
+        index): the caller checks the whole hash against the store's flat file."""
+        keys = self.txs.get("tx_k1")
+        if keys is None:
+            return []
+        lo = int(np.searchsorted(keys, k1, side="left"))
+        hi = int(np.searchsorted(keys, k1, side="right"))
+        return [int(x) for x in self.txs["tx_id"][lo:hi].tolist()]
+
 
 _OPEN: dict[Path, Table] = {}
 _LOCK = threading.Lock()
@@ -657,6 +686,7 @@ _NAMES = (
     "ml_value",
 )  # fmt: skip
 _INDEX = ("key_k1", "key_k2", "key_id")
+_TX_INDEX = ("tx_k1", "tx_id")
 _COUNTERPARTIES = (
     "cp_ptr", "cp_direction", "cp_category", "cp_chain", "cp_entity", "cp_address", "cp_share",
 )  # fmt: skip
@@ -687,6 +717,8 @@ def open_table(data_dir: Path, chain: str) -> Table | None:
     table = Table(folder, meta, arrays, stamp, index if len(index) == len(_INDEX) else {})
     if all((folder / f"{n}.npy").exists() for n in _COUNTERPARTIES):
         table.parties = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _COUNTERPARTIES}
+    if all((folder / f"{n}.npy").exists() for n in _TX_INDEX):
+        table.txs = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _TX_INDEX}
     with _LOCK:
         _OPEN[folder] = table
     return table

@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -176,7 +177,42 @@ def trace_nodes(
     return _run(graph, nodes, True, options, stop, stop_is_complete, extra_stop)
 
 
-def _run(
+@dataclass
+class TraceValues:
+    """A trace's edges with float attributions only (no exact integers): for sums in
+    another unit (USD), where ``trace``'s integer rounding would be thrown away."""
+
+    edges: np.ndarray
+    edge_hop: np.ndarray
+    amount: np.ndarray  # float, in the edge's source asset
+    amount_out: np.ndarray  # float, in the edge's destination asset
+    truncated: bool
+
+
+def trace_values(
+    graph: FlowGraph,
+    seeds: np.ndarray,
+    options: TraceOptions,
+    *,
+    stop: np.ndarray | None = None,
+) -> TraceValues:
+    """``trace``'s edges and float attributions, without the exact amounts: the same
+    kernel run, none of the integer work (which for wei amounts is per-edge Python)."""
+    seeds = np.ascontiguousarray(seeds, dtype=np.int64)
+    edge_rows, _, ea, truncated, small = _kernel(graph, seeds, False, options, stop, False, None)
+    e, eh = edge_rows[0], edge_rows[1]
+    if small:
+        a_in = np.asarray(edge_rows[2], dtype=np.float64)
+        a_out = np.asarray(edge_rows[3], dtype=np.float64)
+    else:
+        amount = np.asarray(graph.e_amount[e], dtype=np.float64)
+        frac = np.clip(ea / np.where(amount > 0, amount, 1.0), 0.0, 1.0)
+        a_in = frac * amount
+        a_out = frac * np.asarray(graph.e_out[e], dtype=np.float64)
+    return TraceValues(e, eh, a_in, a_out, bool(truncated))
+
+
+def _kernel(
     graph: FlowGraph,
     starts: np.ndarray,
     from_nodes: bool,
@@ -184,7 +220,7 @@ def _run(
     stop: np.ndarray | None,
     stop_is_complete: bool,
     extra_stop: np.ndarray | None,
-) -> TraceResult:
+) -> tuple[Any, Any, np.ndarray, bool, bool]:
     options.check()
     since, until = _window(options)
     stops, mask = _stop_lookup(graph, stop, stop_is_complete)
@@ -203,6 +239,22 @@ def _run(
         )  # fmt: skip
     finally:
         graph.give_scratch(scratch)
+    return edge_rows, node_rows, ea, bool(truncated), bool(small)
+
+
+def _run(
+    graph: FlowGraph,
+    starts: np.ndarray,
+    from_nodes: bool,
+    options: TraceOptions,
+    stop: np.ndarray | None,
+    stop_is_complete: bool,
+    extra_stop: np.ndarray | None,
+) -> TraceResult:
+    forward = options.direction is TraceDirection.FORWARD
+    edge_rows, node_rows, ea, truncated, small = _kernel(
+        graph, starts, from_nodes, options, stop, stop_is_complete, extra_stop
+    )
     e, eh = edge_rows[0], edge_rows[1]
     nodes, nh, npar = node_rows[0], node_rows[1], node_rows[2]
     if small:
