@@ -486,8 +486,10 @@ class Scorer:
         else:
             nodes = np.asarray(graph.e_src[edges], dtype=np.int64)
             amount = result.amount
-        pos = np.minimum(np.searchsorted(cat_nodes, nodes), max(cat_nodes.size - 1, 0))
-        labelled = (cat_nodes.size > 0) & (cat_nodes[pos] == nodes) & (hop > 0)
+        if cat_nodes.size == 0:  # nothing labelled: no exposure to any category
+            return values, total, {}, bool(result.truncated)
+        pos = np.minimum(np.searchsorted(cat_nodes, nodes), cat_nodes.size - 1)
+        labelled = (cat_nodes[pos] == nodes) & (hop > 0)
         if members.size:
             labelled &= ~np.isin(nodes, members)
         index = {c: j for j, c in enumerate(self.categories)}

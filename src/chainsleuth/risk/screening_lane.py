@@ -42,6 +42,8 @@ from chainsleuth.risk.screening_schemas import ScreeningCreate, ScreeningRead
 PATH = "/api/v1/screenings"
 #: the Idempotency-Key header's longest accepted value (the route's Header(max_length))
 MAX_KEY = 128
+#: the response header that says the lane answered (operators and tests can tell the paths apart)
+LANE_HEADER = b"x-screening-path"
 
 
 def enabled() -> bool:
@@ -86,6 +88,7 @@ class ScreeningLane:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(content)).encode()),
+                    (LANE_HEADER, b"lane"),
                 ],
             }
         )
