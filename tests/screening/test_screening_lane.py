@@ -79,9 +79,7 @@ def test_the_lane_and_the_route_give_the_same_screenings(
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.action == "risk.screening.create")
     ).all()
-    assert sorted(int(e.object_id or 0) for e in events) == sorted(
-        a["id"] for a in lane + route
-    )
+    assert sorted(int(e.object_id or 0) for e in events) == sorted(a["id"] for a in lane + route)
     assert {e.channel for e in events} == {"api"}
     raised = [a["alert_id"] for a in lane + route if a["alert_id"] is not None]
     assert raised
