@@ -234,6 +234,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                     help="uvicorn worker processes")  # fmt: skip
+    ap.add_argument("--baseline-workers", type=int,
+                    help="the baseline's worker processes (default --workers; on 10M each "
+                         "on-the-fly worker holds ~13 GB)")  # fmt: skip
     ap.add_argument(
         "--tx-share",
         type=float,
@@ -300,9 +303,10 @@ def run(args: argparse.Namespace, data: Path, database_url: str | None) -> int:
             shutil.move(table_dir(data), moved)
         log = data / f"bench-screening-server-{label[:4]}.log"
         log.unlink(missing_ok=True)
-        proc = serve(data, port, database_url, args.workers, log)
+        workers = args.workers if with_table else (args.baseline_workers or args.workers)
+        proc = serve(data, port, database_url, workers, log)
         try:
-            warm(url, token, targets, 20 * args.workers)
+            warm(url, token, targets, 20 * workers)
             cpu0 = server_cpu(proc)
             lat, errors, n, own = drive(
                 url,
@@ -318,7 +322,7 @@ def run(args: argparse.Namespace, data: Path, database_url: str | None) -> int:
             report(label, lat, errors, n, seconds)
             print(f"  server CPU: {cpu:.1f} s in all, {cpu / max(n, 1) * 1000:.2f} ms per "
                   f"request, {cpu / max(len(lat), 1) * 1000:.2f} ms per good answer "
-                  f"({args.workers} workers); load generator (wrk) CPU {own:.1f} s; "
+                  f"({workers} workers); load generator (wrk) CPU {own:.1f} s; "
                   f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
             if errors:
                 print(f"  the server's log ({log}) ends:\n{log_tail(log, 1500)}")
