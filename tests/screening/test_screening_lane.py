@@ -93,7 +93,8 @@ def test_the_lane_and_the_route_give_the_same_screenings(
 
 
 def test_refusals_and_requests_it_does_not_take_go_to_the_full_path(
-    client: TestClient, session: Session, world: Path, world_data: Path, token_for: TokenFor,
+    client: TestClient, session: Session, settings: Settings, world: Path, world_data: Path,
+    token_for: TokenFor,
 ) -> None:  # fmt: skip
     body = {"chain": "btc", "direction": "deposit", "address": plain_users(world, 1)[0],
             "amount": 1000}  # fmt: skip
@@ -114,6 +115,11 @@ def test_refusals_and_requests_it_does_not_take_go_to_the_full_path(
     r = client.post("/api/v1/screenings", content=b"chain=btc", headers={
         **screener, "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert r.status_code == 422 and LANE not in r.headers
+    # a streamed body (no Content-Length) over the limit: the route's 413
+    chunks = iter([b'{"chain": "btc", "address": "', b"x" * (settings.max_body_bytes + 1)])
+    r = client.post("/api/v1/screenings", content=chunks,
+                    headers={**screener, "Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 413 and LANE not in r.headers
     assert session.scalar(select(func.count(Screening.id))) == 0
     session.rollback()  # SQLite: hold no transaction while the app writes
     # a request with a cookie (a browser's) takes the full path, with its checks

@@ -161,8 +161,13 @@ _BUMP = (
 )
 
 
+#: ``session.info`` key of the session's reading of the counter (``labels_version``)
+VERSION_MEMO = "chainsleuth.labels_version"
+
+
 def _bump(session: Session) -> None:
     session.connection().execute(_BUMP)
+    session.info.pop(VERSION_MEMO, None)  # the session's reading is out of date now
 
 
 @event.listens_for(Session, "before_flush")

@@ -19,8 +19,8 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, event, func, or_, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
 
 from chainsleuth.audit import service as audit
 from chainsleuth.audit.service import Actor
@@ -34,6 +34,7 @@ from chainsleuth.labels.enums import Category, HistoryAction, Scope, SourceKind,
 from chainsleuth.labels.importers.common import confidence_of
 from chainsleuth.labels.imports import chunks, import_parsed
 from chainsleuth.labels.models import (
+    VERSION_MEMO,
     VERSION_ROW,
     Label,
     LabelActor,
@@ -238,27 +239,6 @@ def addresses_with_categories(
 
 #: how long one transaction may reuse its reading of ``labels_version`` (seconds)
 VERSION_REUSE_S = 1.0
-_MEMO = "chainsleuth.labels_version"
-
-
-def _forget_version(session: Session, *_: Any) -> None:
-    session.info.pop(_MEMO, None)
-
-
-def _forget_on_write(state: ORMExecuteState) -> None:
-    if not state.is_select:
-        state.session.info.pop(_MEMO, None)
-
-
-def _watch(session: Session) -> None:
-    """Forget the session's reading of ``labels_version`` when it writes or its
-    transaction ends (once per session)."""
-    if session.info.get(f"{_MEMO}.watched"):
-        return
-    session.info[f"{_MEMO}.watched"] = True
-    for name in ("after_flush", "after_commit", "after_rollback", "after_soft_rollback"):
-        event.listen(session, name, _forget_version)
-    event.listen(session, "do_orm_execute", _forget_on_write)
 
 
 def labels_version(session: Session, *, chain: str) -> int:
@@ -266,11 +246,12 @@ def labels_version(session: Session, *, chain: str) -> int:
     the counter every such write raises in its transaction (``LabelsVersion``). The same
     for every chain (``chain`` is checked).
 
-    Read once per transaction (every screening asks, several times): the reading is reused
-    for ``VERSION_REUSE_S`` at most, and forgotten when the session writes anything or its
-    transaction ends, so that a change is seen by the next transaction as before."""
+    Read once per transaction (every screening asks, several times): the reading is kept
+    with its transaction for ``VERSION_REUSE_S`` at most, and forgotten when the session
+    raises the counter itself (``models._bump``), so that a change is seen at once by the
+    transaction that made it and by the next one."""
     get_chain(chain)
-    memo = session.info.get(_MEMO)
+    memo = session.info.get(VERSION_MEMO)
     now = time.monotonic()
     tx = session.get_transaction()
     if memo is not None and memo[0] is tx and now - memo[1] <= VERSION_REUSE_S:
@@ -281,8 +262,7 @@ def labels_version(session: Session, *, chain: str) -> int:
     version = int(found or 0)
     tx = session.get_transaction()  # the query began it, when none was open
     if tx is not None:
-        _watch(session)
-        session.info[_MEMO] = (tx, now, version)
+        session.info[VERSION_MEMO] = (tx, now, version)
     return version
 
 

@@ -6,8 +6,9 @@ dependencies (each sync one a hop to the thread pool) and the middleware: severa
 milliseconds of CPU before any screening work. This ASGI middleware answers the common
 case directly:
 
-* ``POST /api/v1/screenings`` with ``Authorization: Bearer <token>``, a JSON body and no
-  cookie (a browser's request takes the full path, with its CSRF check);
+* ``POST /api/v1/screenings`` with ``Authorization: Bearer <token>``, a JSON body of a
+  declared length and no cookie (a browser's request takes the full path, with its CSRF
+  check);
 * the same steps, in the same order, as the route: the API rate limit, the token
   (``tokens.check``: ``authenticate``'s rules in one query), the permission, the body
   (``ScreeningCreate``), the screening (``screening.screen``: one transaction with its
@@ -98,7 +99,7 @@ class ScreeningLane:
 def _wanted(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None] | None:
     """(the bearer token, the idempotency key) of a request the lane takes, else None."""
     token = key = None
-    json_body = False
+    json_body = sized = False
     for name, value in headers:
         if name == b"authorization":
             scheme, _, rest = value.decode("latin-1").partition(" ")
@@ -110,13 +111,17 @@ def _wanted(headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None] | None
         elif name == b"content-type":
             media = value.decode("latin-1").split(";", 1)[0].strip().lower()
             json_body = media == "application/json"
+        elif name == b"content-length":
+            sized = True
         elif name == b"idempotency-key":
             if key is not None:
                 return None
             key = value.decode("latin-1")
             if len(key) > MAX_KEY:
                 return None
-    if token is None or not json_body:
+    # a streamed body (no Content-Length) is left to the route, where the body limit's
+    # refusal (raised while the body is read) becomes its 413
+    if token is None or not json_body or not sized:
         return None
     return token, key
 
