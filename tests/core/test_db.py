@@ -203,3 +203,31 @@ def test_migrations_go_down_to_nothing_and_up_again(empty_db: Database, backend:
     with empty_db.session() as s:
         result = audit.verify(s)
     assert result.ok and result.checked == 1
+
+
+def test_a_pooled_postgres_connection_that_died_while_idle_is_replaced(
+    pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections idle past ``PING_IDLE_S`` are pinged on checkout (``pool_pre_ping`` for
+    idle ones only): one whose server process was killed meanwhile is swapped for a new one,
+    and the caller's statement succeeds."""
+    from chainsleuth.core import db as db_module
+
+    pg_server.create_database("pingtest")
+    db = Database(pg_server.url("pingtest"))
+    try:
+        with db.engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        # used a moment ago: handed out again as it is, no ping
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == first
+        killer = Database(pg_server.url("pingtest"))
+        with killer.engine.connect() as other:
+            assert other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first}).scalar()
+        killer.dispose()
+        monkeypatch.setattr(db_module, "PING_IDLE_S", 0.0)
+        with db.engine.connect() as conn:
+            again = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert again != first
+    finally:
+        db.dispose()

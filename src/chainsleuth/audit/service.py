@@ -118,6 +118,57 @@ def record(
     # Taking the head row first serialises writers on every backend: PostgreSQL locks the
     # row and re-reads it after a concurrent commit; SQLite holds its write lock.
     seq, prev_hash = conn.execute(_TAKE_HEAD).one()
+    event = _event(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
+    conn.execute(_EVENTS.insert(), _row(event))
+    conn.execute(_SET_HASH, {"new_hash": event.hash})
+    return event
+
+
+def record_insert(
+    session: Session,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    details: dict[str, Any],
+) -> tuple[int, AuditEvent]:
+    """Insert one row into ``table`` (its new integer ``id`` returned) and append its audit
+    entry (the object: that id), in the caller's transaction: an insert and ``record``.
+
+    On PostgreSQL it takes two statements instead of four (a hot path's round trips): a
+    writable CTE inserts the row while the same statement takes the chain's head, and
+    another writes the entry while its statement sets the head's new hash."""
+    session.flush()
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        row_id = int(conn.execute(table.insert().returning(table.c.id), values).scalar_one())
+        event = record(
+            session, actor=actor, action=action, object_type=object_type, object_id=row_id,
+            details=details,
+        )  # fmt: skip
+        return row_id, event
+    names = tuple(sorted(values))
+    take = _insert_taking_head(table, names)
+    seq, prev_hash, row_id = conn.execute(take, {f"v_{k}": values[k] for k in names}).one()
+    event = _event(seq, prev_hash, actor, action, Outcome.SUCCESS, object_type, row_id, details)
+    params = {f"e_{k}": v for k, v in _row(event).items()}
+    params["new_hash"] = event.hash
+    conn.execute(_APPEND_SETTING_HASH, params)
+    return int(row_id), event
+
+
+def _event(
+    seq: int,
+    prev_hash: str,
+    actor: Actor,
+    action: str,
+    outcome: Outcome,
+    object_type: str | None,
+    object_id: str | int | None,
+    details: dict[str, Any] | None,
+) -> AuditEvent:
     event = AuditEvent(
         seq=seq,
         ts=utcnow(),
@@ -133,9 +184,35 @@ def record(
         prev_hash=prev_hash,
     )
     event.hash = entry_hash(event)
-    conn.execute(_EVENTS.insert().values({c.name: getattr(event, c.name) for c in _EVENTS.columns}))
-    conn.execute(_SET_HASH, {"new_hash": event.hash})
     return event
+
+
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {c.name: getattr(event, c.name) for c in _EVENTS.columns}
+
+
+#: (table, columns) -> the PostgreSQL statement of ``record_insert``'s first step
+_TAKING_HEAD: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _insert_taking_head(table: Table, names: tuple[str, ...]) -> Any:
+    key = (table.name, names)
+    found = _TAKING_HEAD.get(key)
+    if found is None:
+        new_row = (
+            table.insert()
+            .values({k: bindparam(f"v_{k}", type_=table.c[k].type) for k in names})
+            .returning(table.c.id)
+            .cte("new_row")
+        )
+        found = _TAKING_HEAD[key] = (
+            _HEAD.update()
+            .where(_HEAD.c.id == HEAD_ID)
+            .values(seq=_HEAD.c.seq + 1)
+            .returning(_HEAD.c.seq, _HEAD.c.hash, select(new_row.c.id).scalar_subquery())
+            .add_cte(new_row)
+        )
+    return found
 
 
 _EVENTS: Table = Base.metadata.tables["audit_events"]
@@ -147,6 +224,12 @@ _TAKE_HEAD = (
     .returning(_HEAD.c.seq, _HEAD.c.hash)
 )
 _SET_HASH = _HEAD.update().where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
+#: PostgreSQL: the entry's insert (a writable CTE) and the head's new hash, one statement
+_APPEND_SETTING_HASH = _SET_HASH.add_cte(
+    _EVENTS.insert()
+    .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EVENTS.columns})
+    .cte("new_event")
+)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit import service as audit
@@ -132,6 +133,8 @@ class Bearer:
     organisation_id: int | None
     agency_id: int | None
     permissions: frozenset[Permission]
+    #: the values of the extra columns of ``check_statement``, read in the same query
+    extra: tuple[Any, ...] = ()
 
 
 _T: Table = Base.metadata.tables["api_tokens"]
@@ -155,19 +158,27 @@ _CHECK = (
 )
 
 
-def check(session: Session, *, token: str) -> Bearer | None:
+def check_statement(*extra: ColumnElement[Any]) -> Select[Any]:
+    """``check``'s query with ``extra`` columns (scalar subqueries: what else a hot path
+    must read, in the same round trip); build it once and give it to ``check``."""
+    return _CHECK.add_columns(*extra)
+
+
+def check(session: Session, *, token: str, statement: Select[Any] | None = None) -> Bearer | None:
     """``authenticate``'s rules in one Core query (the screening hot path): the bearer of
     a good token, or None for any token ``authenticate`` refuses (the caller then takes
     the full path, which says why). Touches ``last_used_at`` as ``authenticate`` does, in
-    the caller's transaction."""
+    the caller's transaction. With a ``check_statement``, the bearer's ``extra`` holds
+    its extra columns."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     conn = session.connection()
-    row = conn.execute(_CHECK, {"hash": token_hash(token)}).first()
+    query = _CHECK if statement is None else statement
+    row = conn.execute(query, {"hash": token_hash(token)}).first()
     if row is None:
         return None
     token_id, scopes, expires_at, last_used, revoked_at = row[:5]
-    user_id, username, role, organisation_id, agency_id, active = row[5:]
+    user_id, username, role, organisation_id, agency_id, active = row[5:11]
     now = utcnow()
     if _refusal(revoked_at, expires_at, bool(active), now) is not None:
         return None
@@ -178,6 +189,7 @@ def check(session: Session, *, token: str) -> Bearer | None:
         token_id=int(token_id), id=int(user_id), username=str(username), role=role,
         organisation_id=organisation_id, agency_id=agency_id,
         permissions=frozenset(p for p in ROLE_PERMISSIONS[role] if str(p) in scopes),
+        extra=tuple(row[11:]),
     )  # fmt: skip
 
 

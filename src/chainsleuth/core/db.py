@@ -7,6 +7,7 @@ is.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chainsleuth.core.config import Settings
@@ -40,7 +41,9 @@ def make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_size=10, max_overflow=20)
+        _configure_postgres(engine)
+        return engine
     raise ConfigurationError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
@@ -60,6 +63,34 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: a pooled PostgreSQL connection idle longer than this (seconds) is pinged before use
+PING_IDLE_S = 5.0
+
+
+def _configure_postgres(engine: Engine) -> None:
+    """``pool_pre_ping``, for connections that sat idle: a connection handed back less
+    than ``PING_IDLE_S`` ago is used as it is (a ping is a round trip, and a busy service
+    such as screening checks a connection out for every request). A connection that
+    failed anyway (the server restarted meanwhile) fails its statement, and the pool then
+    drops every connection it holds."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_IDLE_S:
+            return  # a new connection, or one in use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure of the driver: the connection is gone
+            raise DisconnectionError(f"a pooled connection is gone: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("a pooled connection is gone")
 
 
 def alembic_config(url: str) -> Config:

@@ -19,7 +19,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit import service as audit
@@ -264,6 +264,20 @@ def labels_version(session: Session, *, chain: str) -> int:
     if tx is not None:
         session.info[VERSION_MEMO] = (tx, now, version)
     return version
+
+
+def version_column() -> ScalarSelect[Any]:
+    """The counter ``labels_version`` reads, as a scalar subquery for a hot path's query
+    (give what it read to ``remember_version``)."""
+    return select(LabelsVersion.value).where(LabelsVersion.id == VERSION_ROW).scalar_subquery()
+
+
+def remember_version(session: Session, value: int | None) -> None:
+    """Keep a reading of the counter (``version_column``, read in the session's open
+    transaction) as ``labels_version``'s own reading."""
+    tx = session.get_transaction()
+    if tx is not None:
+        session.info[VERSION_MEMO] = (tx, time.monotonic(), int(value or 0))
 
 
 def active_categories(session: Session, *, chain: str) -> list[tuple[str, str, int]]:

@@ -66,13 +66,18 @@ _PRICES: dict[tuple[Any, ...], tuple[FlowGraph, np.ndarray]] = {}
 
 
 def _category_index(
-    reader: ChainReader, graph: FlowGraph, ctx: tracing_service.TracingContext
+    reader: ChainReader,
+    graph: FlowGraph,
+    ctx: tracing_service.TracingContext,
+    dicts: list[dict[int, str]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(sorted labelled nodes, their category codes, category names), kept while the
-    graph and the labels stay the same."""
+    graph and the labels stay the same (``dicts``: each graph chain's categories, when the
+    caller has them)."""
     if ctx.categories is None:
         return np.empty(0, np.int64), np.empty(0, np.int64), []
-    dicts = [ctx.categories.categories(reader, c) for c in graph.chains]
+    if dicts is None:
+        dicts = [ctx.categories.categories(reader, c) for c in graph.chains]
     key = (id(graph), *(id(d) for d in dicts))
     with _CACHE_LOCK:
         hit = _CATS.get(key)
@@ -145,6 +150,7 @@ class Scorer:
         self.max_edges = max_edges
         self.categories = sorted(policy.body.categories)
         self._graph: FlowGraph | None = None
+        self._labelled: dict[str, dict[int, str]] = {}
 
     # --- shared pieces -----------------------------------------------------------------
 
@@ -168,6 +174,22 @@ class Scorer:
                     _GRAPHS[key] = (stamp, self.tracing.services, self._graph)
         return self._graph
 
+    def _categories_of(self, chain: str) -> dict[int, str]:
+        """Address id -> category on ``chain`` (``tracing.categories``), read once per
+        scorer: one request sees one state of the labels."""
+        found = self._labelled.get(chain)
+        if found is None:
+            assert self.tracing.categories is not None
+            found = self._labelled[chain] = self.tracing.categories.categories(self.reader, chain)
+        return found
+
+    def _index(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        graph = self.graph
+        if self.tracing.categories is None:
+            return _category_index(self.reader, graph, self.tracing)
+        dicts = [self._categories_of(c) for c in graph.chains]
+        return _category_index(self.reader, graph, self.tracing, dicts)
+
     def _table(self, chain: str) -> Table | None:
         return open_table(self.settings.data_dir, chain) if self.use_table else None
 
@@ -180,7 +202,7 @@ class Scorer:
         lines = label_lines(own)
         category = None
         if address_id is not None and self.tracing.categories is not None:
-            category = self.tracing.categories.categories(self.reader, chain).get(address_id)
+            category = self._categories_of(chain).get(address_id)
         if category is None and lines:
             category = lines[0].category
         return category, lines
@@ -239,7 +261,7 @@ class Scorer:
             if table is not None:
                 self._add_table_model(facts, table, members[members < table.n])
         if self.tracing.categories is not None:
-            cats = self.tracing.categories.categories(self.reader, info.id)
+            cats = self._categories_of(info.id)
             found = [cats[int(a)] for a in members[:MAX_LIVE_MEMBERS] if int(a) in cats]
             facts.own_category = found[0] if found else None
         return facts
@@ -462,7 +484,7 @@ class Scorer:
         counterparty and actor, truncated)."""
         graph = self.graph
         prices = _prices(self.reader, graph, self.policy.body.typologies.prices_usd)
-        cat_nodes, cat_codes, names = _category_index(self.reader, graph, self.tracing)
+        cat_nodes, cat_codes, names = self._index()
         values = np.zeros((hops, len(self.categories)))
         if seeds.size == 0:
             return values, 0.0, {}, False
@@ -537,7 +559,7 @@ class Scorer:
         facts.known = nodes.size > 0
         facts.hops = hops
         prices = _prices(self.reader, graph, self.policy.body.typologies.prices_usd)
-        cat_nodes, cat_codes, names = _category_index(self.reader, graph, self.tracing)
+        cat_nodes, cat_codes, names = self._index()
         wanted = category_arrays(names, dict(zip(cat_nodes.tolist(), cat_codes.tolist(),
                                                  strict=True)), self.categories)[1]  # fmt: skip
         ptr = np.array([0, nodes.size], dtype=np.int64)

@@ -10,16 +10,18 @@ commits). Versions are never changed once written.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ScalarSelect, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit import service as audit_service
 from chainsleuth.audit.service import Actor
 from chainsleuth.core.errors import InvalidInput, NotFound
+from chainsleuth.core.models import Base
 from chainsleuth.risk.riskpolicy import RiskPolicyBody, body_json, default_body, diff, parse_body
 from chainsleuth.risk.screening_models import RiskPolicy
 
@@ -67,18 +69,35 @@ def _copy(row: RiskPolicy) -> RiskPolicy:
     )  # fmt: skip
 
 
-def active(session: Session) -> PolicyVersion:
+_POLICIES: Table = Base.metadata.tables["risk_policies"]
+_HEAD_COLUMNS = (_POLICIES.c.id, _POLICIES.c.version, _POLICIES.c.created_at)
+_HEAD = (
+    select(*_HEAD_COLUMNS)
+    .where(_POLICIES.c.is_active.is_(True))
+    .order_by(_POLICIES.c.version.desc())
+    .limit(1)
+)
+
+
+def head_columns() -> tuple[ScalarSelect[Any], ...]:
+    """What ``active`` reads first (the active version's id, version and time), as scalar
+    subqueries for a hot path's query: give the three values to ``active(head=...)``."""
+    return tuple(
+        select(c).where(_POLICIES.c.is_active.is_(True))
+        .order_by(_POLICIES.c.version.desc()).limit(1).scalar_subquery()
+        for c in _HEAD_COLUMNS
+    )  # fmt: skip
+
+
+def active(session: Session, *, head: Sequence[Any] | None = None) -> PolicyVersion:
     """The policy in force. On first use the default is written as version 1 and
     committed at once (call this before any other write of the transaction).
 
-    One small query tells which version is active; its parsed body is kept per process,
-    so a new version (``save``, from any process) is seen by the next call."""
-    head = session.execute(
-        select(RiskPolicy.id, RiskPolicy.version, RiskPolicy.created_at)
-        .where(RiskPolicy.is_active.is_(True))
-        .order_by(RiskPolicy.version.desc())
-        .limit(1)
-    ).first()
+    One small query tells which version is active (or ``head``: ``head_columns`` as read
+    in the caller's transaction); its parsed body is kept per process, so a new version
+    (``save``, from any process) is seen by the next call."""
+    if head is None or head[0] is None:
+        head = session.connection().execute(_HEAD).first()
     if head is not None:
         key = (str(session.get_bind().engine.url), int(head[0]), int(head[1]), str(head[2]))
         found = _ACTIVE.get(key)

@@ -221,12 +221,35 @@ def screen(
         "result": result_json(result),
         "alert_id": None,
     }
+
+    def audited(alert_id: int | None) -> dict[str, Any]:
+        return {
+            "chain": checked.chain,
+            "direction": checked.direction.value,
+            "address": checked.address,
+            "tx_hash": checked.tx_hash,
+            "amount": str(checked.amount),
+            "account_id": checked.account_id,
+            "action": result.action.value,
+            "severity": result.severity.value,
+            "policy_version": result.policy_version,
+            "alert_id": alert_id,
+        }
+
     try:
         # Core, not the ORM's unit of work: the hot path of a KYT service (the row is
         # returned as a Screening that is not in the session)
-        row_id = session.connection().execute(_INSERT, values).scalar_one()
-        row = Screening(id=row_id, **values)
-        if result.action in (Action.REVIEW, Action.HOLD):
+        if result.action not in (Action.REVIEW, Action.HOLD):
+            # most screenings: the row and its audit entry together (two statements on
+            # PostgreSQL, see ``record_insert``)
+            row_id, _ = audit_service.record_insert(
+                session, _TABLE, values, actor=actor, action="risk.screening.create",
+                object_type="screening", details=audited(None),
+            )  # fmt: skip
+            row = Screening(id=row_id, **values)
+        else:
+            row_id = session.connection().execute(_INSERT, values).scalar_one()
+            row = Screening(id=row_id, **values)
             subject_type = "transfer" if result.subject_type == "transfer" else "address"
             alert = alert_service.raise_alert(
                 session,
@@ -253,25 +276,14 @@ def screen(
             session.connection().execute(
                 _TABLE.update().where(_TABLE.c.id == row_id).values(alert_id=alert.id)
             )
-        audit_service.record(
-            session,
-            actor=actor,
-            action="risk.screening.create",
-            object_type="screening",
-            object_id=row.id,
-            details={
-                "chain": checked.chain,
-                "direction": checked.direction.value,
-                "address": checked.address,
-                "tx_hash": checked.tx_hash,
-                "amount": str(checked.amount),
-                "account_id": checked.account_id,
-                "action": result.action.value,
-                "severity": result.severity.value,
-                "policy_version": result.policy_version,
-                "alert_id": row.alert_id,
-            },
-        )
+            audit_service.record(
+                session,
+                actor=actor,
+                action="risk.screening.create",
+                object_type="screening",
+                object_id=row.id,
+                details=audited(row.alert_id),
+            )
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -37,6 +37,8 @@ from chainsleuth.audit.service import Actor
 from chainsleuth.auth import tokens as token_service
 from chainsleuth.auth.enums import Permission
 from chainsleuth.core.errors import ChainsleuthError
+from chainsleuth.labels import service as label_service
+from chainsleuth.risk import policy_store
 from chainsleuth.risk import screening as screening_service
 from chainsleuth.risk.screening_schemas import ScreeningCreate, ScreeningRead
 
@@ -151,6 +153,9 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return again
 
 
+_HEADS = token_service.check_statement(label_service.version_column(), *policy_store.head_columns())
+
+
 def _screen(
     app: Any, token: str, key: str | None, body: bytes, ip: str | None
 ) -> tuple[int, bytes] | None:
@@ -166,13 +171,17 @@ def _screen(
         return None
     with state.db.session() as session:
         try:
-            bearer = token_service.check(session, token=token)
+            # the token, the labels' version and the active policy: one round trip
+            bearer = token_service.check(session, token=token, statement=_HEADS)
             if bearer is None or Permission.SCREENINGS_CREATE not in bearer.permissions:
                 session.rollback()
                 return None
+            labels_version, *policy_head = bearer.extra
+            label_service.remember_version(session, labels_version)
+            policy = policy_store.active(session, head=policy_head)
             actor = Actor(user_id=bearer.id, name=bearer.username, channel=Channel.API, ip=ip)
             with state.chain_store.reader() as reader:
-                scorer = make_scorer(state, state.settings, session, reader, bearer)
+                scorer = make_scorer(state, state.settings, session, reader, bearer, policy)
                 found, created = screening_service.screen(
                     session, scorer=scorer, actor=actor, data=data, key=key
                 )

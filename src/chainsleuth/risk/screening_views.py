@@ -67,14 +67,16 @@ def make_scorer(
     db: Session,
     reader: ChainReader,
     viewer: label_service.Viewer | None,
+    policy: policy_store.PolicyVersion | None = None,
 ) -> Scorer:
-    """A scorer for one request under the active policy (``state``: the app's)."""
+    """A scorer for one request under the active policy (``state``: the app's), or
+    ``policy`` when the caller has read it."""
     return Scorer(
         session=db,
         reader=reader,
         settings=settings,
         tracing=_tracing_context(state, settings, db),
-        policy=policy_store.active(db),
+        policy=policy if policy is not None else policy_store.active(db),
         viewer=viewer,
     )
 
