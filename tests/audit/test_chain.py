@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from chainsleuth.audit import service as audit
@@ -397,6 +397,69 @@ def test_concurrent_writers_never_share_a_number(database: Database) -> None:
     assert Counter(r.actor for r in stored) == {f"writer-{n}": PER_THREAD for n in range(THREADS)}
     result = verify(database)
     assert result.ok and result.checked == THREADS * PER_THREAD, result
+
+
+def test_a_row_inserted_with_its_entry_is_linked_into_the_chain(database: Database) -> None:
+    """``record_insert`` (on PostgreSQL, writable CTEs: the row with the head, the entry
+    with the head's hash) beside writers of plain entries: one chain, each row's entry
+    naming the new row, and a failed insert leaves neither row nor entry."""
+    from chainsleuth.core.models import Base
+
+    table = Base.metadata.tables["risk_screenings"]
+    failures: list[BaseException] = []
+    made: list[tuple[int, int]] = []  # (row id, its entry's seq)
+
+    def values(n: int, i: int) -> dict[str, Any]:
+        return {
+            "created_at": datetime.now(UTC), "created_by": f"writer-{n}", "user_id": None,
+            "idempotency_key": f"k-{n}-{i}", "request_digest": "d" * 64, "chain": "btc",
+            "asset": "BTC", "direction": "deposit", "address": None, "tx_hash": None,
+            "amount": 1000 + i, "account_id": None, "customer_id": None, "severity": "low",
+            "action": "allow", "score": 0, "policy_version": 1, "result": {}, "alert_id": None,
+        }  # fmt: skip
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(PER_THREAD):
+                with database.session() as s:
+                    if n % 2:
+                        audit.record(s, actor=Actor.system(f"writer-{n}"), action="test.plain")
+                    else:
+                        row_id, event = audit.record_insert(
+                            s, table, values(n, i), actor=Actor.system(f"writer-{n}"),
+                            action="test.insert", object_type="screening", details={"i": i},
+                        )  # fmt: skip
+                        made.append((row_id, event.seq))
+                    s.commit()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not failures, failures
+    with database.session() as s:
+        stored = {r.seq: r for r in rows(s)}
+        ids = set(s.scalars(select(table.c.id)).all())
+        s.commit()
+    assert sorted(stored) == list(range(1, THREADS * PER_THREAD + 1))
+    assert len(made) == PER_THREAD * (THREADS // 2) and {i for i, _ in made} == ids
+    for row_id, seq in made:
+        assert stored[seq].action == "test.insert" and stored[seq].object_id == str(row_id)
+    assert verify(database).ok
+    # the same idempotency key again: the insert fails, and no entry is written
+    with database.session() as s:
+        with pytest.raises(IntegrityError):
+            audit.record_insert(
+                s, table, values(0, 0), actor=SYSTEM, action="test.insert",
+                object_type="screening", details={},
+            )  # fmt: skip
+        s.rollback()
+    with database.session() as s:
+        assert len(rows(s)) == THREADS * PER_THREAD
+    assert verify(database).ok
 
 
 def test_verify_while_others_write_sees_an_intact_chain(database: Database) -> None:

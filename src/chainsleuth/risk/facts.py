@@ -92,6 +92,24 @@ def _category_index(
     return nodes, codes, names
 
 
+_CODES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _node_codes(graph: FlowGraph, cat_nodes: np.ndarray, cat_codes: np.ndarray) -> np.ndarray:
+    """Each node's category code (-1: not labelled), one gather per lookup instead of a
+    binary search per edge (a big trace has tens of thousands); kept with ``cat_nodes``."""
+    with _CACHE_LOCK:
+        hit = _CODES.get(id(cat_nodes))
+    if hit is not None and hit[0] is cat_nodes:
+        return hit[1]
+    codes = np.full(graph.n_nodes, -1, dtype=np.int32)
+    codes[cat_nodes] = cat_codes
+    with _CACHE_LOCK:
+        _CODES.clear()
+        _CODES[id(cat_nodes)] = (cat_nodes, codes)
+    return codes
+
+
 def _prices(reader: ChainReader, graph: FlowGraph, prices_usd: dict[str, float]) -> np.ndarray:
     key = (id(graph), tuple(sorted(prices_usd.items())))
     with _CACHE_LOCK:
@@ -510,15 +528,15 @@ class Scorer:
             amount = result.amount
         if cat_nodes.size == 0:  # nothing labelled: no exposure to any category
             return values, total, {}, bool(result.truncated)
-        pos = np.minimum(np.searchsorted(cat_nodes, nodes), cat_nodes.size - 1)
-        labelled = (cat_nodes[pos] == nodes) & (hop > 0)
+        code = _node_codes(graph, cat_nodes, cat_codes)[nodes]
+        labelled = (code >= 0) & (hop > 0)
         if members.size:
             labelled &= ~np.isin(nodes, members)
         index = {c: j for j, c in enumerate(self.categories)}
         # category code -> the policy's column (-1: a category the policy does not weigh)
         column = np.array([index.get(n, -1) for n in names], dtype=np.int64)
         ks = np.flatnonzero(labelled)
-        col = column[cat_codes[pos[ks]]] if ks.size else np.empty(0, np.int64)
+        col = column[code[ks]] if ks.size else np.empty(0, np.int64)
         ks, col = ks[col >= 0], col[col >= 0]
         usd = amount[ks] * prices[nodes[ks]]
         # unbuffered, in edge order: the same float sums as adding one edge at a time
