@@ -15,7 +15,7 @@ from chainsleuth.chain import service as chain_service
 from chainsleuth.chain.access import ChainStoreAccess
 from chainsleuth.core.config import Settings, load_settings
 from chainsleuth.core.db import Database
-from chainsleuth.risk.screening_lane import ScreeningLane
+from chainsleuth.risk.screening_lane import ScreeningLane, threads_setting
 from chainsleuth.web import errors
 from chainsleuth.web.csrf import csrf_protect
 from chainsleuth.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
-    app.add_middleware(ScreeningLane)  # innermost: inside the body limit and the headers
+    # innermost: inside the body limit and the headers
+    app.add_middleware(ScreeningLane, threads=threads_setting())
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

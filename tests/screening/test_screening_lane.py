@@ -19,6 +19,7 @@ from chainsleuth.audit.models import AuditEvent
 from chainsleuth.auth.enums import Role
 from chainsleuth.core.config import Settings
 from chainsleuth.core.db import Database
+from chainsleuth.core.errors import ConfigurationError
 from chainsleuth.risk.screening_models import Screening
 
 LANE = "x-screening-path"
@@ -129,3 +130,34 @@ def test_refusals_and_requests_it_does_not_take_go_to_the_full_path(
     # and a good one is answered by the lane
     r = client.post("/api/v1/screenings", json=body, headers=screener)
     assert r.status_code == 201 and r.headers[LANE] == "lane"
+
+
+def test_the_lane_works_on_a_bounded_number_of_screenings_at_once(
+    settings: Settings, database: Database, world: Path, precomputed: list[object],
+    token_for: TokenFor, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``CHAINSLEUTH_SCREENING_THREADS`` bounds the screenings in work; the rest wait and
+    are all answered. A value that is not a positive whole number stops the start."""
+    import threading
+
+    monkeypatch.setenv("CHAINSLEUTH_SCREENING_THREADS", "zero")
+    with pytest.raises(ConfigurationError, match="CHAINSLEUTH_SCREENING_THREADS"):
+        create_app(settings, database)
+    monkeypatch.setenv("CHAINSLEUTH_SCREENING_THREADS", "1")
+    headers = token_for(Role.INVESTIGATOR)
+    bodies = [{"chain": "btc", "direction": "deposit", "address": a, "amount": 1000}
+              for a in plain_users(world, 6)]  # fmt: skip
+    statuses: list[tuple[int, str | None]] = []
+    with TestClient(create_app(settings, database)) as client:
+
+        def one(i: int) -> None:
+            r = client.post("/api/v1/screenings", json=bodies[i],
+                            headers={**headers, "Idempotency-Key": f"bounded-{i}"})  # fmt: skip
+            statuses.append((r.status_code, r.headers.get(LANE)))
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert sorted(statuses) == [(201, "lane")] * len(bodies)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,7 +37,7 @@ from chainsleuth.audit.enums import Channel
 from chainsleuth.audit.service import Actor
 from chainsleuth.auth import tokens as token_service
 from chainsleuth.auth.enums import Permission
-from chainsleuth.core.errors import ChainsleuthError
+from chainsleuth.core.errors import ChainsleuthError, ConfigurationError
 from chainsleuth.labels import service as label_service
 from chainsleuth.risk import policy_store
 from chainsleuth.risk import screening as screening_service
@@ -53,12 +54,32 @@ def enabled() -> bool:
     return os.environ.get("CHAINSLEUTH_SCREENING_LANE", "1").strip() not in ("0", "false", "no")
 
 
+#: screenings one server process works on at once (``CHAINSLEUTH_SCREENING_THREADS``); the
+#: others wait in the event loop. A screening is mostly Python (the GIL) with a few round
+#: trips to the database: a few threads keep a core busy, and dozens (the thread pool's
+#: default of 40) only trade the GIL back and forth, which costs CPU and the latency tail.
+DEFAULT_THREADS = 4
+
+
+def threads_setting() -> int:
+    raw = os.environ.get("CHAINSLEUTH_SCREENING_THREADS", "").strip()
+    if not raw:
+        return DEFAULT_THREADS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(
+            f"CHAINSLEUTH_SCREENING_THREADS must be a positive whole number, not {raw!r}"
+        )
+    return int(raw)
+
+
 class ScreeningLane:
     """ASGI middleware: see the module's docstring."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, threads: int = DEFAULT_THREADS) -> None:
         self.app = app
         self.on = enabled()
+        self.threads = threads
+        self._limiter: anyio.CapacityLimiter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -79,7 +100,11 @@ class ScreeningLane:
         if body is not None:
             client = scope.get("client")
             ip = client[0] if client else None
-            answer = await anyio.to_thread.run_sync(_screen, scope["app"], token, key, body, ip)
+            if self._limiter is None:  # made in the event loop that uses it
+                self._limiter = anyio.CapacityLimiter(self.threads)
+            answer = await anyio.to_thread.run_sync(
+                _screen, scope["app"], token, key, body, ip, limiter=self._limiter
+            )
         if answer is None:
             await self.app(scope, _replay(messages, receive), send)
             return
