@@ -24,12 +24,14 @@ store, builds the flow graph (timed: a cold build, then a load from the cache), 
   precomputed running totals ``in_cum``), keeps the amount of every edge and node, its
   hop and the edge that first reached it, then turns the float attributions into exact
   integers and trims them so that no node passes on more than it got
-  (``kernels.finish_small``). networkx (``nx_backward_haircut``): the same rule on
-  ``g.in_edges(v, data=True)``, level by level, the amount per edge and per node in
-  dicts, the denominators summed from the edges it reads (networkx has no running
-  totals); floats only, no rounding, no conservation trim, no hops or parents kept: it
-  does less than the engine. Its graph holds the cone only (a few ten thousand edges,
-  not the whole chain), which favours it (its dicts stay in cache).
+  (``kernels.finish_checked``; the integers are int64 arrays in the result, made into
+  lists of Python ints only when read, which the timed call does not). networkx
+  (``nx_backward_haircut``): the same rule on ``g.in_edges(v, data=True)``, level by
+  level, the amount per edge and per node in dicts, the denominators summed from the
+  edges it reads (networkx has no running totals); floats only, no rounding, no
+  conservation trim, no hops or parents kept: it does less than the engine. Its graph
+  holds the cone only (a few ten thousand edges, not the whole chain), which favours it
+  (its dicts stay in cache).
 * exposure (incoming and outgoing, 3 hops) of ``--samples`` random addresses, with the
   world's actors as the categories: median and p95.
 

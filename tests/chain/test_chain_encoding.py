@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from chain_builders import TOKEN, ATx, X, Y, account_batch, txid, utxo_batch
+from chain_builders import TOKEN, A, ATx, B, C, X, Y, account_batch, txid, utxo_batch
 from chain_builders import UTx as U
 
 from chainsleuth.chain import maintenance
@@ -140,3 +140,69 @@ def test_optimize_merges_only_the_segments_of_small_batches(
             "SELECT sql FROM duckdb_tables() WHERE table_name = 'blocks'"
         ).fetchone() == (ddl,)
         assert "USING COMPRESSION" in ddl.upper()
+
+
+def test_account_sums_beyond_128_bits_are_refused(tmp_path: Path) -> None:
+    """Sums are exact: three amounts of 38 digits overflow a signed 128-bit word."""
+    huge = 9 * 10**37
+    transfers = [(TOKEN, X, Y, huge)] * 3
+    batch = account_batch(0, [[ATx("t", X, TOKEN, 0, transfers=transfers)]])
+    with ChainStore(tmp_path / "chains", durable=False) as store:
+        with pytest.raises(InvalidInput, match="overflow 128 bits"):
+            store.append(batch)
+        assert store.tip("eth") is None
+
+
+def _with_column(batch: BlockRange, table: str, column: str, values: list[int]) -> None:
+    t = batch.tables[table]
+    i = t.schema.get_field_index(column)
+    batch.tables[table] = t.set_column(i, t.schema.field(i), pa.array(values, t.schema[i].type))
+
+
+def test_outputs_numbered_with_gaps_are_spent_within_the_batch(tmp_path: Path) -> None:
+    """An input spends the output of its number, also where a transaction's numbers have
+    gaps (no output at its first output's position plus that number)."""
+    five = 5 * 10**8
+    coinbase = U("c0", [(A, 2 * five), (B, five)])
+    batch = utxo_batch(0, [[coinbase, U("t1", [(C, five)], [("c0", 7)])]])
+    _with_column(batch, "outputs", "n", [0, 7, 0])
+    _with_column(batch, "inputs", "prev_n", [7])
+    with ChainStore(tmp_path / "chains", durable=False) as store:
+        store.append(batch)
+        spends = store.con.execute("SELECT prev_tx_id, prev_n, tx_id FROM spends").fetchall()
+        assert spends == [(0, 7, 1)]
+        unspent = store.con.execute("SELECT tx_id, n FROM utxos ORDER BY ALL").fetchall()
+        assert unspent == [(0, 0), (1, 0)]
+        with store.reader() as r:
+            (b,) = r.address_summary("btc", B).assets
+            assert (b.received, b.sent) == (five, five)
+
+    missing = utxo_batch(0, [[coinbase, U("t1", [(C, five)], [("c0", 3)])]])
+    _with_column(missing, "outputs", "n", [0, 7, 0])
+    _with_column(missing, "inputs", "prev_n", [3])
+    with ChainStore(tmp_path / "other", durable=False) as store:
+        with pytest.raises(InvalidInput, match="not a known unspent"):
+            store.append(missing)
+        assert store.tip("btc") is None
+
+
+def test_transfers_out_of_transaction_order_append_alike(tmp_path: Path) -> None:
+    """Token transfers are found by their transaction's hash whatever their order."""
+    txs = [
+        ATx("a", X, TOKEN, 0, transfers=[(TOKEN, X, Y, 5), (TOKEN, X, Y, 6)]),
+        ATx("b", Y, Y, 1),
+        ATx("c", Y, TOKEN, 0, transfers=[(TOKEN, Y, X, 7)]),
+    ]
+    ordered = account_batch(0, [txs])
+    shuffled = account_batch(0, [txs])
+    transfers = shuffled.tables["token_transfers"]
+    shuffled.tables["token_transfers"] = transfers.take(pa.array([2, 0, 1]))
+    with (
+        ChainStore(tmp_path / "ordered", durable=False) as one,
+        ChainStore(tmp_path / "shuffled", durable=False) as two,
+    ):
+        one.append(ordered)
+        two.append(shuffled)
+        assert _contents(one) == _contents(two)
+        rows = two.con.execute("SELECT tx_id, log_index FROM eth_token_transfers").fetchall()
+        assert rows == [(0, 0), (0, 1), (2, 0)]

@@ -3,11 +3,14 @@ amounts, and the invariants of every model on the world's graph."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from chainsleuth.core.errors import InvalidInput
 from chainsleuth.tracing import engine
+from chainsleuth.tracing import graph as graph_module
 from chainsleuth.tracing.crosschain import CrossEdges
 from chainsleuth.tracing.engine import Model, TraceDirection, TraceOptions
 from chainsleuth.tracing.flowsource import BASE, RawFlows
@@ -215,3 +218,42 @@ def test_one_call_and_the_stop_mask_agree(
                 assert other.node_amount == two.node_amount
                 assert other.node_parent.tolist() == two.node_parent.tolist()
                 assert other.truncated == two.truncated
+
+
+@pytest.mark.parametrize("model", list(Model))
+@pytest.mark.parametrize("direction", [FORWARD, BACKWARD])
+def test_work_rows_and_in_edge_copies_do_not_change_a_trace(
+    graph: FlowGraph, model: Model, direction: TraceDirection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same trace whether the kernel's working arrays fit the scratch set's work rows
+    or outgrow them at once (rows of one entry), and whether the in-edge ordered copies
+    (``in_src``, ``in_time``, ``in_amount``) come from the cache or are derived for a
+    graph made without them."""
+    bare = replace(
+        graph,
+        arrays={
+            k: v for k, v in graph.arrays.items() if k not in ("in_src", "in_time", "in_amount")
+        },
+        _pool=[],
+    )
+    with monkeypatch.context() as m:
+        m.setattr(graph_module, "WORK_LENGTH", 1)
+        tight = replace(graph, _pool=[])
+        tight.give_scratch(tight.take_scratch())
+    degree = np.diff(graph.out_ptr if direction is FORWARD else graph.in_ptr)
+    for v in np.argsort(degree, kind="stable")[-4:].tolist():
+        options = TraceOptions(direction=direction, model=model, hops=5)
+        want = engine.trace_nodes(graph, np.array([v]), options)
+        assert want.edges.size > 0
+        for other in (
+            engine.trace_nodes(bare, np.array([v]), options),
+            engine.trace_nodes(tight, np.array([v]), options),
+        ):
+            assert other.edges.tolist() == want.edges.tolist()
+            assert other.edge_hop.tolist() == want.edge_hop.tolist()
+            assert other.edge_amount == want.edge_amount
+            assert other.edge_amount_out == want.edge_amount_out
+            assert other.nodes.tolist() == want.nodes.tolist()
+            assert other.node_amount == want.node_amount
+            assert other.node_parent.tolist() == want.node_parent.tolist()
+            assert np.array_equal(other.edge_float, want.edge_float)

@@ -53,6 +53,10 @@ def test_csr_is_consistent(graph: FlowGraph) -> None:
     assert np.all(np.diff(graph.e_time[ins]) >= 0)
     assert graph.in_cum[ins[-1]] == pytest.approx(graph.e_out[ins].sum())
     assert graph.node_addr.size == n and np.all(np.isin(graph.e_kind, [0, 1, 2]))
+    # the in-edge ordered copies the backward kernel reads
+    assert np.array_equal(graph.in_src, graph.e_src[graph.in_eid])
+    assert np.array_equal(graph.in_time, graph.e_time[graph.in_eid])
+    assert np.array_equal(graph.in_amount, graph.e_amount[graph.in_eid])
 
 
 def test_a_second_load_reads_the_cache(traced: Traced, reader: ChainReader) -> None:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chainsleuth.chain import storage
-from chainsleuth.chain.keys import address_keys
+from chainsleuth.chain.keys import address_keys, hash_bytes, hash_keys
 from chainsleuth.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, chain: str, rows: pa.Tabl
     with registered(con, rows) as name:
         # table names come from the store's own code, never from input
         con.execute(f"INSERT INTO {table} SELECT ?, * FROM {name}", [chain]).fetchall()
+
+
+def constant(text: str, n: int) -> pa.Array:
+    """``n`` times ``text`` as a string array (built in Arrow, not from a Python list)."""
+    return pc.fill_null(pa.nulls(n, pa.string()), text)
 
 
 def sorted_rows(columns: dict[str, np.ndarray], *, key: np.ndarray) -> pa.Table:
@@ -197,7 +202,7 @@ def assign_addresses(
             pick = pa.array(found.first[new_idx])
             new_table = pa.table(
                 {
-                    "chain": pa.array([state.chain] * new_idx.size, pa.string()),
+                    "chain": constant(state.chain, new_idx.size),
                     "address_id": pa.array(ids[new_idx]),
                     "k1": pa.array(k1[new_idx]),
                     "k2": pa.array(k2[new_idx]),
@@ -268,7 +273,7 @@ def block_index(
     starts = first_tx_id + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     index = pa.table(
         {
-            "chain": pa.array([chain] * heights.size, pa.string()),
+            "chain": constant(chain, heights.size),
             "height": blocks["height"],
             "hash": blocks["hash"],
             "time": blocks["time"],
@@ -279,14 +284,60 @@ def block_index(
     return index, counts
 
 
+@dataclass
+class TxKeys:
+    """The 128-bit keys of a batch's transaction hashes, sorted once: finds the rows of
+    other hashes by binary search on integers instead of hashing strings."""
+
+    k1: np.ndarray
+    k2: np.ndarray
+    prefixed: bool
+    order: np.ndarray  # the transactions in ``k1`` order
+    sorted_k1: np.ndarray
+    unique_k1: bool  # no two transactions share a ``k1`` (else: no search, ``None``)
+
+    @classmethod
+    def of(cls, k1: np.ndarray, k2: np.ndarray, *, prefixed: bool) -> TxKeys:
+        order = np.argsort(k1)
+        sorted_k1 = k1[order]
+        unique = not bool((sorted_k1[1:] == sorted_k1[:-1]).any())
+        return cls(k1, k2, prefixed, order, sorted_k1, unique)
+
+    def rows(self, hashes: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per hash, its row among the transactions and whether it is one of them; None
+        when a hash is not canonical (or keys collide): the caller's general way then."""
+        if not self.unique_k1 or not self.k1.size:
+            return None
+        try:
+            k1, k2 = hash_keys(hash_bytes(hashes, prefixed=self.prefixed))
+        except InvalidInput:
+            return None
+        return self.find(k1, k2)
+
+    def find(self, k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per key, its row among the transactions and whether it is one of them (only
+        with ``unique_k1``). The keys are searched in sorted order: cache-friendly."""
+        asked = np.argsort(k1)
+        at = np.empty(k1.size, dtype=np.int64)
+        at[asked] = np.searchsorted(self.sorted_k1, k1[asked])
+        np.minimum(at, self.k1.size - 1, out=at)
+        rows: np.ndarray = self.order[at]
+        return rows, (self.k1[rows] == k1) & (self.k2[rows] == k2)
+
+
 def tx_positions(
-    values: pa.Array, lookup: pa.Array, what: str, candidates: np.ndarray | None = None
+    values: pa.Array,
+    lookup: pa.Array,
+    what: str,
+    candidates: np.ndarray | None = None,
+    keys: TxKeys | None = None,
 ) -> np.ndarray:
     """Row numbers in ``lookup`` (the batch's tx hashes) of each of ``values``.
 
     Sources list outputs and inputs grouped by transaction, in the transactions' order;
     that case is recognised in one pass (runs of equal hashes matched against the
-    transactions that have rows: all, or ``candidates``). Anything else takes a hash lookup.
+    transactions that have rows: all, or ``candidates``). Other runs are found by their
+    keys (``keys``, of ``lookup``); anything else takes a hash lookup.
     """
     n = len(values)
     if n == 0:
@@ -295,11 +346,14 @@ def tx_positions(
         change = pc.not_equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
         starts = np.concatenate([[0], np.flatnonzero(change) + 1])
         rows = np.arange(len(lookup), dtype=np.int64) if candidates is None else candidates
+        runs = values.take(pa.array(starts))
+        lengths = np.diff(np.concatenate([starts, [n]]))
         if starts.size == rows.size:
-            runs = values.take(pa.array(starts))
             if pc.all(pc.equal(runs, lookup.take(pa.array(rows)))).as_py():
-                lengths = np.diff(np.concatenate([starts, [n]]))
                 return np.repeat(rows, lengths)
+        found = keys.rows(runs) if keys is not None else None
+        if found is not None and bool(found[1].all()):
+            return np.repeat(found[0], lengths)
     found = pc.index_in(values, value_set=lookup)
     if found.null_count:
         missing = values.filter(pc.is_null(found))[0].as_py()

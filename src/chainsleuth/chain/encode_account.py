@@ -28,6 +28,7 @@ from chainsleuth.chain.encode import (
     ChainState,
     Emit,
     Encoded,
+    TxKeys,
     address_occurrences,
     as_array,
     assign_addresses,
@@ -37,9 +38,9 @@ from chainsleuth.chain.encode import (
     insert,
     prepared,
     registered,
-    sorted_rows,
     tx_positions,
 )
+from chainsleuth.chain.kernels import group_sums
 from chainsleuth.chain.keys import hash_bytes, hash_keys
 from chainsleuth.chain.schemas import AMOUNT256, STORED
 from chainsleuth.chain.storage import NATIVE_ASSET
@@ -60,6 +61,7 @@ class AccountPrep:
     raw: np.ndarray
     k1: np.ndarray
     k2: np.ndarray
+    key_order: np.ndarray  # the transactions in ``k1`` order (rows of ``tx_keys``)
     tt_row: np.ndarray
     tr_row: np.ndarray  # each internal transfer's transaction (row in ``txs``)
     lengths: list[int]  # occurrences per address column, in ``_address_columns`` order
@@ -98,10 +100,11 @@ def prepare_account(batch: BlockRange) -> AccountPrep:
     k1, k2 = hash_keys(raw)
     check_unique_hashes(k1, k2, tx_hash)
     _check_txs(txs)
-    tt_row = tx_positions(as_array(transfers["tx_hash"]), tx_hash, "a token transfer")
+    keys = TxKeys.of(k1, k2, prefixed=True)
+    tt_row = tx_positions(as_array(transfers["tx_hash"]), tx_hash, "a token transfer", keys=keys)
     traces = batch.table("traces")
     _check_traces(traces)
-    tr_row = tx_positions(as_array(traces["tx_hash"]), tx_hash, "an internal transfer")
+    tr_row = tx_positions(as_array(traces["tx_hash"]), tx_hash, "an internal transfer", keys=keys)
     # every address column, in one dictionary pass
     columns = _address_columns(batch, heights, tt_row, tr_row)
     lengths = [len(c[0]) for c in columns]
@@ -114,6 +117,7 @@ def prepare_account(batch: BlockRange) -> AccountPrep:
         raw=raw,
         k1=k1,
         k2=k2,
+        key_order=keys.order,
         tt_row=tt_row,
         tr_row=tr_row,
         lengths=lengths,
@@ -161,6 +165,24 @@ def encode_account(
             "gas_used": txs["gas_used"],
         }
     ).cast(SCHEMAS["txs"])
+    # each Parquet table goes to the background writer as soon as it is built, so that
+    # it is written while the index rows below are built and inserted
+    emit("txs", tx_stored)
+    emit("addresses", assigned.new)
+    block_rows, counts = block_index(chain, blocks, heights, state.tx_count)
+    emit(
+        "blocks",
+        pa.table(
+            {
+                "height": blocks["height"],
+                "hash": blocks["hash"],
+                "prev_hash": blocks["prev_hash"],
+                "time": blocks["time"],
+                "miner_id": miner_id,
+                "tx_count": pa.array(counts.astype(np.int32)),
+            }
+        ).cast(SCHEMAS["blocks"]),
+    )
     tt_stored = pa.table(
         {
             "tx_id": tx_ids[tt_row],
@@ -174,6 +196,7 @@ def encode_account(
     ).cast(SCHEMAS["token_transfers"])
     if tt_stored.num_rows:
         tt_stored = tt_stored.sort_by([("tx_id", "ascending"), ("log_index", "ascending")])
+    emit("token_transfers", tt_stored)
     tr_stored = pa.table(
         {
             "tx_id": tx_ids[tr_row],
@@ -190,6 +213,7 @@ def encode_account(
     ).cast(SCHEMAS["traces"])
     if tr_stored.num_rows:
         tr_stored = tr_stored.take(pa.array(np.argsort(tx_ids[tr_row], kind="stable")))
+    emit("traces", tr_stored)
 
     index = account_index(
         txs=txs,
@@ -211,27 +235,11 @@ def encode_account(
     )
     insert(con, "account_address_txs", chain, index)
     index_rows = index.num_rows
-    insert(con, "tx_keys", chain, sorted_rows({"k1": k1, "tx_id": tx_ids}, key=k1))
+    insert(con, "tx_keys", chain, pa.table({"k1": k1[p.key_order], "tx_id": tx_ids[p.key_order]}))
     _upsert_tokens(con, chain, tokens, token_meta_id)
 
-    index, counts = block_index(chain, blocks, heights, state.tx_count)
-    with registered(con, index) as t_blocks:
+    with registered(con, block_rows) as t_blocks:
         con.execute(f"INSERT INTO blocks SELECT * FROM {t_blocks}").fetchall()
-    blocks_stored = pa.table(
-        {
-            "height": blocks["height"],
-            "hash": blocks["hash"],
-            "prev_hash": blocks["prev_hash"],
-            "time": blocks["time"],
-            "miner_id": miner_id,
-            "tx_count": pa.array(counts.astype(np.int32)),
-        }
-    ).cast(SCHEMAS["blocks"])
-    emit("addresses", assigned.new)
-    emit("txs", tx_stored)
-    emit("token_transfers", tt_stored)
-    emit("traces", tr_stored)
-    emit("blocks", blocks_stored)
     return Encoded(
         tx_hashes=raw,
         tx_times=txs["time"].cast(pa.int64()).to_numpy(),
@@ -311,10 +319,13 @@ def account_index(
     assets = np.concatenate([[NATIVE_ASSET], ranks]).astype(np.int64)
     key = _packed_key(address, row, asset_rank, ranks.size + 1)
     order = np.argsort(key)  # a key per (address, tx, asset): ties are one group
-    key, amount, is_sent = key[order], amount[order], is_sent[order]
-    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if key.size else key
-    received_w, sent_w = _group_sums(amount, is_sent, starts)
-    address, row, asset_rank = address[order[starts]], row[order[starts]], asset_rank[order[starts]]
+    first, received_u, sent_u, overflow = group_sums(
+        order, key, np.ascontiguousarray(amount).view(np.uint64), np.ascontiguousarray(is_sent)
+    )
+    if overflow:
+        raise InvalidInput("an address's amounts in one transaction overflow 128 bits")
+    received_w, sent_w = received_u.view(np.int64), sent_u.view(np.int64)
+    address, row, asset_rank = address[first], row[first], asset_rank[first]
     return pa.table(
         {
             "address_id": address,
@@ -345,7 +356,6 @@ def _ids(values: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
     return ids
 
 
-_MASK32 = np.int64(0xFFFFFFFF)
 #: 10**38, the first value a DECIMAL(38, 0) cannot hold, as (high, low) 64-bit words
 _LIMIT_HI, _LIMIT_LO = divmod(10**38, 1 << 64)
 
@@ -375,55 +385,13 @@ def _add_words(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _group_sums(
-    amount: np.ndarray, is_sent: np.ndarray, starts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per group (rows ``starts[i]:starts[i + 1]``), the received and the sent sums as
-    (n, 2) int64 words. Most groups are one row: those are copied; the rest are summed in
-    32-bit limbs, so that no sum overflows before its carries are taken."""
-    n = starts.size
-    received, sent = np.zeros((n, 2), np.int64), np.zeros((n, 2), np.int64)
-    if not n:
-        return received, sent
-    sizes = np.diff(np.concatenate([starts, [amount.shape[0]]]))
-    single = sizes == 1
-    first = starts[single]
-    one_sent = is_sent[first]
-    sent[np.flatnonzero(single)[one_sent]] = amount[first[one_sent]]
-    received[np.flatnonzero(single)[~one_sent]] = amount[first[~one_sent]]
-    multi = np.flatnonzero(~single)
-    if multi.size:
-        group = np.repeat(np.arange(n), sizes)
-        rows = np.flatnonzero(~single[group])
-        sub_starts = np.concatenate([[0], np.cumsum(sizes[multi])[:-1]])
-        lo, hi = amount[rows, 0], amount[rows, 1]
-        limbs = np.stack([lo & _MASK32, (lo >> 32) & _MASK32, hi & _MASK32, hi >> 32], axis=1)
-        for side, target in ((True, sent), (False, received)):
-            picked = np.where((is_sent[rows] == side)[:, None], limbs, 0)
-            target[multi] = _carry(np.add.reduceat(picked, sub_starts, axis=0))
-    return received, sent
-
-
-def _carry(sums: np.ndarray) -> np.ndarray:
-    """Summed 32-bit limbs (low first, the top one signed) back to (n, 2) int64 words."""
-    for i in range(3):
-        sums[:, i + 1] += sums[:, i] >> 32
-        sums[:, i] &= _MASK32
-    if bool(((sums[:, 3] >= 1 << 31) | (sums[:, 3] < -(1 << 31))).any()):
-        raise InvalidInput("an address's amounts in one transaction overflow 128 bits")
-    words = np.empty((sums.shape[0], 2), dtype=np.int64)
-    words[:, 0] = sums[:, 0] | (sums[:, 1] << 32)
-    words[:, 1] = sums[:, 2] | (sums[:, 3] << 32)
-    return words
-
-
 def _decimals(words: np.ndarray) -> pa.Array:
     """(n, 2) int64 words (low, high) as ``decimal128(38, 0)``; refuses 39-digit sums."""
     lo, hi = words[:, 0].view(np.uint64), words[:, 1]
     big = (hi > _LIMIT_HI) | ((hi == _LIMIT_HI) & (lo >= np.uint64(_LIMIT_LO)))
     if bool(big.any() or (hi < -_LIMIT_HI - 1).any()):
         raise InvalidInput("an address's amounts in one transaction exceed 38 digits")
-    data = pa.py_buffer(np.ascontiguousarray(words).tobytes())
+    data = pa.py_buffer(np.ascontiguousarray(words))  # no copy: the buffer keeps the array
     return pa.Array.from_buffers(pa.decimal128(38, 0), words.shape[0], [None, data])
 
 

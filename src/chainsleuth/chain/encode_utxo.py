@@ -27,6 +27,7 @@ from chainsleuth.chain.encode import (
     ChainState,
     Emit,
     Encoded,
+    TxKeys,
     address_occurrences,
     as_array,
     assign_addresses,
@@ -61,6 +62,7 @@ class UtxoPrep:
     raw: np.ndarray
     k1: np.ndarray
     k2: np.ndarray
+    key_order: np.ndarray  # the transactions in ``k1`` order (rows of ``tx_keys``)
     outputs: pa.Table  # in chain order
     out_row: np.ndarray
     out_n: np.ndarray
@@ -72,6 +74,8 @@ class UtxoPrep:
     prev_k1: np.ndarray
     prev_k2: np.ndarray
     prev_row: pa.Array
+    spendable: np.ndarray  # per output: it may be spent (not OP_RETURN)
+    spent_pos: np.ndarray  # per input: the spendable output of the batch it spends, or -1
 
 
 def prepare_utxo(batch: BlockRange) -> UtxoPrep:
@@ -84,22 +88,34 @@ def prepare_utxo(batch: BlockRange) -> UtxoPrep:
     check_unique_hashes(k1, k2, tx_hash)
 
     # outputs and inputs in chain order: by transaction, then number
-    out_row = tx_positions(as_array(outputs["tx_hash"]), tx_hash, "an output")
+    keys = TxKeys.of(k1, k2, prefixed=False)
+    out_row = tx_positions(as_array(outputs["tx_hash"]), tx_hash, "an output", keys=keys)
     outputs, out_row = _in_chain_order(outputs, out_row, "output")
     out_n = outputs["n"].to_numpy().astype(np.int64)
     out_value = outputs["value"].to_numpy()
     _check_outputs(outputs, out_n, out_value)
     spenders = np.flatnonzero(~txs["coinbase"].to_numpy(zero_copy_only=False))
-    in_row = tx_positions(as_array(inputs["tx_hash"]), tx_hash, "an input", spenders)
+    in_row = tx_positions(as_array(inputs["tx_hash"]), tx_hash, "an input", spenders, keys)
     inputs, in_row = _in_chain_order(inputs, in_row, "input")
     prev_hash = as_array(inputs["prev_tx_hash"])
     prev_k1, prev_k2 = hash_keys(hash_bytes(prev_hash, prefixed=False))
     script_types = as_array(outputs["script_type"])
+    spendable = pc.not_equal(script_types, ScriptType.NULLDATA.value).to_numpy(zero_copy_only=False)
+    prev_row = _prev_rows(keys, prev_k1, prev_k2, prev_hash, tx_hash)
+    spent_pos = _spent_in_batch(
+        prev_row,
+        inputs["prev_n"].to_numpy().astype(np.int64),
+        out_row,
+        out_n,
+        spendable,
+        len(tx_hash),
+    )
     return UtxoPrep(
         heights=heights,
         raw=raw,
         k1=k1,
         k2=k2,
+        key_order=keys.order,
         outputs=outputs,
         out_row=out_row,
         out_n=out_n,
@@ -110,8 +126,57 @@ def prepare_utxo(batch: BlockRange) -> UtxoPrep:
         in_row=in_row,
         prev_k1=prev_k1,
         prev_k2=prev_k2,
-        prev_row=pc.index_in(prev_hash, value_set=tx_hash),
+        prev_row=prev_row,
+        spendable=spendable,
+        spent_pos=spent_pos,
     )
+
+
+def _prev_rows(
+    keys: TxKeys, prev_k1: np.ndarray, prev_k2: np.ndarray, prev_hash: pa.Array, tx_hash: pa.Array
+) -> pa.Array:
+    """Per input, the row of the batch's transaction it spends (null: not in the batch)."""
+    if keys.unique_k1 and keys.k1.size:
+        rows, here = keys.find(prev_k1, prev_k2)
+        return pa.array(rows, mask=~here)
+    return pc.index_in(prev_hash, value_set=tx_hash)
+
+
+def _spent_in_batch(
+    prev_row: pa.Array,
+    prev_n: np.ndarray,
+    out_row: np.ndarray,
+    out_n: np.ndarray,
+    spendable: np.ndarray,
+    n_tx: int,
+) -> np.ndarray:
+    """Per input, the position among the batch's outputs (in chain order) of the spendable
+    output it spends, or -1 (its transaction is not in the batch, or has no such output).
+
+    Outputs are grouped by transaction: a transaction's output ``n`` is usually at its
+    first output's position plus ``n`` (checked); the others are found by binary search."""
+    pos = np.full(prev_n.size, -1, dtype=np.int64)
+    rows = np.flatnonzero(pc.is_valid(prev_row).to_numpy(zero_copy_only=False))
+    if not rows.size or not out_row.size:
+        return pos
+    prev = pc.fill_null(prev_row, 0).to_numpy().astype(np.int64)[rows]
+    want = prev_n[rows]
+    counts = np.bincount(out_row, minlength=n_tx)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    guess = starts[prev] + want
+    ok = (want >= 0) & (want < counts[prev])
+    ok[ok] = out_n[guess[ok]] == want[ok]
+    rest = np.flatnonzero(~ok & (want >= 0) & (want < 1 << _N_BITS))
+    if rest.size:  # output numbers with gaps: look them up
+        key = (prev[rest] << _N_BITS) | want[rest]
+        out_key = (out_row << _N_BITS) | out_n  # ascending: outputs are in chain order
+        at = np.minimum(np.searchsorted(out_key, key), out_key.size - 1)
+        found = out_key[at] == key
+        guess[rest] = at
+        ok[rest] = found
+    hit = ok & spendable[np.where(ok, guess, 0)]
+    pos[rows[hit]] = guess[hit]
+    return pos
 
 
 def encode_utxo(
@@ -121,7 +186,7 @@ def encode_utxo(
     blocks, txs = batch.tables["blocks"], batch.tables["txs"]
     p = prepared(batch, "utxo", prepare_utxo)
     heights, raw, k1, k2 = p.heights, p.raw, p.k1, p.k2
-    outputs, out_row, out_n, out_value = p.outputs, p.out_row, p.out_n, p.out_value
+    outputs, out_row, out_value = p.outputs, p.out_row, p.out_value
     inputs, in_row = p.inputs, p.in_row
     n_tx = txs.num_rows
     tx_ids = state.tx_count + np.arange(n_tx, dtype=np.int64)
@@ -144,10 +209,22 @@ def encode_utxo(
             }
         ).cast(SCHEMAS["outputs"]),
     )
-    spendable = pc.not_equal(script_types, ScriptType.NULLDATA.value).to_numpy(zero_copy_only=False)
-    resolved = _resolve_inputs(
-        con, chain, p, out_tx=out_tx, out_address=addresses.ids, spendable=spendable
+    # each Parquet table goes to the background writer as soon as it is built
+    block_rows, counts = block_index(chain, blocks, heights, state.tx_count)
+    emit(
+        "blocks",
+        pa.table(
+            {
+                "height": blocks["height"],
+                "hash": blocks["hash"],
+                "prev_hash": blocks["prev_hash"],
+                "time": blocks["time"],
+                "tx_count": pa.array(counts.astype(np.int32)),
+            }
+        ).cast(SCHEMAS["blocks"]),
     )
+    spendable = p.spendable
+    resolved = _resolve_inputs(con, chain, p, out_tx=out_tx, out_address=addresses.ids)
     first_height = batch.first_height if state.first_height is None else state.first_height
     resolved, outside_new = _outside_inputs(
         con,
@@ -183,11 +260,8 @@ def encode_utxo(
     emit("txs", _txs_stored(txs, tx_ids, out_row, out_value, in_row, in_value).cast(SCHEMAS["txs"]))
 
     # the UTXO set: what this batch spends of the store goes; its unspent outputs come in
-    spent_in_batch = resolved["in_batch"].to_numpy(zero_copy_only=False)
-    out_key = (out_row << _N_BITS) | out_n
-    spent_key = ((prev_tx - state.tx_count) << _N_BITS) | inputs["prev_n"].to_numpy()
     unspent = spendable.copy()
-    unspent[np.searchsorted(out_key, spent_key[spent_in_batch])] = False
+    unspent[p.spent_pos[p.spent_pos >= 0]] = False
     new_utxos = pa.table(
         {
             "k1": k1[out_row],
@@ -228,23 +302,10 @@ def encode_utxo(
     )
     insert(con, "utxo_address_txs", chain, index)
     index_rows = index.num_rows
-    insert(con, "tx_keys", chain, sorted_rows({"k1": k1, "tx_id": tx_ids}, key=k1))
+    insert(con, "tx_keys", chain, pa.table({"k1": k1[p.key_order], "tx_id": tx_ids[p.key_order]}))
 
-    index, counts = block_index(chain, blocks, heights, state.tx_count)
-    with registered(con, index) as t_blocks:
+    with registered(con, block_rows) as t_blocks:
         con.execute(f"INSERT INTO blocks SELECT * FROM {t_blocks}").fetchall()
-    emit(
-        "blocks",
-        pa.table(
-            {
-                "height": blocks["height"],
-                "hash": blocks["hash"],
-                "prev_hash": blocks["prev_hash"],
-                "time": blocks["time"],
-                "tx_count": pa.array(counts.astype(np.int32)),
-            }
-        ).cast(SCHEMAS["blocks"]),
-    )
     return Encoded(
         tx_hashes=raw,
         tx_times=txs["time"].cast(pa.int64()).to_numpy(),
@@ -260,7 +321,6 @@ def _resolve_inputs(
     *,
     out_tx: np.ndarray,
     out_address: np.ndarray,
-    spendable: np.ndarray,
 ) -> pa.Table:
     """The output each input spends: one of the batch (found with numpy) or an unspent
     one of the store (one DuckDB join). Columns ``prev_tx_id``, ``address_id``, ``value``
@@ -274,14 +334,9 @@ def _resolve_inputs(
     address = np.full(n, -1, dtype=np.int64)
     value = np.zeros(n, dtype=np.int64)
     utxo_row = np.full(n, -1, dtype=np.int64)
-    rows = np.flatnonzero(in_batch)
-    if rows.size and p.out_row.size:
-        prev_row = pc.fill_null(p.prev_row, 0).to_numpy().astype(np.int64)
-        key = (prev_row[rows] << _N_BITS) | prev_n[rows]
-        out_key = (p.out_row << _N_BITS) | p.out_n  # ascending: outputs are in chain order
-        pos = np.minimum(np.searchsorted(out_key, key), out_key.size - 1)
-        hit = (out_key[pos] == key) & spendable[pos]
-        rows, pos = rows[hit], pos[hit]
+    rows = np.flatnonzero(p.spent_pos >= 0)  # found by ``prepare_utxo``
+    if rows.size:
+        pos = p.spent_pos[rows]
         found[rows] = True
         prev_tx[rows], address[rows], value[rows] = out_tx[pos], out_address[pos], p.out_value[pos]
     outside = np.flatnonzero(~in_batch)

@@ -53,6 +53,7 @@ from chainsleuth.chain.addresses import AddressError, canonical_btc, canonical_h
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.enums import ScriptType
 from chainsleuth.chain.schemas import SOURCE, TIME
+from chainsleuth.ingest import kernels
 from chainsleuth.ingest.columns import gc_paused, repeat_strings
 from chainsleuth.ingest.columns import tables as arrow_tables
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
@@ -553,6 +554,194 @@ def _core_tables(
     return {"blocks": blocks, "txs": tx_table, "outputs": outputs, "inputs": inputs}
 
 
+# --- the compiled fast path: raw answers straight into columns --------------------------------
+
+_TYPE_NAMES = [_SCRIPT_TYPES[t][0] for t in kernels.CORE_TYPE_NAMES]
+_TYPE_BYTES = "".join(_TYPE_NAMES).encode()
+_TYPE_LEN = np.array([len(t) for t in _TYPE_NAMES], dtype=np.int64)
+_TYPE_START = np.cumsum(_TYPE_LEN) - _TYPE_LEN
+assert [k for k, (_n, has) in _SCRIPT_TYPES.items() if has] == list(
+    kernels.CORE_TYPE_NAMES[: kernels.CORE_ADDRESS_TYPES]
+)
+
+
+def _bitmap(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
+    """An Arrow validity bitmap of a bool array (None where all are valid), and the nulls."""
+    nulls = int(valid.size - np.count_nonzero(valid))
+    if nulls == 0:
+        return None, 0
+    return pa.py_buffer(np.packbits(valid, bitorder="little")), nulls
+
+
+def number_column(
+    values: np.ndarray, kind: pa.DataType, valid: np.ndarray | None = None
+) -> pa.Array:
+    """A numpy array (of ``kind``'s width) as an Arrow array of ``kind``, without a copy."""
+    bitmap, nulls = (None, 0) if valid is None else _bitmap(valid)
+    return pa.Array.from_buffers(
+        kind, values.size, [bitmap, pa.py_buffer(np.ascontiguousarray(values))], nulls
+    )
+
+
+def bool_column(values: np.ndarray) -> pa.Array:
+    bits = np.packbits(values.astype(np.bool_), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), values.size, [None, pa.py_buffer(bits)], 0)
+
+
+def string_columns(
+    data: np.ndarray, columns: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+) -> list[pa.Array]:
+    """String columns, each the strings ``data[s:s+l]`` (ASCII) of its (starts, lengths,
+    valid or None), gathered by one compiled call into one Arrow array, handed back as
+    slices of it."""
+    starts = np.concatenate([c[0] for c in columns])
+    lengths = np.concatenate([c[1] for c in columns])
+    offsets, chars = kernels.gather(data, starts, lengths)
+    if all(c[2] is None for c in columns):
+        bitmap, nulls = None, 0
+    else:
+        valid = np.concatenate(
+            [np.ones(c[0].size, np.bool_) if c[2] is None else c[2] for c in columns]
+        )
+        bitmap, nulls = _bitmap(valid)
+    flat = pa.Array.from_buffers(
+        _STR, starts.size, [bitmap, pa.py_buffer(offsets), pa.py_buffer(chars)], nulls
+    )
+    out, at = [], 0
+    for c in columns:
+        out.append(flat.slice(at, c[0].size))
+        at += c[0].size
+    return out
+
+
+def _joined(answers: Sequence[Any], tail: bytes = b"") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The answers' bytes as one array, with each one's start and end in it, then ``tail``
+    and a quote (the sentinel the compiled scans of strings stop at)."""
+    lengths = np.fromiter(map(len, answers), np.int64, len(answers))
+    ends = np.cumsum(lengths)
+    data = np.frombuffer(b"".join([*answers, tail, b'"']), dtype=np.uint8)
+    return data, ends - lengths, ends
+
+
+def core_raw_tables(answers: Sequence[Any], first: int | None = None) -> dict[str, pa.Table] | None:
+    """``getblock`` answers (their JSON bytes) as the four UTXO tables by one compiled pass
+    (``kernels.core_blocks``); None where the fast path does not take them (the general
+    path then decodes them, and says what is wrong if anything is)."""
+    data, starts, ends = _joined(answers, _TYPE_BYTES)
+    names_at = int(ends[-1])  # the store's script type names follow the answers
+    caps = [max(64, data.size // 400), max(64, data.size // 128), max(64, data.size // 128)]
+    while True:
+        status, _no, _ni, blk, txc, outc, inc = kernels.core_blocks(data, starts, ends, *caps)
+        if status != kernels.FULL:
+            break
+        caps = [2 * c for c in caps]
+    if status == kernels.GIVE_UP:
+        return None
+    heights, times, hash_at, prev_at, block_txs = blk
+    txid_at, txid_len, coinbase, fee, locktime, version, size = txc
+    out_tx, out_n, out_value, out_type, out_addr, out_addr_len = outc
+    in_tx, in_n, in_prev, in_prev_len, in_prev_n, in_value, in_has_value, in_addr, in_addr_len = inc
+    nb, n_tx = heights.size, txid_at.size
+    if first is not None and not np.array_equal(heights, np.arange(first, first + nb)):
+        return None  # the general path says which
+    tx_block = np.repeat(np.arange(nb), block_txs)
+    tx_start = np.cumsum(block_txs) - block_txs
+    hash64 = np.full(nb, 64, dtype=np.int64)
+    has_prev = prev_at >= 0
+    has_address = out_addr_len >= 0
+    has_in_address = in_addr_len >= 0
+    (
+        block_hash,
+        prev_hash,
+        txid,
+        out_txid,
+        out_address,
+        script_type,
+        in_txid,
+        in_prev_txid,
+        in_address,
+    ) = string_columns(
+        data,
+        [
+            (hash_at, hash64, None),
+            (np.maximum(prev_at, 0), hash64 * has_prev, has_prev),
+            (txid_at, txid_len, None),
+            (txid_at[out_tx], txid_len[out_tx], None),
+            (out_addr, np.maximum(out_addr_len, 0), has_address),
+            (names_at + _TYPE_START[out_type], _TYPE_LEN[out_type], None),
+            (txid_at[in_tx], txid_len[in_tx], None),
+            (in_prev, in_prev_len, None),
+            (in_addr, np.maximum(in_addr_len, 0), has_in_address),
+        ],
+    )
+    blocks = pa.Table.from_arrays(
+        [number_column(heights, _I64), block_hash, prev_hash, number_column(times, TIME)],
+        schema=SOURCE["utxo"]["blocks"],
+    )
+    txs = pa.Table.from_arrays(
+        [
+            txid,
+            number_column(heights[tx_block], _I64),
+            number_column((np.arange(n_tx) - tx_start[tx_block]).astype(np.int32), _I32),
+            number_column(times[tx_block], TIME),
+            bool_column(coinbase),
+            number_column(fee, _I64),
+            number_column(locktime, _I64),
+            number_column(version.astype(np.int32), _I32),
+            number_column(size.astype(np.int32), _I32),
+        ],
+        schema=SOURCE["utxo"]["txs"],
+    )
+    outputs = pa.Table.from_arrays(
+        [
+            out_txid,
+            number_column(out_n.astype(np.int32), _I32),
+            out_address,
+            number_column(out_value, _I64),
+            script_type,
+        ],
+        schema=SOURCE["utxo"]["outputs"],
+    )
+    inputs = pa.Table.from_arrays(
+        [
+            in_txid,
+            number_column(in_n.astype(np.int32), _I32),
+            in_prev_txid,
+            number_column(in_prev_n.astype(np.int32), _I32),
+            in_address,
+            number_column(in_value, _I64, in_has_value.astype(np.bool_)),
+        ],
+        schema=SOURCE["utxo"]["inputs"],
+    )
+    return {"blocks": blocks, "txs": txs, "outputs": outputs, "inputs": inputs}
+
+
+_RAW_DECODER = msgspec.json.Decoder(CoreBlock | None)
+
+
+def add_core_raw(cols: UtxoColumns, answers: Sequence[Any], first: int | None = None) -> None:
+    """Append ``getblock`` (verbosity 2 or 3) answers, as the node's JSON bytes (``bytes``
+    or ``msgspec.Raw``), for heights ``first..`` to ``cols``: by the compiled pass where it
+    takes them, else decoded into ``CoreBlock``s and added by ``add_core_blocks``."""
+    if not answers:
+        return
+    if not cols.verify_checksums:
+        with gc_paused():
+            tables = core_raw_tables(answers, first)
+        if tables is not None:
+            cols.add_tables(tables)
+            return
+    blocks = []
+    with gc_paused():
+        for k, answer in enumerate(answers):
+            try:
+                blocks.append(_RAW_DECODER.decode(answer))  # a null: "not a JSON object"
+            except msgspec.DecodeError as exc:
+                where = "a getblock answer" if first is None else f"block {first + k} of btc"
+                raise MalformedResponse(f"{where} is malformed: {exc}") from exc
+    add_core_blocks(cols, blocks, first)
+
+
 def add_core_block(cols: UtxoColumns, block: Any, height: int | None = None) -> None:
     """Append one ``getblock`` (verbosity 2 or 3) result to ``cols``."""
     add_core_blocks(cols, [block], height)
@@ -601,12 +790,15 @@ class BitcoinCoreSource:
         heights = list(range(first, last + 1))
         hashes = self.block_hashes(heights)
         try:
+            # each answer's JSON bytes, for the compiled pass (add_core_raw)
             blocks = self.client.batch(
-                [("getblock", [h, self.verbosity]) for h in hashes], result_type=CoreBlock
+                [("getblock", [h, self.verbosity]) for h in hashes], result_type=msgspec.Raw
             )
         except RpcError as exc:
             if self.verbosity == 3 and exc.rpc_code == -8:  # before 25.0: verbosity 0..2
                 self.verbosity = 2
                 return self.fetch(first, last)
             raise
-        return parse_core_blocks(blocks, first)
+        cols = UtxoColumns()
+        add_core_raw(cols, blocks, first)
+        return cols.block_range(first, last)

@@ -113,14 +113,14 @@ def _decoders(result_type: Any) -> tuple[msgspec.json.Decoder[Any], msgspec.json
     """Decoders of a batch of replies, and of one bare reply, whose results are typed."""
     found = _DECODERS.get(result_type)
     if found is None:
-        reply = msgspec.defstruct(
-            "Reply",
-            [
-                ("id", Any, None),
-                ("result", result_type | None | msgspec.UnsetType, msgspec.UNSET),
-                ("error", Any, None),
-            ],
+        # msgspec.Raw: each result's JSON bytes, undecoded (a Raw cannot be in a union: an
+        # empty one stands for a reply without a result)
+        result = (
+            ("result", msgspec.Raw, msgspec.Raw())
+            if result_type is msgspec.Raw
+            else ("result", result_type | None | msgspec.UnsetType, msgspec.UNSET)
         )
+        reply = msgspec.defstruct("Reply", [("id", Any, None), result, ("error", Any, None)])
         found = (msgspec.json.Decoder(list[reply]), msgspec.json.Decoder(reply))  # type: ignore[valid-type]
         with _DECODERS_LOCK:
             _DECODERS[result_type] = found
@@ -186,7 +186,7 @@ class RpcClient:
         """The results of ``calls``, in order. With ``tolerate`` a failed call's place holds
         its ``RpcError`` instead of raising it (transport failures always raise). With
         ``result_type`` the results are decoded into that type (a ``msgspec.Struct``; None
-        where the node answered null)."""
+        where the node answered null; ``msgspec.Raw``: each result's JSON bytes)."""
         if not calls:
             return []
         chunks = [
@@ -332,7 +332,9 @@ class RpcClient:
                         method, int(err.get("code", 0)), str(err.get("message")), err.get("data")
                     )
                 )
-            elif item.result is msgspec.UNSET:
+            elif item.result is msgspec.UNSET or (
+                isinstance(item.result, msgspec.Raw) and not len(item.result)
+            ):
                 raise MalformedResponse(f"the node's reply to {method} has no result")
             else:
                 out.append(item.result)

@@ -97,19 +97,73 @@ class TraceOptions:
             raise InvalidInput("max_edges must be positive")
 
 
-@dataclass
 class TraceResult:
-    edges: np.ndarray  # edge ids
-    edge_amount: list[int]  # exact, in the edge's source asset
-    edge_amount_out: list[int]  # exact, in the edge's destination asset
-    edge_hop: np.ndarray
-    nodes: np.ndarray  # node ids
-    node_amount: list[int]
-    node_hop: np.ndarray
-    node_parent: np.ndarray  # the edge that first reached the node, -1 for origins
-    truncated: bool
-    options: TraceOptions
-    edge_float: np.ndarray | None = None  # the kernel's float attributions, before rounding
+    """A trace: its edges and nodes with their hops, the edge that first reached each node
+    and the exact amounts (Python ints: ``edge_amount`` in the edge's source asset,
+    ``edge_amount_out`` in its destination's, ``node_amount`` in the node's asset).
+
+    The amounts are kept as the integer arrays the engine made and turned into lists of
+    Python ints when first read (a large trace's lists cost more than its propagation;
+    a caller that reads some of them pays for those)."""
+
+    __slots__ = (
+        "edges", "edge_hop", "nodes", "node_hop", "node_parent", "truncated", "options",
+        "edge_float", "_edge_amount", "_edge_amount_out", "_node_amount",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        edges: np.ndarray,  # edge ids
+        edge_amount: list[int] | np.ndarray,
+        edge_amount_out: list[int] | np.ndarray,
+        edge_hop: np.ndarray,
+        nodes: np.ndarray,  # node ids
+        node_amount: list[int] | np.ndarray,
+        node_hop: np.ndarray,
+        node_parent: np.ndarray,  # the edge that first reached the node, -1 for origins
+        truncated: bool,
+        options: TraceOptions,
+        edge_float: np.ndarray | None = None,  # the kernel's float attributions, unrounded
+    ) -> None:
+        self.edges = edges
+        self.edge_hop = edge_hop
+        self.nodes = nodes
+        self.node_hop = node_hop
+        self.node_parent = node_parent
+        self.truncated = truncated
+        self.options = options
+        self.edge_float = edge_float
+        self._edge_amount = edge_amount
+        self._edge_amount_out = edge_amount_out
+        self._node_amount = node_amount
+
+    @property
+    def edge_amount(self) -> list[int]:
+        found = self._edge_amount
+        if not isinstance(found, list):
+            found = self._edge_amount = found.tolist()
+        return found
+
+    @property
+    def edge_amount_out(self) -> list[int]:
+        found = self._edge_amount_out
+        if not isinstance(found, list):
+            found = self._edge_amount_out = found.tolist()
+        return found
+
+    @property
+    def node_amount(self) -> list[int]:
+        found = self._node_amount
+        if not isinstance(found, list):
+            found = self._node_amount = found.tolist()
+        return found
+
+    def __repr__(self) -> str:
+        return (
+            f"TraceResult({self.edges.size} edges, {self.nodes.size} nodes, "
+            f"truncated={self.truncated}, options={self.options!r})"
+        )
 
 
 def _window(options: TraceOptions) -> tuple[int, int]:
@@ -230,7 +284,8 @@ def _kernel(
     scratch = graph.take_scratch()
     try:
         edge_rows, node_rows, ea, truncated, small = kernels.trace_run(
-            graph.kernel_arrays(), scratch[0], scratch[1], scratch[2], scratch[3], starts,
+            graph.kernel_arrays(), scratch[0], scratch[1], scratch[2], scratch[3], scratch[4],
+            scratch[5], starts,
             from_nodes, -1 if options.asset is None else options.asset,
             options.asset is not None, stops, mask, forward, _MODEL_CODE[options.model],
             options.hops, float(options.min_value), since, until, options.respect_time,
@@ -257,9 +312,10 @@ def _run(
     )
     e, eh = edge_rows[0], edge_rows[1]
     nodes, nh, npar = node_rows[0], node_rows[1], node_rows[2]
+    node_amount: list[int] | np.ndarray
     if small:
         a_in, a_out = edge_rows[2], edge_rows[3]
-        node_amount: list[int] = node_rows[3].tolist()
+        node_amount = node_rows[3]
     else:
         a_in, a_out = _exact(graph, e, ea)
         if options.model is not Model.POISON:
@@ -267,8 +323,8 @@ def _run(
         node_amount = _node_amounts(graph, e, a_in, a_out, nodes, nh, forward)
     return TraceResult(
         edges=e,
-        edge_amount=a_in.tolist(),  # Python ints either way
-        edge_amount_out=a_out.tolist(),
+        edge_amount=a_in,  # int64 or Python ints: lists when read
+        edge_amount_out=a_out,
         edge_hop=eh,
         nodes=nodes,
         node_amount=node_amount,

@@ -14,7 +14,9 @@ amount (``hi * 10**18 + lo``). Edges are stored sorted by (source, time, tx): th
 is ``out_ptr`` over the edge ids themselves; the in-CSR is ``in_ptr`` over ``in_eid``,
 the edge ids sorted by (destination, time, tx). ``out_cum`` / ``in_cum`` hold, per edge,
 the running total of its source's outgoing / its destination's incoming up to and
-including it (FIFO positions, and the haircut's denominators).
+including it (FIFO positions, and the haircut's denominators). ``in_src``, ``in_time`` and
+``in_amount`` are ``e_src``, ``e_time`` and ``e_amount`` in ``in_eid``'s order: a backward
+trace reads a node's in-edges from them in a row, not from three scattered places each.
 
 **Cache.** Under ``<store>/tracing/``: ``flows/<chain>/`` the raw flows of each chain (read
 once; when the store's tip moves on, only the new transactions are read and appended; a
@@ -49,20 +51,23 @@ from chainsleuth.tracing.config import Services
 from chainsleuth.tracing.crosschain import KIND_FLOW, CrossEdges, find_cross_edges, split_exact
 from chainsleuth.tracing.flowsource import BASE, COLUMNS, RawFlows, read_flows
 
-FORMAT = 1
+FORMAT = 1  # of the raw flows' cache
+GRAPH_FORMAT = 2  # of the graph's (2: the in-edge ordered copies in_src, in_time, in_amount)
 CACHE_DIR = "tracing"
+WORK_LENGTH = 4096  # entries per work row of a scratch set (a larger trace makes its own)
 NULL_ETH = "0x" + "0" * 40
 
 _EDGE_ARRAYS = (
     "e_src", "e_dst", "e_time", "e_tx", "e_kind", "e_amount", "e_out", "e_hi", "e_lo",
-    "out_cum", "in_eid", "in_cum",
+    "out_cum", "in_eid", "in_cum", "in_src", "in_time", "in_amount",
 )  # fmt: skip
 _NODE_ARRAYS = ("node_chain", "node_addr", "node_asset", "out_ptr", "in_ptr")
 _CROSS_ARRAYS = ("cross_eid", "cross_ohi", "cross_olo", "cross_tx2")
 _KERNEL_ARRAYS = (
     "out_ptr", "in_ptr", "in_eid", "e_src", "e_dst", "e_time", "e_kind", "e_amount", "e_out",
-    "out_cum", "in_cum", "e_hi", "node_asset",
+    "out_cum", "in_cum", "e_hi", "node_asset", "in_src", "in_time", "in_amount",
 )  # fmt: skip
+_IN_ORDER = {"in_src": "e_src", "in_time": "e_time", "in_amount": "e_amount"}
 
 
 @dataclass
@@ -79,8 +84,10 @@ class FlowGraph:
     @contextmanager
     def scratch(self) -> Iterator[tuple[np.ndarray, ...]]:
         """Scratch arrays for one trace (per node: slot, frontier level, frontier index;
-        per edge: slot), all -1; the kernel leaves them -1. One set per concurrent trace,
-        kept for the next (allocating them costs more than a trace)."""
+        per edge: slot), all -1, which the kernel leaves -1; and its work rows (int64 and
+        float64, ``kernels.WORK_ROWS`` / ``WORK_F_ROWS`` of ``WORK_LENGTH``: the kernel's
+        working arrays, whatever they hold). One set per concurrent trace, kept for the
+        next (allocating them costs more than a trace)."""
         found = self.take_scratch()
         try:
             yield found
@@ -99,6 +106,8 @@ class FlowGraph:
                 np.full(m, -1, dtype=np.int64),
                 np.full(n, -1, dtype=np.int64),
                 np.full(n, -1, dtype=np.int64),
+                np.zeros((kernels.WORK_ROWS, WORK_LENGTH), dtype=np.int64),
+                np.zeros((kernels.WORK_F_ROWS, WORK_LENGTH), dtype=np.float64),
             )
 
     def give_scratch(self, found: tuple[np.ndarray, ...]) -> None:
@@ -108,7 +117,11 @@ class FlowGraph:
         """The arrays ``kernels.trace_run`` reads, in its order (made once)."""
         cached = self.__dict__.get("_kernel_arrays")
         if cached is None:
-            cached = tuple(self.arrays[name] for name in _KERNEL_ARRAYS)
+            arrays = dict(self.arrays)
+            for name, source in _IN_ORDER.items():  # a graph made by hand may lack them
+                if name not in arrays:
+                    arrays[name] = np.ascontiguousarray(arrays[source][arrays["in_eid"]])
+            cached = tuple(arrays[name] for name in _KERNEL_ARRAYS)
             self.__dict__["_kernel_arrays"] = cached
         found: tuple[np.ndarray, ...] = cached
         return found
@@ -388,6 +401,9 @@ def build_graph(
     np.cumsum(np.bincount(e_dst, minlength=n_nodes), out=in_ptr[1:])
     out_cum = kernels.group_cumsum(out_ptr, np.arange(e_src.size, dtype=np.int64), e_amount)
     in_cum = kernels.group_cumsum(in_ptr, in_eid, e_out)
+    # per in-edge position, its edge's source, time and amount: a backward trace reads a
+    # node's in-edges in a row instead of three scattered loads each
+    in_src, in_time, in_amount = e_src[in_eid], e_time[in_eid], e_amount[in_eid]
     # --- cross side table, raw flow -> edge maps
     first_cross = n_edges - n_cross
     cross_eid = rank[first_cross:].astype(np.int64)
@@ -411,6 +427,9 @@ def build_graph(
         "out_cum": out_cum,
         "in_eid": in_eid,
         "in_cum": in_cum,
+        "in_src": in_src,
+        "in_time": in_time,
+        "in_amount": in_amount,
         "cross_eid": cross_eid[c_order],
         "cross_ohi": o_hi[c_order],
         "cross_olo": o_lo[c_order],
@@ -456,7 +475,7 @@ def load_graph(reader: ChainReader, services: Services | None = None) -> FlowGra
         ids = _service_ids(reader, services)
         if meta_path.exists():
             meta = json.loads(meta_path.read_text())
-            if meta.get("format") == FORMAT and meta.get("stamp") == stamp:
+            if meta.get("format") == GRAPH_FORMAT and meta.get("stamp") == stamp:
                 graph = _open(folder, chains, meta, ids)
                 _LOADED[cache_key] = graph
                 return graph
@@ -476,7 +495,7 @@ def load_graph(reader: ChainReader, services: Services | None = None) -> FlowGra
         _save_arrays(tmp, arrays)
         _save_arrays(tmp, {f"raw_edge_{c}": raw_edge[c] for c in chains})
         meta = {
-            "format": FORMAT,
+            "format": GRAPH_FORMAT,
             "stamp": stamp,
             "digest": digest,
             "nodes": int(arrays["node_addr"].size),

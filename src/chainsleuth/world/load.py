@@ -15,7 +15,9 @@ Consecutive block ranges of a chain are appended together, in batches of at leas
 fewer, bigger runs keep a big world under ``OPTIMIZE_RUNS`` runs per chain, so that the
 closing ``optimize`` need not rewrite the index tables whole. While the store appends one
 batch, a reading thread reads the next and does the store's batch-only work on it
-(``chainsleuth.chain.prepare``): two batches in memory at most.
+(``chainsleuth.chain.prepare``): two batches in memory at most. The very first batch is
+one range where that holds a quarter of ``BATCH_TXS`` (its reading overlaps nothing), so
+that the appending starts early; meanwhile the compiled kernels are loaded.
 """
 
 from __future__ import annotations
@@ -115,21 +117,30 @@ def same_schema(got: pa.Schema, want: pa.Schema) -> bool:
 
 
 def read_range(
-    folder: Path, chain: str, r: dict[str, Any], *, manifest: dict[str, Any] | None = None
+    folder: Path,
+    chain: str,
+    r: dict[str, Any],
+    *,
+    manifest: dict[str, Any] | None = None,
+    combine: bool = True,
 ) -> BlockRange:
     """One block range of a world as a validated batch. With ``manifest``, each file's
-    size and SHA-256 are checked on the bytes read, which are then decoded (read once)."""
+    size and SHA-256 are checked on the bytes mapped, which are then decoded (read once,
+    from the page cache: no copy). ``combine=False`` leaves a column's row groups as
+    chunks (for a caller that concatenates ranges and combines them once)."""
     tables = {}
     for table, rel in r["files"].items():
         try:
             if manifest is None:
                 source: Any = folder / rel
             else:
-                data = (folder / rel).read_bytes()
+                with pa.memory_map(str(folder / rel)) as mapped:
+                    data = mapped.read_buffer()
                 mf.verify_bytes(folder, manifest, rel, data)
                 source = pa.BufferReader(data)
+            read = pq.read_table(source)
             # one chunk per column: the store would otherwise concatenate them itself
-            tables[table] = pq.read_table(source).combine_chunks()
+            tables[table] = read.combine_chunks() if combine else read
         except (OSError, pa.ArrowInvalid) as exc:
             raise IntegrityViolation(f"world {folder}: {rel} cannot be read ({exc})") from exc
     batch = BlockRange.conform(chain, int(r["first"]), int(r["last"]), tables)
@@ -147,7 +158,7 @@ def read_ranges(
     """Consecutive block ranges of a world as one validated batch (``read_range`` each)."""
     if len(ranges) == 1:
         return read_range(folder, chain, ranges[0], manifest=manifest)
-    parts = [read_range(folder, chain, r, manifest=manifest) for r in ranges]
+    parts = [read_range(folder, chain, r, manifest=manifest, combine=False) for r in ranges]
     tables = {
         name: pa.concat_tables([p.tables[name] for p in parts]).combine_chunks()
         for name in parts[0].tables
@@ -175,6 +186,10 @@ def batches(ranges: list[dict[str, Any]], min_txs: int = BATCH_TXS) -> list[list
     return groups
 
 
+def _txs(ranges: list[dict[str, Any]]) -> int:
+    return sum(int(r.get("rows", {}).get("txs", 0)) for r in ranges)
+
+
 def _read_prepared(
     folder: Path, manifest: dict[str, Any], chain: str, ranges: list[dict[str, Any]]
 ) -> BlockRange:
@@ -197,6 +212,7 @@ def load_world(
 
     ``batch_txs``: consecutive ranges are appended together up to this many transactions
     (see ``batches``; 1 appends range by range)."""
+    from chainsleuth.chain.kernels import warm_up  # noqa: PLC0415 - heavy, and only here
     from chainsleuth.chain.store import ChainStore  # noqa: PLC0415 - heavy, and only here
 
     folder = Path(folder)
@@ -215,12 +231,18 @@ def load_world(
         for chain in chains
         for g in batches(manifest["chains"][chain]["ranges"], batch_txs)
     ]
+    if todo and len(todo[0][1]) > 1 and _txs(todo[0][1][:1]) >= batch_txs // 4:
+        # nothing overlaps the reading of the first batch: make it one range (when that is
+        # big enough to be a sorted run of its own), so that the appending starts early
+        chain, first = todo[0]
+        todo[:1] = [(chain, first[:1]), (chain, first[1:])]
     # the next range is read (Parquet decoding runs outside the GIL) while one appends
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="world-read")
     with ChainStore(store_root) as store:
         before = {c: store.tip(c) for c in chains}
         try:
             pending = reader.submit(_read_prepared, folder, manifest, *todo[0]) if todo else None
+            warm_up()  # while the first batch is read
             for i, (chain, group) in enumerate(todo):
                 assert pending is not None
                 batch = pending.result()
@@ -233,7 +255,7 @@ def load_world(
                 if on_append is not None and not result.skipped:
                     on_append(chain, batch.first_height, batch.last_height)
                 del batch
-                rows = sum(int(r["rows"].get("txs", 0)) for r in group)
+                rows = _txs(group)
                 loaded[chain] += 0 if result.skipped else result.txs
                 done += rows
                 if on_progress is not None:
