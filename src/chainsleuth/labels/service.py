@@ -260,9 +260,7 @@ def labels_version(session: Session, *, chain: str) -> int:
         select(LabelsVersion.value).where(LabelsVersion.id == VERSION_ROW)
     ).scalar()
     version = int(found or 0)
-    tx = session.get_transaction()  # the query began it, when none was open
-    if tx is not None:
-        session.info[VERSION_MEMO] = (tx, now, version)
+    remember_version(session, version)  # the query began the transaction, when none was open
     return version
 
 

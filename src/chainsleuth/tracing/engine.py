@@ -138,26 +138,25 @@ class TraceResult:
         self._edge_amount_out = edge_amount_out
         self._node_amount = node_amount
 
+    def _ints(self, slot: str) -> list[int]:
+        """An amount array as Python ints, converted on first read and kept."""
+        found = getattr(self, slot)
+        if not isinstance(found, list):
+            found = found.tolist()
+            setattr(self, slot, found)
+        return found  # type: ignore[no-any-return]
+
     @property
     def edge_amount(self) -> list[int]:
-        found = self._edge_amount
-        if not isinstance(found, list):
-            found = self._edge_amount = found.tolist()
-        return found
+        return self._ints("_edge_amount")
 
     @property
     def edge_amount_out(self) -> list[int]:
-        found = self._edge_amount_out
-        if not isinstance(found, list):
-            found = self._edge_amount_out = found.tolist()
-        return found
+        return self._ints("_edge_amount_out")
 
     @property
     def node_amount(self) -> list[int]:
-        found = self._node_amount
-        if not isinstance(found, list):
-            found = self._node_amount = found.tolist()
-        return found
+        return self._ints("_node_amount")
 
     def __repr__(self) -> str:
         return (
