@@ -26,7 +26,7 @@ from chainsleuth.auth.models import User
 from chainsleuth.chain import storage
 from chainsleuth.chain.chains import get_chain
 from chainsleuth.chain.lookups import ChainReader
-from chainsleuth.core.db import Database
+from chainsleuth.core.db import Database, database_key
 from chainsleuth.core.errors import NotFound
 from chainsleuth.entities import service as entity_service
 from chainsleuth.entities import store as entity_store
@@ -68,7 +68,7 @@ def address_attribution(
         ids = entity_service.members(reader.root, info.id, entity.entity.entity_id)
         ids = ids[ids != entity.address_id]
         total = int(ids.size)
-        others = storage.FlatFiles(reader.root / info.id).addresses(ids[:MEMBER_CAP])
+        others = storage.flat_files(reader.root, info.id).addresses(ids[:MEMBER_CAP])
     own = label_service.labels_for(session, chain=info.id, addresses=[address], viewer=viewer)
     entity_side: list[LabelRead] = []
     if others:
@@ -173,7 +173,7 @@ class LabelCategories:
 def _categories(session: Session, reader: ChainReader, chain: str) -> dict[int, str]:
     chain_id = get_chain(chain).id
     root = Path(reader.root)
-    key = (str(session.get_bind().engine.url), root, chain_id)
+    key = (database_key(session), root, chain_id)
     version = (
         label_service.labels_version(session, chain=chain_id),
         entities_version(root, chain_id),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.audit.enums import Channel, Outcome
 from chainsleuth.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from chainsleuth.core.hotsql import HotStatement
 from chainsleuth.core.models import Base, utcnow
 
 HEAD_ID = 1
@@ -117,11 +118,24 @@ def record(
     conn = session.connection()
     # Taking the head row first serialises writers on every backend: PostgreSQL locks the
     # row and re-reads it after a concurrent commit; SQLite holds its write lock.
+    if conn.dialect.name == "postgresql":
+        # two statements: the head taken, then the entry written as the head's new hash is
+        # set (a writable CTE), both on the driver's cursor
+        seq, prev_hash = _HOT_TAKE_HEAD.one(session)
+        event = _event(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
+        _append_setting_hash(session, event)
+        return event
     seq, prev_hash = conn.execute(_TAKE_HEAD).one()
     event = _event(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
     conn.execute(_EVENTS.insert(), _row(event))
     conn.execute(_SET_HASH, {"new_hash": event.hash})
     return event
+
+
+def _append_setting_hash(session: Session, event: AuditEvent) -> None:
+    params = {f"e_{k}": v for k, v in _row(event).items()}
+    params["new_hash"] = event.hash
+    _APPEND_SETTING_HASH.rows(session, params)
 
 
 def record_insert(
@@ -151,11 +165,9 @@ def record_insert(
         return row_id, event
     names = tuple(sorted(values))
     take = _insert_taking_head(table, names)
-    seq, prev_hash, row_id = conn.execute(take, {f"v_{k}": values[k] for k in names}).one()
+    seq, prev_hash, row_id = take.one(session, {f"v_{k}": values[k] for k in names})
     event = _event(seq, prev_hash, actor, action, Outcome.SUCCESS, object_type, row_id, details)
-    params = {f"e_{k}": v for k, v in _row(event).items()}
-    params["new_hash"] = event.hash
-    conn.execute(_APPEND_SETTING_HASH, params)
+    _append_setting_hash(session, event)
     return int(row_id), event
 
 
@@ -192,10 +204,10 @@ def _row(event: AuditEvent) -> dict[str, Any]:
 
 
 #: (table, columns) -> the PostgreSQL statement of ``record_insert``'s first step
-_TAKING_HEAD: dict[tuple[str, tuple[str, ...]], Any] = {}
+_TAKING_HEAD: dict[tuple[str, tuple[str, ...]], HotStatement] = {}
 
 
-def _insert_taking_head(table: Table, names: tuple[str, ...]) -> Any:
+def _insert_taking_head(table: Table, names: tuple[str, ...]) -> HotStatement:
     key = (table.name, names)
     found = _TAKING_HEAD.get(key)
     if found is None:
@@ -205,7 +217,7 @@ def _insert_taking_head(table: Table, names: tuple[str, ...]) -> Any:
             .returning(table.c.id)
             .cte("new_row")
         )
-        found = _TAKING_HEAD[key] = (
+        found = _TAKING_HEAD[key] = HotStatement(
             _HEAD.update()
             .where(_HEAD.c.id == HEAD_ID)
             .values(seq=_HEAD.c.seq + 1)
@@ -223,12 +235,15 @@ _TAKE_HEAD = (
     .values(seq=_HEAD.c.seq + 1)
     .returning(_HEAD.c.seq, _HEAD.c.hash)
 )
+_HOT_TAKE_HEAD = HotStatement(_TAKE_HEAD)
 _SET_HASH = _HEAD.update().where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
 #: PostgreSQL: the entry's insert (a writable CTE) and the head's new hash, one statement
-_APPEND_SETTING_HASH = _SET_HASH.add_cte(
-    _EVENTS.insert()
-    .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EVENTS.columns})
-    .cte("new_event")
+_APPEND_SETTING_HASH = HotStatement(
+    _SET_HASH.add_cte(
+        _EVENTS.insert()
+        .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EVENTS.columns})
+        .cte("new_event")
+    )
 )
 
 

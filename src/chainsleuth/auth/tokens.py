@@ -16,6 +16,7 @@ from chainsleuth.auth.enums import ROLE_PERMISSIONS, Permission, Role
 from chainsleuth.auth.models import ApiToken, User
 from chainsleuth.core.crypto import new_token, token_hash
 from chainsleuth.core.errors import InvalidInput, NotAuthenticated, NotFound
+from chainsleuth.core.hotsql import HotStatement
 from chainsleuth.core.models import Base, utcnow
 
 TOKEN_PREFIX = "cs_"
@@ -158,6 +159,10 @@ _CHECK = (
 )
 
 
+#: ``check``'s statements, run on the driver's cursor (``core.hotsql``)
+_HOT: dict[Select[Any], HotStatement] = {}
+
+
 def check_statement(*extra: ColumnElement[Any]) -> Select[Any]:
     """``check``'s query with ``extra`` columns (scalar subqueries: what else a hot path
     must read, in the same round trip); build it once and give it to ``check``."""
@@ -172,9 +177,11 @@ def check(session: Session, *, token: str, statement: Select[Any] | None = None)
     its extra columns."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    conn = session.connection()
     query = _CHECK if statement is None else statement
-    row = conn.execute(query, {"hash": token_hash(token)}).first()
+    hot = _HOT.get(query)
+    if hot is None:
+        hot = _HOT[query] = HotStatement(query)
+    row = hot.first(session, {"hash": token_hash(token)})
     if row is None:
         return None
     token_id, scopes, expires_at, last_used, revoked_at = row[:5]
@@ -183,7 +190,9 @@ def check(session: Session, *, token: str, statement: Select[Any] | None = None)
     if _refusal(revoked_at, expires_at, bool(active), now) is not None:
         return None
     if last_used is None or now - last_used >= TOUCH_EVERY:
-        conn.execute(_T.update().where(_T.c.id == token_id).values(last_used_at=now))
+        session.connection().execute(
+            _T.update().where(_T.c.id == token_id).values(last_used_at=now)
+        )
     role = Role(role)
     return Bearer(
         token_id=int(token_id), id=int(user_id), username=str(username), role=role,

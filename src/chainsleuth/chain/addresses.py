@@ -9,6 +9,7 @@ lower-case, shown checksummed.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import base58
 import bech32m
@@ -24,6 +25,10 @@ SEGWIT_HRP = "bc"
 
 _ETH_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+#: canonical and display forms kept for this many addresses: a screening canonicalises its
+#: address and its counterparties' several times (the request, the labels, the reasons), and
+#: Bech32 decoding and Keccak hashing are Python work (refusals are not kept)
+ADDRESS_CACHE = 1 << 16
 
 
 class AddressError(InvalidInput):
@@ -86,6 +91,7 @@ def canonical_eth(address: str) -> str:
     return "0x" + body.lower()
 
 
+@lru_cache(maxsize=ADDRESS_CACHE)
 def canonical_address(chain_id: str, address: str) -> str:
     """The stored form of an address on a chain; raises AddressError when it is not valid."""
     chain = get_chain(chain_id)
@@ -94,6 +100,7 @@ def canonical_address(chain_id: str, address: str) -> str:
     return canonical_eth(address)
 
 
+@lru_cache(maxsize=ADDRESS_CACHE)
 def display_address(chain_id: str, address: str) -> str:
     """How an address is shown: checksummed on Ethereum, as stored elsewhere."""
     return eip55(address) if get_chain(chain_id).kind is ChainKind.ACCOUNT else address

@@ -24,6 +24,7 @@ milliseconds, while an address page must show 50 transaction hashes in a few.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -401,6 +402,17 @@ class FlatFiles:
 
 
 _SMALL_SPAN = 64 * 1024
+
+
+def flat_files(root: str | os.PathLike[str], chain: str) -> FlatFiles:
+    """``FlatFiles(root / chain)``, made once per store and chain (the paths are all it
+    holds; a hot path asks for them several times a request)."""
+    return _flat_files(os.fspath(root), chain)
+
+
+@functools.lru_cache(maxsize=64)
+def _flat_files(root: str, chain: str) -> FlatFiles:
+    return FlatFiles(Path(root) / chain)
 
 
 def _pwrite(path: Path, offset: int, data: bytes) -> None:

@@ -72,6 +72,8 @@ _WRITERS_LOCK = threading.Lock()
 
 
 def open_writer_for(root: Path) -> ChainStore | None:
+    if not _WRITERS:  # the common case (a server that is not loading): no path to resolve
+        return None
     with _WRITERS_LOCK:
         return _WRITERS.get(root.resolve())
 

@@ -8,6 +8,7 @@ is.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,6 +92,20 @@ def _configure_postgres(engine: Engine) -> None:
             raise DisconnectionError(f"a pooled connection is gone: {exc}") from exc
         if not alive:
             raise DisconnectionError("a pooled connection is gone")
+
+
+def database_key(session: Session) -> str:
+    """What names the session's database in a process-wide cache: its engine's URL as text,
+    rendered once per engine (rendering it for every call cost more than the cached work;
+    a URL object hashes by rendering itself)."""
+    engine = session.get_bind().engine
+    found = _DATABASE_KEYS.get(engine)
+    if found is None:
+        found = _DATABASE_KEYS[engine] = str(engine.url)
+    return found
+
+
+_DATABASE_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
 def alembic_config(url: str) -> Config:

@@ -28,6 +28,7 @@ from chainsleuth.auth.enums import Role
 from chainsleuth.auth.models import User
 from chainsleuth.chain.addresses import canonical_address
 from chainsleuth.chain.chains import get_chain
+from chainsleuth.core.db import database_key
 from chainsleuth.core.errors import InvalidInput, NotFound, NotVisible
 from chainsleuth.core.models import utcnow
 from chainsleuth.labels.enums import Category, HistoryAction, Scope, SourceKind, Tlp
@@ -172,7 +173,7 @@ def labels_of(
     chain_id = get_chain(chain).id
     text = canonical_address(chain_id, address)
     version = labels_version(session, chain=chain_id)
-    db = str(session.get_bind().engine.url)
+    db = database_key(session)
     with _KEPT_LOCK:
         labelled = _LABELLED.get((db, chain_id))
     if labelled is None or labelled[0] != version:

@@ -335,7 +335,7 @@ class Scorer:
             wanted = hash_bytes(pa.array([text], pa.string()), prefixed=prefixed)
             found = table.find_tx(int(hash_keys(wanted)[0][0]))
             if found:
-                flat = storage.FlatFiles(Path(self.reader.root) / chain)
+                flat = storage.flat_files(self.reader.root, chain)
                 for tx_id, raw in zip(found, flat.tx_hashes(found), strict=True):
                     if bytes(raw) == bytes(wanted[0]):
                         return tx_id
@@ -347,7 +347,7 @@ class Scorer:
         found = [i for i in table.find(text) if table.has(i)]
         if not found:
             return None
-        flat = storage.FlatFiles(Path(self.reader.root) / chain)
+        flat = storage.flat_files(self.reader.root, chain)
         for aid, stored in zip(found, flat.addresses(found), strict=True):
             if stored == text:
                 return aid
@@ -539,8 +539,10 @@ class Scorer:
         col = column[code[ks]] if ks.size else np.empty(0, np.int64)
         ks, col = ks[col >= 0], col[col >= 0]
         usd = amount[ks] * prices[nodes[ks]]
-        # unbuffered, in edge order: the same float sums as adding one edge at a time
-        np.add.at(values, (np.minimum(hop[ks], hops) - 1, col), usd)
+        # in edge order into zeros: the same float sums as adding one edge at a time
+        # (``np.bincount`` sums each bin's weights in input order, as ``np.add.at`` did)
+        cell = (np.minimum(hop[ks], hops) - 1) * values.shape[1] + col
+        values += np.bincount(cell, weights=usd, minlength=values.size).reshape(values.shape)
         parties: dict[str, tuple[str, str | None]] = {}
         for j in np.unique(col).tolist():
             mine = np.flatnonzero(col == j)
@@ -557,7 +559,7 @@ class Scorer:
 
     def _party_at(self, chain: str, addr: int) -> tuple[str, str | None]:
         """(the address as shown, its actor or label) of address id ``addr``."""
-        text = storage.FlatFiles(Path(self.reader.root) / chain).addresses([addr])[0]
+        text = storage.flat_files(self.reader.root, chain).addresses([addr])[0]
         shown = display_address(chain, text)
         labels = label_service.labels_of(
             self.session, chain=chain, address=text, viewer=self.viewer

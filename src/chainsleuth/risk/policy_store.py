@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.audit import service as audit_service
 from chainsleuth.audit.service import Actor
+from chainsleuth.core.db import database_key
 from chainsleuth.core.errors import InvalidInput, NotFound
 from chainsleuth.core.models import Base
 from chainsleuth.risk.riskpolicy import RiskPolicyBody, body_json, default_body, diff, parse_body
@@ -99,7 +100,7 @@ def active(session: Session, *, head: Sequence[Any] | None = None) -> PolicyVers
     if head is None or head[0] is None:
         head = session.connection().execute(_HEAD).first()
     if head is not None:
-        key = (str(session.get_bind().engine.url), int(head[0]), int(head[1]), str(head[2]))
+        key = (database_key(session), int(head[0]), int(head[1]), str(head[2]))
         found = _ACTIVE.get(key)
         if found is not None:
             return found
@@ -109,7 +110,7 @@ def active(session: Session, *, head: Sequence[Any] | None = None) -> PolicyVers
     found = PolicyVersion(row.version, _parsed(row), _copy(row))
     if len(_ACTIVE) > 64:
         _ACTIVE.clear()
-    _ACTIVE[(str(session.get_bind().engine.url), row.id, row.version, str(row.created_at))] = found
+    _ACTIVE[(database_key(session), row.id, row.version, str(row.created_at))] = found
     return found
 
 

@@ -33,6 +33,7 @@ Parity tests hold the three together.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -692,11 +693,16 @@ _COUNTERPARTIES = (
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=64)
+def _table_paths(data_dir: str, chain: str) -> tuple[Path, Path]:
+    folder = table_dir(Path(data_dir)) / get_chain(chain).id
+    return folder, folder / "meta.json"
+
+
 def open_table(data_dir: Path, chain: str) -> Table | None:
     """The chain's table (memory-mapped, kept open until the folder is replaced), or None
     when none was computed."""
-    folder = table_dir(data_dir) / get_chain(chain).id
-    meta_path = folder / "meta.json"
+    folder, meta_path = _table_paths(os.fspath(data_dir), chain)
     try:
         stamp = meta_path.stat().st_mtime_ns
     except FileNotFoundError:

@@ -346,7 +346,7 @@ class _Render:
             by_chain[g.chains[int(c)]] = {i for i in wanted if i >= 0}
         for chain, ids in by_chain.items():
             wanted_ids = sorted(i for i in ids if (chain, i) not in self._texts)
-            flat = storage.FlatFiles(Path(self.reader.root) / chain)
+            flat = storage.flat_files(self.reader.root, chain)
             for i, text in zip(wanted_ids, flat.addresses(wanted_ids), strict=True):
                 self._texts[(chain, i)] = display_address(chain, text)
         txs: dict[str, set[int]] = {}
@@ -361,7 +361,7 @@ class _Render:
                 txs.setdefault(other, set()).add(second)
         for chain, ids in txs.items():
             wanted_tx = sorted(i for i in ids if (chain, i) not in self._hashes)
-            flat = storage.FlatFiles(Path(self.reader.root) / chain)
+            flat = storage.flat_files(self.reader.root, chain)
             prefixed = get_chain(chain).kind is ChainKind.ACCOUNT
             found = hex_of(flat.tx_hashes(wanted_tx), prefixed=prefixed)
             for i, h in zip(wanted_tx, found, strict=True):
