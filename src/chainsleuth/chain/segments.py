@@ -28,6 +28,9 @@ PARQUET_ROW_GROUP = 32768
 #: zstd halves them but costs most of a bulk load's Parquet time, and min/max of random
 #: values prune no row group.
 HEX_COLUMNS = frozenset({"hash", "prev_hash"})
+#: zstd level of the other columns: level 1 writes in ~20% less CPU than Arrow's default
+#: (3) and, on these integer columns, to files of the same size (measured on a 10M world)
+ZSTD_LEVEL = 1
 
 
 def write_parquet(table: pa.Table, path: Path, *, durable: bool) -> None:
@@ -36,6 +39,7 @@ def write_parquet(table: pa.Table, path: Path, *, durable: bool) -> None:
         table,
         path,
         compression={name: "none" if name in HEX_COLUMNS else "zstd" for name in names},
+        compression_level={name: ZSTD_LEVEL for name in names if name not in HEX_COLUMNS},
         write_statistics=[name for name in names if name not in HEX_COLUMNS],
         use_dictionary=False,
         row_group_size=PARQUET_ROW_GROUP,
