@@ -7,9 +7,11 @@
    export (JSON lines), from the same response bytes, in the same process. Ours takes
    the bytes as the ingester has them: Bitcoin ``getblock`` answers as raw JSON
    (``BitcoinCoreSource.fetch`` asks the RPC client for ``msgspec.Raw`` results) read by
-   ``add_core_raw``'s compiled pass, 100 blocks a batch; Ethereum blocks and receipts
-   decoded by msgspec into records, then ``add_eth_blocks``. Numba compiles that pass
-   once and caches it: the best of ``--runs`` leaves the compilation out.
+   ``add_core_raw``'s compiled pass, 100 blocks a batch; Ethereum blocks and each block's
+   receipts (one JSON array, as ``eth_getBlockReceipts`` answers) as raw JSON too
+   (``EthereumSource.fetch`` asks for ``msgspec.Raw`` results) read by ``add_eth_raw``'s
+   compiled pass. Numba compiles those passes once and caches them: the best of
+   ``--runs`` leaves the compilation out.
 2. **Parsing and loading.** A loadable chain in the nodes' formats: Bitcoin blocks in
    Bitcoin Core's ``getblock`` (verbosity 3) format built here (coinbase + ``--btc-txs``
    spending transactions a block, valid P2PKH/P2WPKH addresses), and the Ethereum fixture
@@ -59,6 +61,7 @@ from chainsleuth.ingest.ethereum import (
     AccountColumns,
     EthereumSource,
     add_eth_blocks,
+    add_eth_raw,
     decode_eth_block,
     decode_eth_receipt,
     decode_eth_receipts,
@@ -260,10 +263,14 @@ def ours_eth(responses: list[tuple[bytes, Any]]) -> int:
     for i in range(0, len(responses), BATCH_BLOCKS):
         chunk = responses[i : i + BATCH_BLOCKS]
         cols = AccountColumns()
-        with gc_paused():  # as the RPC client decodes a batch reply
-            blocks = [decode_eth_block(raw_block) for raw_block, _ in chunk]
-            receipts = [_receipts(raw_receipts) for _, raw_receipts in chunk]
-        add_eth_blocks(cols, blocks, receipts)
+        if isinstance(chunk[0][1], bytes):
+            # the answers' JSON bytes, as EthereumSource.fetch has them from the RPC client
+            add_eth_raw(cols, [b for b, _ in chunk], [r for _, r in chunk])
+        else:
+            with gc_paused():  # as the RPC client decodes a batch reply
+                blocks = [decode_eth_block(raw_block) for raw_block, _ in chunk]
+                receipts = [_receipts(raw_receipts) for _, raw_receipts in chunk]
+            add_eth_blocks(cols, blocks, receipts)
         cols.block_range(0, 0)
         n += cols.tx_count
     return n
@@ -276,14 +283,10 @@ def ours_btc_load(responses: list[bytes], root: Path) -> int:
         return store.append(cols.block_range(0, len(responses) - 1)).txs
 
 
-def ours_eth_load(responses: list[tuple[bytes, list[bytes]]], root: Path, first: int) -> int:
+def ours_eth_load(responses: list[tuple[bytes, bytes]], root: Path, first: int) -> int:
     cols = AccountColumns()
-    add_eth_blocks(
-        cols,
-        [decode_eth_block(raw_block) for raw_block, _ in responses],
-        [[decode_eth_receipt(r) for r in raw_receipts] for _, raw_receipts in responses],
-        first,
-    )
+    # the answers' JSON bytes (each block's receipts one array), by add_eth_raw's pass
+    add_eth_raw(cols, [b for b, _ in responses], [r for _, r in responses], first)
     with ChainStore(root) as store:
         return store.append(cols.block_range(first, first + len(responses) - 1)).txs
 
@@ -636,7 +639,12 @@ def main() -> None:
     n, s, c = timed(lambda: btc_base(chain))
     theirs = line("btc: baseline convert", n, s, c)
     ratio("btc", ours, theirs)
-    echain = eth_chain(eth_fixture_responses(), args.eth_blocks, 1_000_000)
+    echain = [
+        (raw_block, b"[" + b",".join(raw_receipts) + b"]")
+        for raw_block, raw_receipts in eth_chain(
+            eth_fixture_responses(), args.eth_blocks, 1_000_000
+        )
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         n, s, c = timed(lambda: ours_eth_load(echain, Path(tmp) / "chains", 1_000_000))
     ours = line(f"eth: chainsleuth parse + append ({args.eth_blocks:,} blocks)", n, s, c)

@@ -193,3 +193,20 @@ def test_outputs_beyond_the_first_guess_of_room(mainnet_start: list[dict[str, An
     slow = general(answers, 0)
     for name in TABLES:
         assert fast[name].equals(slow[name]), name
+
+
+@pytest.mark.parametrize("pad", range(9))
+@pytest.mark.parametrize(("text", "fast"), [("", True), ('q"uote', False), ("caf\u00e9", False)])
+def test_strings_scanned_a_word_at_a_time(
+    mainnet_start: list[dict[str, Any]], pad: int, text: str, fast: bool
+) -> None:
+    """Skipped strings are scanned eight bytes at a time: one with an escaped quote or a
+    non-ASCII letter, wherever it falls in those words, sends the batch the general way."""
+    blocks = extend(mainnet_start, 1)
+    blocks[2]["merkleroot"] = "x" * pad + text + "y" * 20
+    blocks[2]["tx"][0]["vout"][0]["scriptPubKey"]["asm"] = "0" * pad + text
+    answers = [raw(b) for b in blocks]
+    assert (core_raw_tables(answers) is not None) is fast
+    got, slow = through_raw(answers), general(answers)
+    for name in TABLES:
+        assert got[name].equals(slow[name]), name

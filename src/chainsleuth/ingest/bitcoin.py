@@ -627,11 +627,20 @@ def core_raw_tables(answers: Sequence[Any], first: int | None = None) -> dict[st
     """``getblock`` answers (their JSON bytes) as the four UTXO tables by one compiled pass
     (``kernels.core_blocks``); None where the fast path does not take them (the general
     path then decodes them, and says what is wrong if anything is)."""
-    data, starts, ends = _joined(answers, _TYPE_BYTES)
-    names_at = int(ends[-1])  # the store's script type names follow the answers
+    # the store's script type names follow the answers, then spaces, so that the bytes
+    # are whole int64 words (the kernels scan strings eight bytes at a time)
+    size = sum(map(len, answers)) + len(_TYPE_BYTES) + 1
+    data, starts, ends = _joined(answers, _TYPE_BYTES + b" " * (-size % 8))
+    words = data.view(np.int64)
+    if not words.flags.aligned:
+        data = data.copy()
+        words = data.view(np.int64)
+    names_at = int(ends[-1])
     caps = [max(64, data.size // 400), max(64, data.size // 128), max(64, data.size // 128)]
     while True:
-        status, _no, _ni, blk, txc, outc, inc = kernels.core_blocks(data, starts, ends, *caps)
+        status, _no, _ni, blk, txc, outc, inc = kernels.core_blocks(
+            data, words, starts, ends, *caps
+        )
         if status != kernels.FULL:
             break
         caps = [2 * c for c in caps]

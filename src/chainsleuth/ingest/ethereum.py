@@ -23,7 +23,10 @@ Token metadata for tokens not yet known: ``symbol()``, ``name()`` and ``decimals
 ``eth_call`` at the range's last block, tolerant of non-standard tokens: a string or a
 ``bytes32`` answer is read, anything else (a revert, an empty or garbled answer) is null.
 
-Speed: blocks and receipts are decoded by msgspec into the ``Eth*`` records below (only
+Speed: ``fetch`` takes the answers as the node's JSON bytes and ``add_eth_raw`` reads them
+by one compiled pass (``eth_kernels``) straight into Arrow columns; what that pass does not
+take (and the per-transaction receipts of nodes without ``eth_getBlockReceipts``) goes the
+general way: blocks and receipts are decoded by msgspec into the ``Eth*`` records below (only
 the fields read here), and ``add_eth_blocks`` turns a whole batch into columns at once:
 hex quantities by ``map(int, .., repeat(16))``, addresses through a cache of those already
 checked, hashes checked in one pass, amounts into Arrow through int64 where they fit.
@@ -38,14 +41,24 @@ from operator import itemgetter, mul
 from typing import Any
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 
 from chainsleuth.chain.addresses import canonical_hash
 from chainsleuth.chain.batch import BlockRange
-from chainsleuth.chain.schemas import SOURCE
-from chainsleuth.ingest.bitcoin import _all_of, hex_hashes, hex_hashes_or_none
+from chainsleuth.chain.schemas import SOURCE, TIME
+from chainsleuth.ingest import eth_kernels
+from chainsleuth.ingest.bitcoin import (
+    _all_of,
+    _bitmap,
+    _joined,
+    hex_hashes,
+    hex_hashes_or_none,
+    number_column,
+)
 from chainsleuth.ingest.columns import gc_paused
 from chainsleuth.ingest.columns import tables as arrow_tables
+from chainsleuth.ingest.kernels import FULL, GIVE_UP
 from chainsleuth.ingest.rpc import MalformedResponse, RpcClient, RpcError
 from chainsleuth.ingest.traces import geth_traces, parity_traces, stored_transfers
 
@@ -99,13 +112,36 @@ class AccountColumns:
         self.traces: dict[str, list[Any]] = {n: [] for n in schema["traces"].names}
         #: transfers left out: removed logs, amounts over 38 digits
         self.skipped_transfers = 0
+        #: whole Arrow tables (``add_eth_raw``), each before the rows appended after it
+        self._chunks: list[dict[str, pa.Table]] = []
 
     @property
     def tx_count(self) -> int:
-        return len(self.txs["hash"])
+        return len(self.txs["hash"]) + sum(int(c["txs"].num_rows) for c in self._chunks)
 
     def token_addresses(self) -> set[str]:
-        return set(self.token_transfers["token"])
+        found = set(self.token_transfers["token"])
+        for chunk in self._chunks:
+            found.update(chunk["token_transfers"].column("token").unique().to_pylist())
+        return found
+
+    def add_tables(self, tables: dict[str, pa.Table]) -> None:
+        """Whole tables (some of the account tables) after the rows appended so far."""
+        pending = {name: getattr(self, name) for name in SOURCE["account"]}
+        if any(any(columns.values()) for columns in pending.values()):
+            self._chunks.append(self._list_tables(-1, -1))
+            for columns in pending.values():
+                for values in columns.values():
+                    values.clear()
+        self._chunks.append(tables)
+
+    def _list_tables(self, first: int, last: int) -> dict[str, pa.Table]:
+        schema = SOURCE["account"]
+        try:
+            return arrow_tables({name: getattr(self, name) for name in schema}, schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            where = "eth" if first < 0 else f"blocks {first}..{last} of eth"
+            raise MalformedResponse(f"{where} hold bad values: {exc}") from exc
 
     def add_token(
         self, address: str, symbol: str | None, name: str | None, decimals: int | None
@@ -135,14 +171,22 @@ class AccountColumns:
             self.traces[name].extend(values)
 
     def block_range(self, first: int, last: int) -> BlockRange:
-        schema = SOURCE["account"]
-        try:
-            tables = arrow_tables({name: getattr(self, name) for name in schema}, schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-            raise MalformedResponse(
-                f"blocks {first}..{last} of eth hold bad values: {exc}"
-            ) from exc
+        tables = self._list_tables(first, last)
+        if self._chunks:
+            parts = [*self._chunks, tables]
+            tables = {
+                name: _concat([p[name] for p in parts if name in p], schema)
+                for name, schema in SOURCE["account"].items()
+            }
         return BlockRange(CHAIN, first, last, tables)
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """The tables with rows, as one (one chunk a table: no copy where only one has rows)."""
+    full = [t for t in tables if t.num_rows]
+    if not full:
+        return tables[-1] if tables else schema.empty_table()
+    return full[0] if len(full) == 1 else pa.concat_tables(full)
 
 
 def add_log_transfer(cols: AccountColumns, log: dict[str, Any], where: str) -> None:
@@ -500,6 +544,148 @@ def add_eth_block(
     add_eth_blocks(cols, [block], [receipts], height)
 
 
+# --- the compiled pass over the nodes' JSON bytes ---------------------------------------------
+
+_I64, _I32 = pa.int64(), pa.int32()
+
+
+def _amounts(lo: np.ndarray, hi: np.ndarray) -> pa.Array:
+    """128-bit words (low, high) as a ``decimal128(38, 0)`` array, without a conversion."""
+    words = np.empty((lo.size, 2), dtype=np.int64)
+    words[:, 0] = lo
+    words[:, 1] = hi
+    return pa.Array.from_buffers(
+        SOURCE["account"]["txs"].field("value").type, lo.size, [None, pa.py_buffer(words)]
+    )
+
+
+def eth_raw_tables(
+    blocks: Sequence[Any], receipts: Sequence[Any], first: int | None = None
+) -> tuple[dict[str, pa.Table], int] | None:
+    """``eth_getBlockByNumber(n, true)`` answers and each block's receipts as one JSON array
+    (their bytes) as the blocks, txs and token_transfers tables, and the transfers left out,
+    by one compiled pass (``eth_kernels.eth_blocks``); None where the fast path does not
+    take them (the general path then decodes them, and says what is wrong if anything is)."""
+    nb = len(blocks)
+    if nb == 0 or len(receipts) != nb:
+        return None
+    answers = [*blocks, *receipts]
+    # spaces after the answers, so that the bytes are whole int64 words (eth_kernels scans
+    # strings eight bytes at a time)
+    size = sum(map(len, answers)) + 1
+    data, starts, ends = _joined(answers, b" " * (-size % 8))
+    words = data.view(np.int64)
+    if not words.flags.aligned:
+        data = data.copy()
+        words = data.view(np.int64)
+    bs, be, rs, re_ = starts[:nb], ends[:nb], starts[nb:], ends[nb:]
+    caps = [max(16, data.size // 800), max(16, data.size // 800)]
+    while True:
+        status, _ntr, skipped, blk, txc, trc = eth_kernels.eth_blocks(
+            data, words, bs, be, rs, re_, *caps
+        )
+        if status != FULL:
+            break
+        caps = [2 * c for c in caps]
+    if status == GIVE_UP:
+        return None
+    heights, times, _hash_at, _prev_at, _miner_at, block_txs = blk
+    if first is not None and not np.array_equal(heights, np.arange(first, first + nb)):
+        return None  # the general path says which
+    n_tx = txc.shape[1]
+    tx_block = np.repeat(np.arange(nb), block_txs)
+    tx_start = np.cumsum(block_txs) - block_txs
+    tr_tx = trc[0]
+    n_tr = tr_tx.size
+    offsets, chars, valid = eth_kernels.eth_strings(data, blk, txc, trc)
+    bitmap, nulls = _bitmap(valid)
+    flat = pa.Array.from_buffers(
+        pa.string(), valid.size, [bitmap, pa.py_buffer(offsets), pa.py_buffer(chars)], nulls
+    )
+    sizes = [nb] * 3 + [n_tx] * 5 + [n_tr] * 4
+    strings, at = [], 0
+    for size in sizes:
+        strings.append(flat.slice(at, size))
+        at += size
+    (
+        b_hash,
+        b_prev,
+        b_miner,
+        t_hash,
+        t_from,
+        t_to,
+        t_method,
+        t_created,
+        r_hash,
+        r_token,
+        r_from,
+        r_to,
+    ) = strings
+    account = SOURCE["account"]
+    tables = {
+        "blocks": pa.Table.from_arrays(
+            [number_column(heights, _I64), b_hash, b_prev, number_column(times, TIME), b_miner],
+            schema=account["blocks"],
+        ),
+        "txs": pa.Table.from_arrays(
+            [
+                t_hash,
+                number_column(heights[tx_block], _I64),
+                number_column((np.arange(n_tx) - tx_start[tx_block]).astype(np.int32), _I32),
+                number_column(times[tx_block], TIME),
+                t_from,
+                t_to,
+                _amounts(txc[eth_kernels._T_VLO], txc[eth_kernels._T_VHI]),
+                _amounts(txc[eth_kernels._T_FLO], txc[eth_kernels._T_FHI]),
+                number_column(txc[eth_kernels._T_STATUS].astype(np.int8), pa.int8()),
+                t_method,
+                t_created,
+                number_column(txc[eth_kernels._T_NONCE], _I64),
+                number_column(txc[eth_kernels._T_GAS], _I64),
+            ],
+            schema=account["txs"],
+        ),
+        "token_transfers": pa.Table.from_arrays(
+            [
+                r_hash,
+                number_column(trc[1].astype(np.int32), _I32),
+                r_token,
+                r_from,
+                r_to,
+                _amounts(trc[5], trc[6]),
+            ],
+            schema=account["token_transfers"],
+        ),
+    }
+    return tables, int(skipped)
+
+
+def add_eth_raw(
+    cols: AccountColumns,
+    blocks: Sequence[Any],
+    receipts: Sequence[Any],
+    first: int | None = None,
+) -> None:
+    """Append ``eth_getBlockByNumber(n, true)`` answers and each block's receipts, as the
+    node's JSON bytes (``bytes`` or ``msgspec.Raw``; the receipts of a block as one JSON
+    array, as ``eth_getBlockReceipts`` answers), for heights ``first..`` to ``cols``: by
+    the compiled pass where it takes them, else decoded into records and added by
+    ``add_eth_blocks``."""
+    if not blocks:
+        return
+    with gc_paused():
+        found = eth_raw_tables(blocks, receipts, first)
+    if found is not None:
+        tables, skipped = found
+        cols.add_tables(tables)
+        cols.skipped_transfers += skipped
+        return
+    with gc_paused():
+        decoded = [decode_eth_block(b) for b in blocks]
+        decoded_receipts = [decode_eth_receipts(r) for r in receipts]
+    add_eth_blocks(cols, decoded, decoded_receipts, first)
+
+
 # --- token metadata --------------------------------------------------------------------------
 
 
@@ -597,7 +783,7 @@ class EthereumSource:
             return "none: the node has no trace method (internal transfers not loaded)"
         return self.trace_method
 
-    def _traces(self, heights: Sequence[int], blocks: list[EthBlock]) -> pa.Table | None:
+    def _traces(self, heights: Sequence[int], blocks: Sequence[Any]) -> pa.Table | None:
         """The blocks' traces by the node's trace method (probed on the first range and
         kept), or None where it has none."""
         if self.trace_method == "":
@@ -614,8 +800,9 @@ class EthereumSource:
             self.trace_method = method
             if method == "trace_block":
                 return parity_traces(answers, heights)
+            decoded = [b if isinstance(b, EthBlock) else decode_eth_block(b) for b in blocks]
             hashes = [
-                [tx.hash if isinstance(tx, EthTx) else tx for tx in b.transactions] for b in blocks
+                [tx.hash if isinstance(tx, EthTx) else tx for tx in b.transactions] for b in decoded
             ]
             return geth_traces(answers, heights, hashes)
         self.trace_method = ""
@@ -665,23 +852,49 @@ class EthereumSource:
             i += n
         return out
 
+    def _raw_block_receipts(self, heights: Sequence[int]) -> list[Any] | None:
+        """Each block's receipts by ``eth_getBlockReceipts`` as the node's JSON bytes (one
+        array a block), or None where the node lacks the method."""
+        if self.block_receipts is False:
+            return None
+        answers = self.client.batch(
+            [("eth_getBlockReceipts", [hex(h)]) for h in heights],
+            tolerate=True,
+            result_type=msgspec.Raw,
+        )
+        failed = next((a for a in answers if isinstance(a, RpcError)), None)
+        if failed is None:
+            self.block_receipts = True
+            return [b"[]" if bytes(memoryview(a)[:4]) == b"null" else a for a in answers]
+        if self.block_receipts:
+            raise failed
+        self.block_receipts = False  # the node lacks it: per-transaction receipts
+        return None
+
     def fetch(self, first: int, last: int) -> BlockRange:
         heights = range(first, last + 1)
-        blocks = self.client.batch(
-            [("eth_getBlockByNumber", [hex(h), True]) for h in heights], result_type=EthBlock
+        # each answer's JSON bytes, for the compiled pass (add_eth_raw)
+        raw_blocks = self.client.batch(
+            [("eth_getBlockByNumber", [hex(h), True]) for h in heights], result_type=msgspec.Raw
         )
-        for h, block in zip(heights, blocks, strict=True):
-            if block is None:
+        for h, raw in zip(heights, raw_blocks, strict=True):
+            if bytes(memoryview(raw)[:4]) == b"null":
                 raise MalformedResponse(f"the node sent no block {h} of eth (or a malformed one)")
-        receipts = self._receipts(blocks, heights)
+        blocks: list[EthBlock] | None = None
         cols = AccountColumns()
-        add_eth_blocks(cols, blocks, receipts, first)
+        raw_receipts = self._raw_block_receipts(heights)
+        if raw_receipts is not None:
+            add_eth_raw(cols, raw_blocks, raw_receipts, first)
+        else:
+            blocks = [decode_eth_block(raw) for raw in raw_blocks]
+            receipts = self._receipts(blocks, heights)
+            add_eth_blocks(cols, blocks, receipts, first)
         new = cols.token_addresses() - self.known_tokens
         for address, symbol, name, decimals in token_metadata(self.client, new, last):
             cols.add_token(address, symbol, name, decimals)
         self.known_tokens |= new
         self.skipped_transfers += cols.skipped_transfers
-        traces = self._traces(heights, blocks)
+        traces = self._traces(heights, blocks if blocks is not None else raw_blocks)
         if traces is not None:
             cols.add_traces(stored_transfers(traces))
         return cols.block_range(first, last)

@@ -66,6 +66,38 @@ def _str_end(b: np.ndarray, i: int, n: int) -> int:
     return -1
 
 
+_L8 = 0x0101010101010101
+_H8 = 0x8080808080808080 - 2**64  # as an int64
+_QUOTES = 0x2222222222222222
+_SLASHES = 0x5C5C5C5C5C5C5C5C
+
+
+@_helper
+def _str_end_w(b: np.ndarray, wd: np.ndarray, i: int, n: int) -> int:
+    """``kernels._str_end``, eight bytes at a time where it can: ``wd`` is ``b`` as int64
+    words, and a word without a quote, a backslash, a control or a non-ASCII byte is
+    passed over at once (the usual bit tricks for a zero or a small byte in a word)."""
+    i += 1
+    while i & 7 and _PLAIN[b[i]]:
+        i += 1
+    if not i & 7:
+        k = i >> 3
+        while True:
+            x = wd[k]
+            y = x ^ _QUOTES
+            z = x ^ _SLASHES
+            bad = (x | ((x - 0x20 * _L8) & ~x) | ((y - _L8) & ~y) | ((z - _L8) & ~z)) & _H8
+            if bad:
+                break
+            k += 1
+        i = k << 3
+        while _PLAIN[b[i]]:
+            i += 1
+    if i < n and b[i] == _Q:
+        return i
+    return -1
+
+
 @_helper
 def _skip_number(b: np.ndarray, i: int, n: int) -> int:
     """A JSON number from ``i``: the position after it, or -1."""
@@ -127,7 +159,7 @@ def _is_null(b: np.ndarray, i: int, n: int) -> bool:
 
 
 @_helper
-def skip_value(b: np.ndarray, i: int, n: int) -> int:
+def skip_value(b: np.ndarray, wd: np.ndarray, i: int, n: int) -> int:
     """Any JSON value from ``i`` (checked for its grammar, not read): the position after it,
     or -1. A state machine over the bytes; nesting kept as bits of one integer (1: an
     object), up to 60 levels."""
@@ -148,7 +180,7 @@ def skip_value(b: np.ndarray, i: int, n: int) -> int:
                     return i
                 state = 1
             elif c == _Q:
-                i = _str_end(b, i, n)
+                i = _str_end_w(b, wd, i, n)
                 if i < 0:
                     return -1
                 i += 1
@@ -210,12 +242,12 @@ def skip_value(b: np.ndarray, i: int, n: int) -> int:
 
 
 @_helper
-def _skip(b: np.ndarray, i: int, n: int) -> int:
+def _skip(b: np.ndarray, wd: np.ndarray, i: int, n: int) -> int:
     """``skip_value``, with strings (the most of what is skipped) scanned here at once."""
     if b[i] == _Q:
-        e = _str_end(b, i, n)
+        e = _str_end_w(b, wd, i, n)
         return e + 1 if e >= 0 else -1
-    return int(skip_value(b, i, n))
+    return int(skip_value(b, wd, i, n))
 
 
 @_helper
@@ -471,7 +503,7 @@ def btc_address_ok(b: np.ndarray, s: int, e: int) -> bool:
 
 
 @_helper
-def _script(b: np.ndarray, i: int, n: int) -> tuple[int, int, int, int, int, int]:
+def _script(b: np.ndarray, wd: np.ndarray, i: int, n: int) -> tuple[int, int, int, int, int, int]:
     """A ``scriptPubKey`` object at ``i``: (position after it, type code, address start,
     address length or -1, first of ``addresses`` start, its length or -1); position -1:
     give up."""
@@ -554,7 +586,7 @@ def _script(b: np.ndarray, i: int, n: int) -> tuple[int, int, int, int, int, int
                             break
                         return -1, 0, 0, -1, 0, -1
         else:
-            i = _skip(b, i, n)
+            i = _skip(b, wd, i, n)
             if i < 0:
                 return -1, 0, 0, -1, 0, -1
         i = _ws(b, i, n)
@@ -611,7 +643,13 @@ def _open(b: np.ndarray, i: int, n: int, opening: int, close: int) -> tuple[int,
 
 @njit(cache=True)
 def core_blocks(  # noqa: C901, PLR0912, PLR0915 - one pass over the JSON grammar
-    b: np.ndarray, starts: np.ndarray, ends: np.ndarray, cap_tx: int, cap_out: int, cap_in: int
+    b: np.ndarray,
+    wd: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    cap_tx: int,
+    cap_out: int,
+    cap_in: int,
 ) -> tuple[Any, ...]:
     """``getblock`` answers ``b[starts[k]:ends[k]]`` read into arrays (see
     ``bitcoin._core_raw_tables``); the first item is the status (``FULL``, ``GIVE_UP``, or
@@ -798,10 +836,10 @@ def core_blocks(  # noqa: C901, PLR0912, PLR0915 - one pass over the JSON gramma
                                         out_value[o] = num[0]
                                         ogot |= 2
                                     elif sig == _S_SPK and key_is(b, ks, ke, _K_SPK):
-                                        i, code, a_s, a_l, l_s, l_l = _script(b, i, n)
+                                        i, code, a_s, a_l, l_s, l_l = _script(b, wd, i, n)
                                         ogot |= 4
                                     else:
-                                        i = _skip(b, i, n)
+                                        i = _skip(b, wd, i, n)
                                     if i < 0:
                                         break
                                     i, om = _next(b, i, n, _RBRACE)
@@ -922,9 +960,11 @@ def core_blocks(  # noqa: C901, PLR0912, PLR0915 - one pass over the JSON gramma
                                                     code, a_l = _NONSTANDARD, -1
                                                     i += 4
                                                 else:
-                                                    i, code, a_s, a_l, _ls, _ll = _script(b, i, n)
+                                                    i, code, a_s, a_l, _ls, _ll = _script(
+                                                        b, wd, i, n
+                                                    )
                                             else:
-                                                i = _skip(b, i, n)
+                                                i = _skip(b, wd, i, n)
                                             if i < 0:
                                                 break
                                             i, pm = _next(b, i, n, _RBRACE)
@@ -940,7 +980,7 @@ def core_blocks(  # noqa: C901, PLR0912, PLR0915 - one pass over the JSON gramma
                                             in_addr[r] = a_s
                                             in_addr_len[r] = a_l
                                     else:
-                                        i = _skip(b, i, n)
+                                        i = _skip(b, wd, i, n)
                                     if i < 0:
                                         break
                                     i, im = _next(b, i, n, _RBRACE)
@@ -953,7 +993,7 @@ def core_blocks(  # noqa: C901, PLR0912, PLR0915 - one pass over the JSON gramma
                                 p += 1
                                 i, ins = _next(b, i, n, _RBRACK)
                         else:
-                            i = _skip(b, i, n)
+                            i = _skip(b, wd, i, n)
                         if i < 0 or status == FULL:
                             break
                         i, members = _next(b, i, n, _RBRACE)
@@ -980,7 +1020,7 @@ def core_blocks(  # noqa: C901, PLR0912, PLR0915 - one pass over the JSON gramma
                     i = -1
                     break
             else:
-                i = _skip(b, i, n)
+                i = _skip(b, wd, i, n)
             if i < 0:
                 break
             i, more = _next(b, i, n, _RBRACE)
