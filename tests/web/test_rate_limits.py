@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from limits.storage import MemoryStorage
 from sqlalchemy import select
 
 from chainsleuth.app import create_app
 from chainsleuth.audit.models import AuditEvent
 from chainsleuth.core.db import Database
+from chainsleuth.core.errors import RateLimited
+from chainsleuth.web.ratelimit import RateLimits
 from factories import csrf_from, make_settings
 
 
@@ -42,3 +47,30 @@ def test_api_calls_are_limited_per_address(tmp_path: Path, db_url: str) -> None:
         assert statuses == [200] * 5 + [429]
     finally:
         db.dispose()
+
+
+def test_the_window_moves_and_expired_entries_are_swept_without_a_thread_per_hit(
+    tmp_path: Path, db_url: str
+) -> None:
+    limits = RateLimits(make_settings(tmp_path, db_url, rate_limit_api="50/second"))
+    storage = limits._limiter.storage
+    assert isinstance(storage, MemoryStorage)
+    for _ in range(49):
+        limits.hit(limits.api, "api", "10.0.0.1")
+    time.sleep(0.05)  # the storage's first timer (10 ms, from its constructor) has ended
+    limits.hit(limits.api, "api", "10.0.0.1")
+    timer = storage.timer
+    time.sleep(0.05)  # limits' own storage would start a new sweep thread after 10 ms
+    with pytest.raises(RateLimited) as refused:
+        limits.hit(limits.api, "api", "10.0.0.1")
+    assert refused.value.retry_after == 1
+    limits.hit(limits.api, "api", "10.0.0.2")  # another client has its own window
+    assert storage.timer is timer  # one sweep scheduled for the whole burst
+    time.sleep(1.1)
+    limits.hit(limits.api, "api", "10.0.0.1")  # a second later, the window has moved
+    other = limits.api.key_for("api", "10.0.0.2")
+    assert storage.events.get(other)
+    deadline = time.monotonic() + 5
+    while storage.events.get(other) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not storage.events.get(other)  # its entry expired and was swept

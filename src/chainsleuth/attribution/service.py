@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,9 +133,14 @@ def category_ids(
     return all_ids[order], all_codes[order], names
 
 
+@functools.lru_cache(maxsize=64)
+def _state_file(root: str, chain_id: str) -> Path:
+    return entity_store.entity_dir(Path(root), chain_id) / entity_store.STATE_FILE
+
+
 def entities_version(root: Path, chain: str) -> int | None:
     """Changes whenever the entities of ``chain`` are rebuilt (None: never built)."""
-    state = entity_store.entity_dir(root, get_chain(chain).id) / entity_store.STATE_FILE
+    state = _state_file(str(root), get_chain(chain).id)  # asked on every screening
     try:
         return state.stat().st_mtime_ns
     except FileNotFoundError:

@@ -136,9 +136,13 @@ def _run(conn: Connection, compiled: _Compiled, params: dict[str, Any]) -> list[
     try:
         with driver.cursor() as cursor:
             cursor.execute(compiled.sql, params)
-            if cursor.description is None:
+            if not compiled.columns:  # DML without RETURNING: no rows
                 return []
-            processors = compiled.processors(cursor.description)
+            # psycopg builds the description's column objects anew on each reading: only
+            # the first execution reads it (for the result processors)
+            processors = compiled.results
+            if processors is None:
+                processors = compiled.processors(cursor.description or ())
             raw = cursor.fetchall()
     except conn.dialect.loaded_dbapi.Error as error:
         invalidated = conn.dialect.is_disconnect(error, driver, None)

@@ -10,6 +10,8 @@ model and typology figures from the in-memory feature cache (``risk.model``) whe
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -128,12 +130,17 @@ _TIPS: dict[tuple[str, str], tuple[Any, int | None]] = {}
 _GRAPHS: dict[tuple[str, int], tuple[Any, Any, FlowGraph]] = {}
 
 
+@functools.lru_cache(maxsize=64)
+def _stamp_files(root: str) -> tuple[str, str]:
+    return str(Path(root) / storage.DB_FILE), str(Path(root) / f"{storage.DB_FILE}.wal")
+
+
 def _store_stamp(root: Path) -> tuple[int, ...] | None:
     """Changes whenever the store's database (or its write-ahead log) is written."""
     out: list[int] = []
-    for name in (storage.DB_FILE, f"{storage.DB_FILE}.wal"):
+    for name in _stamp_files(str(root)):  # asked on every screening: the paths made once
         try:
-            st = (root / name).stat()
+            st = os.stat(name)
         except FileNotFoundError:
             out += [0, 0]
             continue

@@ -8,6 +8,7 @@ limits in front as well.
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 from fastapi import Request
@@ -18,6 +19,26 @@ from limits.strategies import MovingWindowRateLimiter
 from chainsleuth.core.config import Settings
 from chainsleuth.core.errors import ConfigurationError, RateLimited
 
+#: how often expired entries are swept from memory (``limits``' own is every 10 ms)
+SWEEP_SECONDS = 1.0
+
+
+class _Storage(MemoryStorage):
+    """``limits``' memory storage, its expired entries swept once a second.
+
+    The library starts a new timer thread 10 ms after the last sweep whenever a hit
+    arrives: under steady API traffic, a thread (about 65 us of CPU) per request. The
+    sweep only frees memory: the moving window compares each entry's time on every hit,
+    so a slower sweep keeps a second's entries longer and decides the same."""
+
+    # the name ``MemoryStorage`` calls (``self.__schedule_expiry`` in its own methods)
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        if not self.timer.is_alive():
+            sweep = getattr(self, "_MemoryStorage__expire_events")  # noqa: B009 - private
+            self.timer = threading.Timer(SWEEP_SECONDS, sweep)
+            self.timer.daemon = True
+            self.timer.start()
+
 
 class RateLimits:
     def __init__(self, settings: Settings) -> None:
@@ -26,7 +47,7 @@ class RateLimits:
             self.api = parse(settings.rate_limit_api)
         except ValueError as exc:
             raise ConfigurationError(f"invalid rate limit: {exc}") from exc
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(_Storage())
 
     def hit(self, item: RateLimitItem, scope: str, key: str) -> None:
         if self._limiter.hit(item, scope, key):
