@@ -202,9 +202,25 @@ def hash_keys(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(head[:, 0]), np.ascontiguousarray(head[:, 1])
 
 
+def hash_raw(value: str, *, prefixed: bool) -> bytes:
+    """``hash_bytes`` of one hash, as its 32 bytes (a lookup's: no arrays to build for one
+    text). The same rule and the same error: a test checks the two agree."""
+    chars = 2 * HASH_BYTES + (2 if prefixed else 0)
+    text = value.encode("ascii", "replace") if isinstance(value, str) else b""
+    if len(text) != chars or (prefixed and not text.startswith(b"0x")):
+        raise InvalidInput(f"{value!r} is not a transaction hash")
+    try:
+        return binascii.unhexlify(text[2:] if prefixed else text)
+    except binascii.Error as exc:
+        raise InvalidInput(f"{value!r} is not a transaction hash") from exc
+
+
 def hash_key(value: str, *, prefixed: bool) -> tuple[int, int]:
-    k1, k2 = hash_keys(hash_bytes(pa.array([value], pa.string()), prefixed=prefixed))
-    return int(k1[0]), int(k2[0])
+    """``hash_keys`` of one hash, in plain integers."""
+    raw = hash_raw(value, prefixed=prefixed)
+    return int.from_bytes(raw[:8], "big", signed=True), int.from_bytes(
+        raw[8:16], "big", signed=True
+    )
 
 
 def hex_of(raw: np.ndarray, *, prefixed: bool) -> list[str]:

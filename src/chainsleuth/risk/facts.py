@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from chainsleuth.chain import storage
 from chainsleuth.chain.addresses import canonical_address, canonical_hash, display_address
 from chainsleuth.chain.chains import get_chain
 from chainsleuth.chain.enums import ChainKind
-from chainsleuth.chain.keys import hash_bytes, hash_keys
+from chainsleuth.chain.keys import hash_raw
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.config import Settings
 from chainsleuth.core.errors import InvalidInput, NotFound
@@ -339,12 +338,12 @@ class Scorer:
         table = self._table(chain)
         if table is not None and table.txs:
             prefixed = get_chain(chain).kind is ChainKind.ACCOUNT
-            wanted = hash_bytes(pa.array([text], pa.string()), prefixed=prefixed)
-            found = table.find_tx(int(hash_keys(wanted)[0][0]))
+            wanted = hash_raw(text, prefixed=prefixed)
+            found = table.find_tx(int.from_bytes(wanted[:8], "big", signed=True))  # hash_key's k1
             if found:
                 flat = storage.flat_files(self.reader.root, chain)
                 for tx_id, raw in zip(found, flat.tx_hashes(found), strict=True):
-                    if bytes(raw) == bytes(wanted[0]):
+                    if bytes(raw) == wanted:
                         return tx_id
         return self.reader.tx_id(chain, text)
 
