@@ -311,7 +311,9 @@ def account_index(
     amount, is_sent = np.concatenate(amount_l), np.concatenate(sent_l)
     if address.size and address.min() < 0:  # pragma: no cover - every column is resolved
         raise InvalidInput("a transaction or transfer names no address")
-    ranks = np.unique(token)  # assets sort as ranks: native first (-1), then tokens by id
+    # assets sort as ranks: native first (-1), then tokens by id (a batch names a few
+    # tokens: Arrow's hash of them is ten times numpy's sort of every transfer's)
+    ranks = np.sort(pc.unique(pa.array(token)).to_numpy()) if token.size else token
     if token.size:
         asset_rank = np.where(asset == NATIVE_ASSET, 0, np.searchsorted(ranks, asset) + 1)
     else:
@@ -325,7 +327,8 @@ def account_index(
     if overflow:
         raise InvalidInput("an address's amounts in one transaction overflow 128 bits")
     received_w, sent_w = received_u.view(np.int64), sent_u.view(np.int64)
-    address, row, asset_rank = address[first], row[first], asset_rank[first]
+    # the groups' (address, row, rank) from their packed keys: one gather instead of three
+    address, row, asset_rank = _unpack_key(key[first], row, ranks.size + 1)
     return pa.table(
         {
             "address_id": address,
@@ -347,6 +350,17 @@ def _packed_key(address: np.ndarray, row: np.ndarray, rank: np.ndarray, ranks: i
         raise InvalidInput("a batch is too big for the address index: append fewer blocks")
     key: np.ndarray = (address << (row_bits + rank_bits)) | (row << rank_bits) | rank
     return key
+
+
+def _unpack_key(
+    key: np.ndarray, row: np.ndarray, ranks: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(address, row, rank) of keys made by ``_packed_key`` from rows ``row``."""
+    row_bits = max(1, int(row.max()).bit_length()) if row.size else 1
+    rank_bits = max(1, (ranks - 1).bit_length())
+    rank = key & ((1 << rank_bits) - 1)
+    rows = (key >> rank_bits) & ((1 << row_bits) - 1)
+    return key >> (row_bits + rank_bits), rows, rank
 
 
 def _ids(values: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:

@@ -28,9 +28,16 @@ PARQUET_ROW_GROUP = 32768
 #: zstd halves them but costs most of a bulk load's Parquet time, and min/max of random
 #: values prune no row group.
 HEX_COLUMNS = frozenset({"hash", "prev_hash"})
-#: zstd level of the other columns: level 1 writes in ~20% less CPU than Arrow's default
-#: (3) and, on these integer columns, to files of the same size (measured on a 10M world)
-ZSTD_LEVEL = 1
+#: codec of the other columns. Their integers are delta-encoded first (``delta_column``),
+#: which packs ids, heights and times (sorted or nearly so) to a few bits a value; on top of
+#: that snappy writes files the size zstd level 1 wrote for about half the CPU (measured on
+#: a 10M world's segments: 1.79 CPU-s and 202 MB with zstd-1, 0.93 CPU-s and 209 MB this way)
+CODEC = "snappy"
+
+
+def delta_column(field: pa.Field) -> bool:
+    """Integers and timestamps (INT32/INT64 in Parquet) are stored DELTA_BINARY_PACKED."""
+    return bool(pa.types.is_integer(field.type) or pa.types.is_timestamp(field.type))
 
 
 def write_parquet(table: pa.Table, path: Path, *, durable: bool) -> None:
@@ -38,8 +45,12 @@ def write_parquet(table: pa.Table, path: Path, *, durable: bool) -> None:
     pq.write_table(
         table,
         path,
-        compression={name: "none" if name in HEX_COLUMNS else "zstd" for name in names},
-        compression_level={name: ZSTD_LEVEL for name in names if name not in HEX_COLUMNS},
+        compression={name: "none" if name in HEX_COLUMNS else CODEC for name in names},
+        column_encoding={
+            f.name: "DELTA_BINARY_PACKED"
+            for f in table.schema
+            if delta_column(f) and f.name not in HEX_COLUMNS
+        },
         write_statistics=[name for name in names if name not in HEX_COLUMNS],
         use_dictionary=False,
         row_group_size=PARQUET_ROW_GROUP,
