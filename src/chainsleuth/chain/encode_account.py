@@ -341,10 +341,15 @@ def account_index(
     )
 
 
+def _key_bits(row: np.ndarray, ranks: int) -> tuple[int, int]:
+    """The bits of a packed key's row and rank fields."""
+    row_bits = max(1, int(row.max()).bit_length()) if row.size else 1
+    return row_bits, max(1, (ranks - 1).bit_length())
+
+
 def _packed_key(address: np.ndarray, row: np.ndarray, rank: np.ndarray, ranks: int) -> np.ndarray:
     """One int64 per (address, row, asset rank) that sorts like the triple."""
-    row_bits = max(1, int(row.max()).bit_length()) if row.size else 1
-    rank_bits = max(1, (ranks - 1).bit_length())
+    row_bits, rank_bits = _key_bits(row, ranks)
     address_bits = max(1, int(address.max()).bit_length()) if address.size else 1
     if address_bits + row_bits + rank_bits > 63:
         raise InvalidInput("a batch is too big for the address index: append fewer blocks")
@@ -356,8 +361,7 @@ def _unpack_key(
     key: np.ndarray, row: np.ndarray, ranks: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(address, row, rank) of keys made by ``_packed_key`` from rows ``row``."""
-    row_bits = max(1, int(row.max()).bit_length()) if row.size else 1
-    rank_bits = max(1, (ranks - 1).bit_length())
+    row_bits, rank_bits = _key_bits(row, ranks)
     rank = key & ((1 << rank_bits) - 1)
     rows = (key >> rank_bits) & ((1 << row_bits) - 1)
     return key >> (row_bits + rank_bits), rows, rank

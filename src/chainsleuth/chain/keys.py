@@ -206,7 +206,7 @@ def hash_raw(value: str, *, prefixed: bool) -> bytes:
     """``hash_bytes`` of one hash, as its 32 bytes (a lookup's: no arrays to build for one
     text). The same rule and the same error: a test checks the two agree."""
     chars = 2 * HASH_BYTES + (2 if prefixed else 0)
-    text = value.encode("ascii", "replace") if isinstance(value, str) else b""
+    text = value.encode("ascii", "replace")
     if len(text) != chars or (prefixed and not text.startswith(b"0x")):
         raise InvalidInput(f"{value!r} is not a transaction hash")
     try:
@@ -215,12 +215,16 @@ def hash_raw(value: str, *, prefixed: bool) -> bytes:
         raise InvalidInput(f"{value!r} is not a transaction hash") from exc
 
 
-def hash_key(value: str, *, prefixed: bool) -> tuple[int, int]:
-    """``hash_keys`` of one hash, in plain integers."""
-    raw = hash_raw(value, prefixed=prefixed)
+def raw_key(raw: bytes) -> tuple[int, int]:
+    """``hash_keys`` of one hash's 32 bytes, in plain integers."""
     return int.from_bytes(raw[:8], "big", signed=True), int.from_bytes(
         raw[8:16], "big", signed=True
     )
+
+
+def hash_key(value: str, *, prefixed: bool) -> tuple[int, int]:
+    """``hash_keys`` of one hash, in plain integers."""
+    return raw_key(hash_raw(value, prefixed=prefixed))
 
 
 def hex_of(raw: np.ndarray, *, prefixed: bool) -> list[str]:

@@ -614,27 +614,29 @@ def string_columns(
     return out
 
 
-def _joined(answers: Sequence[Any], tail: bytes = b"") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The answers' bytes as one array, with each one's start and end in it, then ``tail``
-    and a quote (the sentinel the compiled scans of strings stop at)."""
+def _joined(
+    answers: Sequence[Any], tail: bytes = b""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The answers' bytes as one array and as int64 words (the compiled scans read strings
+    eight bytes at a time), with each answer's start and end in it; then ``tail``, spaces
+    to a whole word, and a quote (the sentinel the compiled scans of strings stop at)."""
     lengths = np.fromiter(map(len, answers), np.int64, len(answers))
     ends = np.cumsum(lengths)
-    data = np.frombuffer(b"".join([*answers, tail, b'"']), dtype=np.uint8)
-    return data, ends - lengths, ends
+    pad = b" " * (-(int(lengths.sum()) + len(tail) + 1) % 8)
+    data = np.frombuffer(b"".join([*answers, tail, pad, b'"']), dtype=np.uint8)
+    words = data.view(np.int64)
+    if not words.flags.aligned:
+        data = data.copy()
+        words = data.view(np.int64)
+    return data, words, ends - lengths, ends
 
 
 def core_raw_tables(answers: Sequence[Any], first: int | None = None) -> dict[str, pa.Table] | None:
     """``getblock`` answers (their JSON bytes) as the four UTXO tables by one compiled pass
     (``kernels.core_blocks``); None where the fast path does not take them (the general
     path then decodes them, and says what is wrong if anything is)."""
-    # the store's script type names follow the answers, then spaces, so that the bytes
-    # are whole int64 words (the kernels scan strings eight bytes at a time)
-    size = sum(map(len, answers)) + len(_TYPE_BYTES) + 1
-    data, starts, ends = _joined(answers, _TYPE_BYTES + b" " * (-size % 8))
-    words = data.view(np.int64)
-    if not words.flags.aligned:
-        data = data.copy()
-        words = data.view(np.int64)
+    # the store's script type names follow the answers
+    data, words, starts, ends = _joined(answers, _TYPE_BYTES)
     names_at = int(ends[-1])
     caps = [max(64, data.size // 400), max(64, data.size // 128), max(64, data.size // 128)]
     while True:

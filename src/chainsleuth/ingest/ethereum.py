@@ -570,14 +570,7 @@ def eth_raw_tables(
     if nb == 0 or len(receipts) != nb:
         return None
     answers = [*blocks, *receipts]
-    # spaces after the answers, so that the bytes are whole int64 words (eth_kernels scans
-    # strings eight bytes at a time)
-    size = sum(map(len, answers)) + 1
-    data, starts, ends = _joined(answers, b" " * (-size % 8))
-    words = data.view(np.int64)
-    if not words.flags.aligned:
-        data = data.copy()
-        words = data.view(np.int64)
+    data, words, starts, ends = _joined(answers)
     bs, be, rs, re_ = starts[:nb], ends[:nb], starts[nb:], ends[nb:]
     caps = [max(16, data.size // 800), max(16, data.size // 800)]
     while True:

@@ -23,7 +23,7 @@ from chainsleuth.chain import storage
 from chainsleuth.chain.addresses import canonical_address, canonical_hash, display_address
 from chainsleuth.chain.chains import get_chain
 from chainsleuth.chain.enums import ChainKind
-from chainsleuth.chain.keys import hash_raw
+from chainsleuth.chain.keys import hash_raw, raw_key
 from chainsleuth.chain.lookups import ChainReader
 from chainsleuth.core.config import Settings
 from chainsleuth.core.errors import InvalidInput, NotFound
@@ -339,7 +339,7 @@ class Scorer:
         if table is not None and table.txs:
             prefixed = get_chain(chain).kind is ChainKind.ACCOUNT
             wanted = hash_raw(text, prefixed=prefixed)
-            found = table.find_tx(int.from_bytes(wanted[:8], "big", signed=True))  # hash_key's k1
+            found = table.find_tx(raw_key(wanted)[0])
             if found:
                 flat = storage.flat_files(self.reader.root, chain)
                 for tx_id, raw in zip(found, flat.tx_hashes(found), strict=True):
