@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from chainsleuth.world import ids
 from chainsleuth.world.actors import COUNTRY_CODES, COUNTRY_INDEX
+from chainsleuth.world.csvtext import write_csv
 from chainsleuth.world.enums import ActorType
 from chainsleuth.world.exchange_fiat import write_fiat_deposits
 from chainsleuth.world.exchange_money import (
@@ -50,8 +50,7 @@ USER_AGENTS = [
 
 def _write(path: Path, table: pa.Table) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=True, quoting_style="needed"))
-    return path
+    return write_csv(table, path)
 
 
 def customer_actors(plan: WorldPlan, seen: list[I64]) -> I64:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from chainsleuth.world.csvtext import write_csv
 from chainsleuth.world.exchange_money import ids_text
 from chainsleuth.world.plan import WorldPlan, rng_for
 
@@ -140,8 +141,7 @@ def write_fiat_deposits(plan: WorldPlan, out: Path, actors: np.ndarray, cust_ids
         }
     )
     path = out / "fiat_deposits.csv"
-    pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=True, quoting_style="needed"))
-    return path
+    return write_csv(table, path)
 
 
 def local_currency(country: str) -> tuple[str, float, int]:

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from chainsleuth.world import ids
 from chainsleuth.world.account_state import WEI_PER_UNIT
+from chainsleuth.world.csvtext import write_csv
 from chainsleuth.world.plan import STREAMS, WorldPlan
 from chainsleuth.world.presets import DAY
 
@@ -79,7 +79,7 @@ def signed(delta: I64, assets: I64) -> pa.Array:
 
 
 class CsvWriter:
-    """Writes CSV files on a background thread (Arrow's CSV writer releases the GIL)."""
+    """Writes CSV files on a background thread (Arrow's compute kernels release the GIL)."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1)
@@ -88,9 +88,7 @@ class CsvWriter:
     def write(self, path: Path, table: pa.Table, header: bool = True) -> None:
         def job() -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
-            opts = pacsv.WriteOptions(include_header=header, quoting_style="needed")
-            pacsv.write_csv(table, path, opts)
-            return path
+            return write_csv(table, path, header=header)
 
         self._jobs.append(self._pool.submit(job))
 
