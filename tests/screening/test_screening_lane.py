@@ -62,6 +62,16 @@ def test_the_lane_and_the_route_give_the_same_screenings(
     again = client.post("/api/v1/screenings", json=requests[0],
                         headers={**headers, "Idempotency-Key": "lane-0"})  # fmt: skip
     assert again.status_code == 200 and again.json() == lane[0]
+    assert again.headers[LANE] == "lane"
+    # the key in the body instead of the header: the same stored screening
+    again = client.post("/api/v1/screenings", json={**requests[0], "idempotency_key": "lane-0"},
+                        headers=headers)  # fmt: skip
+    assert again.status_code == 200 and again.json() == lane[0]
+    # the same key for another request: the route's 409, and nothing written
+    other = {**requests[0], "amount": requests[0]["amount"] + 1}
+    r = client.post("/api/v1/screenings", json=other,
+                    headers={**headers, "Idempotency-Key": "lane-0"})  # fmt: skip
+    assert r.status_code == 409 and "different request" in r.text and LANE not in r.headers
     # the full path, with the lane turned off
     monkeypatch.setenv("CHAINSLEUTH_SCREENING_LANE", "0")
     with TestClient(create_app(settings, database)) as full:

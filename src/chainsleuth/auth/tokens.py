@@ -169,19 +169,25 @@ def check_statement(*extra: ColumnElement[Any]) -> Select[Any]:
     return _CHECK.add_columns(*extra)
 
 
-def check(session: Session, *, token: str, statement: Select[Any] | None = None) -> Bearer | None:
+def check(
+    session: Session,
+    *,
+    token: str,
+    statement: Select[Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> Bearer | None:
     """``authenticate``'s rules in one Core query (the screening hot path): the bearer of
     a good token, or None for any token ``authenticate`` refuses (the caller then takes
     the full path, which says why). Touches ``last_used_at`` as ``authenticate`` does, in
     the caller's transaction. With a ``check_statement``, the bearer's ``extra`` holds
-    its extra columns."""
+    its extra columns (``params``: the values of their bound parameters)."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     query = _CHECK if statement is None else statement
     hot = _HOT.get(query)
     if hot is None:
         hot = _HOT[query] = HotStatement(query)
-    row = hot.first(session, {"hash": token_hash(token)})
+    row = hot.first(session, {**(params or {}), "hash": token_hash(token)})
     if row is None:
         return None
     token_id, scopes, expires_at, last_used, revoked_at = row[:5]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import ScalarSelect, Select, String, Table, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -138,6 +138,39 @@ def check(session: Session, scorer: Scorer, data: ScreeningCreate) -> Checked:
     )  # fmt: skip
 
 
+#: ``key_column``'s bound parameter: the idempotency key (``effective_key``)
+KEY_PARAM = "screening_key"
+
+
+def effective_key(data: ScreeningCreate, key: str | None) -> str | None:
+    """The idempotency key of a request: the header's (``key``) or the body's, stripped;
+    ``InvalidInput`` when both are given and differ, or when it is too long."""
+    header_key = key.strip() if key else None
+    body_key = data.idempotency_key.strip() if data.idempotency_key else None
+    if header_key and body_key and header_key != body_key:
+        raise InvalidInput("the Idempotency-Key header and the idempotency_key field differ")
+    found = header_key or body_key or None
+    if found is not None and len(found) > 128:
+        raise InvalidInput("the idempotency key is longer than 128 characters")
+    return found
+
+
+def key_column() -> ScalarSelect[Any]:
+    """The id of the screening stored under an idempotency key (bound as ``KEY_PARAM``;
+    NULL when there is none, or no key), as a scalar subquery for a hot path's query:
+    give what it read to ``screen(stored=...)``."""
+    wanted = bindparam(KEY_PARAM, type_=String())
+    return select(_TABLE.c.id).where(_TABLE.c.idempotency_key == wanted).scalar_subquery()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the caller read of the idempotency key in the screening's transaction
+    (``key_column``): the id of the screening stored under it, or None."""
+
+    screening_id: int | None
+
+
 def _by_key(session: Session, key: str) -> Screening | None:
     return session.scalars(select(Screening).where(Screening.idempotency_key == key)).first()
 
@@ -184,19 +217,20 @@ def screen(
     actor: Actor,
     data: ScreeningCreate,
     key: str | None = None,
+    stored: Stored | None = None,
 ) -> tuple[Screening, bool]:
-    """Screen one transfer; (the screening, whether it was created now)."""
-    header_key = key.strip() if key else None
-    body_key = data.idempotency_key.strip() if data.idempotency_key else None
-    if header_key and body_key and header_key != body_key:
-        raise InvalidInput("the Idempotency-Key header and the idempotency_key field differ")
-    key = header_key or body_key or None
-    if key is not None and len(key) > 128:
-        raise InvalidInput("the idempotency key is longer than 128 characters")
+    """Screen one transfer; (the screening, whether it was created now). ``stored``: the
+    idempotency key (``effective_key``) already looked up in this transaction."""
+    key = effective_key(data, key)
     checked = check(session, scorer, data)
     digest = checked.digest()
     if key is not None:
-        found = _by_key(session, key)
+        if stored is None:
+            found = _by_key(session, key)
+        elif stored.screening_id is None:
+            found = None
+        else:
+            found = session.get(Screening, stored.screening_id)
         if found is not None:
             return _replay(found, digest, key), False
     result = assess(scorer, checked)

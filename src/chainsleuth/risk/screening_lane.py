@@ -10,8 +10,9 @@ case directly:
   declared length and no cookie (a browser's request takes the full path, with its CSRF
   check);
 * the same steps, in the same order, as the route: the API rate limit, the token
-  (``tokens.check``: ``authenticate``'s rules in one query), the permission, the body
-  (``ScreeningCreate``), the screening (``screening.screen``: one transaction with its
+  (``tokens.check``: ``authenticate``'s rules in one query, which also reads the
+  screening stored under the idempotency key, the labels' version and the active
+  policy's head), the permission, the body (``ScreeningCreate``), the screening (``screening.screen``: one transaction with its
   alert and audit event) and the answer (``ScreeningRead``), in one trip to the thread
   pool.
 
@@ -178,7 +179,9 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return again
 
 
-_HEADS = token_service.check_statement(label_service.version_column(), *policy_store.head_columns())
+_HEADS = token_service.check_statement(
+    screening_service.key_column(), label_service.version_column(), *policy_store.head_columns()
+)
 
 
 def _screen(
@@ -192,23 +195,29 @@ def _screen(
     try:
         limits.hit(limits.api, "api", ip or "unknown")
         data = ScreeningCreate.model_validate_json(body)
+        key = screening_service.effective_key(data, key)
     except (ChainsleuthError, ValidationError):
         return None
     with state.db.session() as session:
         try:
-            # the token, the labels' version and the active policy: one round trip
-            bearer = token_service.check(session, token=token, statement=_HEADS)
+            # the token, the idempotency key's screening, the labels' version and the
+            # active policy: one round trip
+            bearer = token_service.check(
+                session, token=token, statement=_HEADS,
+                params={screening_service.KEY_PARAM: key},
+            )  # fmt: skip
             if bearer is None or Permission.SCREENINGS_CREATE not in bearer.permissions:
                 session.rollback()
                 return None
-            labels_version, *policy_head = bearer.extra
+            stored_id, labels_version, *policy_head = bearer.extra
+            stored = screening_service.Stored(None if stored_id is None else int(stored_id))
             label_service.remember_version(session, labels_version)
             policy = policy_store.active(session, head=policy_head)
             actor = Actor(user_id=bearer.id, name=bearer.username, channel=Channel.API, ip=ip)
             with state.chain_store.reader() as reader:
                 scorer = make_scorer(state, state.settings, session, reader, bearer, policy)
                 found, created = screening_service.screen(
-                    session, scorer=scorer, actor=actor, data=data, key=key
+                    session, scorer=scorer, actor=actor, data=data, key=key, stored=stored
                 )
                 content = ScreeningRead.model_validate(found).model_dump_json().encode()
         except ChainsleuthError:
