@@ -155,6 +155,7 @@ def ordinary_account_txs(eng: AccountChain, chunk: AccountChunk, target: int) ->
     )
     n = dict(zip(SHARES, counts, strict=True))
     min_eth = UNITS_PER_ETH // 200
+    holders: dict[tuple[str, int], tuple[I64, NDArray[np.float64]]] = {}
     for kind, asset, minimum in (
         (P2P_ETH, "eth", min_eth),
         (DEP_ETH, "eth", min_eth),
@@ -164,7 +165,9 @@ def ordinary_account_txs(eng: AccountChain, chunk: AccountChunk, target: int) ->
         (DEP_USDT, "usdt", 5 * USDT_PER_DOLLAR),
         (SWAP_U2W, "usdt", 20 * USDT_PER_DOLLAR),
     ):
-        pool, cum = _users_with(eng, avail[asset], minimum)
+        if (asset, minimum) not in holders:  # avail does not change in this loop
+            holders[asset, minimum] = _users_with(eng, avail[asset], minimum)
+        pool, cum = holders[asset, minimum]
         if pool.size == 0 or n[kind] == 0:
             continue
         senders = pool[weighted_choice(rng, cum, int(n[kind]))]
