@@ -53,8 +53,13 @@ def header_text(names: list[str]) -> bytes:
 
 
 def _has_quote(col: pa.Array) -> bool:
+    """Whether any value of ``col`` (a ``string`` array, maybe a slice) holds a quote."""
     data = col.buffers()[2]
-    return data is not None and bool((np.frombuffer(data, dtype=np.uint8) == ord('"')).any())
+    if data is None or len(col) == 0:
+        return False
+    offsets = np.frombuffer(col.buffers()[1], dtype=np.int32)
+    start, end = int(offsets[col.offset]), int(offsets[col.offset + len(col)])
+    return bool((np.frombuffer(data, dtype=np.uint8)[start:end] == ord('"')).any())
 
 
 def _pieces(col: pa.Array) -> list[pa.Array | str]:
@@ -62,7 +67,7 @@ def _pieces(col: pa.Array) -> list[pa.Array | str]:
     t = col.type
     if _is_text(t):
         col = col.cast(pa.string())  # a batch's text fits 32-bit offsets
-        if _has_quote(col):  # the data buffer may hold more than the array: harmless
+        if _has_quote(col):
             col = pc.replace_substring(col, '"', '""')
         if col.null_count:
             return [pc.fill_null(pc.binary_join_element_wise(_QUOTE, col, _QUOTE, ""), "")]
