@@ -49,8 +49,30 @@ def customer_ids(seed: int, actors: NDArray[Any]) -> pa.Array:
 
 def ids_text(prefix: str, numbers: NDArray[Any], width: int) -> pa.Array:
     """``prefix`` + zero-padded numbers, as an Arrow string array (vectorised)."""
-    text = pc.utf8_lpad(pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string()), width, "0")
+    numbers = np.asarray(numbers, dtype=np.int64)
+    if 0 < width <= 18 and numbers.size and numbers.min() >= 0 and numbers.max() < 10**width:
+        return _fixed_ids(prefix.encode(), numbers, width)
+    text = pc.utf8_lpad(pa.array(numbers).cast(pa.string()), width, "0")
     return pc.binary_join_element_wise(pa.scalar(prefix), text, "")
+
+
+def _fixed_ids(prefix: bytes, numbers: I64, width: int) -> pa.Array:
+    """``ids_text`` for numbers of at most ``width`` digits: every text has the same length,
+    so the digits go straight into one byte matrix (about 4x cheaper than cast, pad, join)."""
+    head = len(prefix)
+    size = head + width
+    out = np.empty((numbers.size, size), dtype=np.uint8)
+    out[:, :head] = np.frombuffer(prefix, dtype=np.uint8)
+    x: NDArray[np.unsignedinteger[Any]] = numbers.astype(np.uint32 if width <= 9 else np.uint64)
+    ten = np.uint32(10) if width <= 9 else np.uint64(10)
+    for j in range(size - 1, head - 1, -1):
+        q = x // ten
+        out[:, j] = x - q * ten + ord("0")
+        x = q
+    offsets = np.arange(0, (numbers.size + 1) * size, size, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), numbers.size, [None, pa.py_buffer(offsets), pa.py_buffer(out)]
+    )
 
 
 def join(*parts: pa.Array | pa.Scalar) -> pa.Array:
@@ -64,13 +86,50 @@ def amounts(units: I64, assets: NDArray[np.int64]) -> pa.Array:
         m = np.flatnonzero(assets == i)
         if m.size:
             decimals, factor, _ = ASSET_UNITS[a]
-            parts.append(ids.decimal_array(np.abs(units[m]), factor, decimals).cast(pa.string()))
+            parts.append(
+                decimal_text(np.abs(units if m.size == units.size else units[m]), factor, decimals)
+            )
             rows.append(m)
     if not parts:
         return pa.array([], pa.string())
+    if len(parts) == 1:  # one asset: already in order
+        return parts[0]
     inverse = np.empty(units.size, dtype=np.int64)
     inverse[np.concatenate(rows)] = np.arange(units.size)
     return pa.concat_arrays(parts).take(pa.array(inverse))
+
+
+def decimal_text(units: I64, factor: int, scale: int) -> pa.Array:
+    """``decimal_array(units, factor, scale).cast(pa.string())``, the same text, from the
+    integers' text (``units >= 0``, ``factor`` a power of ten up to ``10**scale``).
+
+    Arrow writes a decimal as its digits with a point ``scale`` places from the right
+    (``0.`` and zeros in front when it has fewer digits), except when its adjusted exponent
+    (digits - 1 - scale) is below -6: then in scientific form (``0E-8``, ``1.5E-7``). The
+    plain form is built here from the digits of ``units`` (left-padded with zeros to more
+    than ``scale - k`` places, split there, then ``k`` zeros for ``factor = 10**k``); the
+    few values in scientific form are left to Arrow."""
+    k = len(str(factor)) - 1
+    if scale <= 0 or factor != 10**k or k > scale:
+        return ids.decimal_array(units, factor, scale).cast(pa.string())
+    j = scale - k  # places of the fraction taken by the digits of units
+    text = pa.array(units, pa.int64()).cast(pa.string())
+    padded = pc.utf8_lpad(text, j + 1, "0") if j else text
+    zeros = pa.scalar("0" * k)
+    if j:
+        head = pc.utf8_slice_codeunits(padded, 0, -j)
+        tail = pc.utf8_slice_codeunits(padded, -j)
+        plain = pc.binary_join_element_wise(head, ".", tail, zeros, "")
+    else:
+        plain = pc.binary_join_element_wise(padded, ".", zeros, "")
+    digits = np.asarray(pc.binary_length(text)) + k
+    digits[units == 0] = 1
+    sci = digits - 1 - scale < -6
+    if sci.any():
+        rows = np.flatnonzero(sci)
+        exact = ids.decimal_array(units[rows], factor, scale).cast(pa.string())
+        plain = pc.replace_with_mask(plain, pa.array(sci), exact)
+    return plain
 
 
 def signed(delta: I64, assets: I64) -> pa.Array:
