@@ -1,4 +1,4 @@
-"""The exchange export's text helpers give Arrow's own text, faster."""
+"""The exchange export's text helpers give the plain Arrow kernels' text."""
 
 from __future__ import annotations
 
@@ -8,28 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 from chainsleuth.world import ids
-from chainsleuth.world.exchange_money import ASSET_UNITS, amounts, decimal_text, ids_text
-
-
-@pytest.mark.parametrize("asset", list(ASSET_UNITS))
-def test_decimal_text_is_arrows_decimal_text(asset: str) -> None:
-    decimals, factor, _ = ASSET_UNITS[asset]
-    rng = np.random.default_rng(11)
-    top = 18 if factor == 1 else 11  # units * factor stays in int64 range for ETH
-    units = np.concatenate(
-        [
-            np.arange(0, 3_000),  # the scientific forms: 0E-8, 1.5E-7, ...
-            (10 ** rng.uniform(0, top, 20_000)).astype(np.int64),
-            10 ** np.arange(top + 1),
-            10 ** np.arange(1, top + 1) - 1,
-        ]
-    )
-    expected = ids.decimal_array(units, factor, decimals).cast(pa.string())
-    assert decimal_text(units, factor, decimals).equals(expected)
-    # other factors and scales than the assets' go through Arrow
-    assert decimal_text(units[:50], 3, 2).equals(
-        ids.decimal_array(units[:50], 3, 2).cast(pa.string())
-    )
+from chainsleuth.world.exchange_money import ASSET_UNITS, amounts, ids_text
 
 
 def test_amounts_mixed_assets_keep_row_order() -> None:

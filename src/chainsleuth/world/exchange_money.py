@@ -86,9 +86,8 @@ def amounts(units: I64, assets: NDArray[np.int64]) -> pa.Array:
         m = np.flatnonzero(assets == i)
         if m.size:
             decimals, factor, _ = ASSET_UNITS[a]
-            parts.append(
-                decimal_text(np.abs(units if m.size == units.size else units[m]), factor, decimals)
-            )
+            picked = units if m.size == units.size else units[m]
+            parts.append(ids.decimal_array(np.abs(picked), factor, decimals).cast(pa.string()))
             rows.append(m)
     if not parts:
         return pa.array([], pa.string())
@@ -97,39 +96,6 @@ def amounts(units: I64, assets: NDArray[np.int64]) -> pa.Array:
     inverse = np.empty(units.size, dtype=np.int64)
     inverse[np.concatenate(rows)] = np.arange(units.size)
     return pa.concat_arrays(parts).take(pa.array(inverse))
-
-
-def decimal_text(units: I64, factor: int, scale: int) -> pa.Array:
-    """``decimal_array(units, factor, scale).cast(pa.string())``, the same text, from the
-    integers' text (``units >= 0``, ``factor`` a power of ten up to ``10**scale``).
-
-    Arrow writes a decimal as its digits with a point ``scale`` places from the right
-    (``0.`` and zeros in front when it has fewer digits), except when its adjusted exponent
-    (digits - 1 - scale) is below -6: then in scientific form (``0E-8``, ``1.5E-7``). The
-    plain form is built here from the digits of ``units`` (left-padded with zeros to more
-    than ``scale - k`` places, split there, then ``k`` zeros for ``factor = 10**k``); the
-    few values in scientific form are left to Arrow."""
-    k = len(str(factor)) - 1
-    if scale <= 0 or factor != 10**k or k > scale:
-        return ids.decimal_array(units, factor, scale).cast(pa.string())
-    j = scale - k  # places of the fraction taken by the digits of units
-    text = pa.array(units, pa.int64()).cast(pa.string())
-    padded = pc.utf8_lpad(text, j + 1, "0") if j else text
-    zeros = pa.scalar("0" * k)
-    if j:
-        head = pc.utf8_slice_codeunits(padded, 0, -j)
-        tail = pc.utf8_slice_codeunits(padded, -j)
-        plain = pc.binary_join_element_wise(head, ".", tail, zeros, "")
-    else:
-        plain = pc.binary_join_element_wise(padded, ".", zeros, "")
-    digits = np.asarray(pc.binary_length(text)) + k
-    digits[units == 0] = 1
-    sci = digits - 1 - scale < -6
-    if sci.any():
-        rows = np.flatnonzero(sci)
-        exact = ids.decimal_array(units[rows], factor, scale).cast(pa.string())
-        plain = pc.replace_with_mask(plain, pa.array(sci), exact)
-    return plain
 
 
 def signed(delta: I64, assets: I64) -> pa.Array:
