@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -15,6 +16,8 @@ from chainsleuth.chain import service as chain_service
 from chainsleuth.chain.access import ChainStoreAccess
 from chainsleuth.core.config import Settings, load_settings
 from chainsleuth.core.db import Database
+from chainsleuth.core.errors import ChainsleuthError
+from chainsleuth.risk import screening_lane, screening_warm
 from chainsleuth.risk.screening_lane import ScreeningLane, threads_setting
 from chainsleuth.web import errors
 from chainsleuth.web.csrf import csrf_protect
@@ -38,6 +41,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             app.state.db = db
             # the chain store: opened read-only on first use, handed over to loads
             app.state.chain_store = ChainStoreAccess(chain_service.store_root(settings))
+            if screening_lane.enabled() and screening_warm.enabled():
+                try:
+                    await anyio.to_thread.run_sync(screening_warm.warm, app, threads_setting())
+                except (ChainsleuthError, OSError) as exc:
+                    log.warning("screening warm-up skipped (the first screenings warm): %s", exc)
             log.info("chainsleuth %s serving %s", __version__, settings.env)
             yield
         finally:

@@ -4,6 +4,7 @@ not take (a cookie, another content type), is made by the full path."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,35 @@ def test_the_lane_works_on_a_bounded_number_of_screenings_at_once(
         for t in threads:
             t.join(timeout=120)
     assert sorted(statuses) == [(201, "lane")] * len(bodies)
+
+
+def test_a_server_warms_its_screening_path_before_serving(
+    settings: Settings, database: Database, session: Session, precomputed: list[object],
+    world: Path, token_for: TokenFor, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """With a precomputed table, each server process assesses an address, a deposit and
+    a withdrawal of every chain before it serves, and makes a scratch set per lane thread;
+    it writes nothing. ``CHAINSLEUTH_SCREENING_WARM=0`` turns it off."""
+    monkeypatch.setenv("CHAINSLEUTH_SCREENING_THREADS", "3")
+    headers = token_for(Role.INVESTIGATOR)
+    session.commit()
+    with caplog.at_level(logging.INFO, logger="chainsleuth.risk.screening_warm"):
+        with TestClient(create_app(settings, database)) as client:
+            assert session.scalar(select(func.count(Screening.id))) == 0
+            assert session.scalar(select(func.count(Alert.id))) == 0
+            session.rollback()  # SQLite: hold no transaction while the app writes
+            body = {"chain": "btc", "direction": "deposit", "address": plain_users(world, 1)[0],
+                    "amount": 1000}  # fmt: skip
+            r = client.post("/api/v1/screenings", json=body, headers=headers)
+            assert r.status_code == 201 and r.headers[LANE] == "lane"
+    warmed = [r.getMessage() for r in caplog.records if "warmed" in r.getMessage()]
+    assert len(warmed) == 1
+    for line in ("btc address", "btc deposit", "btc withdrawal", "eth address", "3 scratch sets"):
+        assert line in warmed[0]
+    caplog.clear()
+    monkeypatch.setenv("CHAINSLEUTH_SCREENING_WARM", "0")
+    with caplog.at_level(logging.INFO, logger="chainsleuth.risk.screening_warm"):
+        with TestClient(create_app(settings, database)):
+            pass
+    assert not [r for r in caplog.records if "warmed" in r.getMessage()]

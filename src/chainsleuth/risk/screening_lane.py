@@ -12,9 +12,9 @@ case directly:
 * the same steps, in the same order, as the route: the API rate limit, the token
   (``tokens.check``: ``authenticate``'s rules in one query, which also reads the
   screening stored under the idempotency key, the labels' version and the active
-  policy's head), the permission, the body (``ScreeningCreate``), the screening (``screening.screen``: one transaction with its
-  alert and audit event) and the answer (``ScreeningRead``), in one trip to the thread
-  pool.
+  policy's head), the permission, the body (``ScreeningCreate``), the screening
+  (``screening.screen``: one transaction with its alert and audit event) and the answer
+  (``ScreeningRead``), in one trip to the thread pool.
 
 Anything else, and **every refusal** (a bad token, a missing permission, a malformed
 body, a screening the service refuses, the store busy), goes to the full FastAPI path with

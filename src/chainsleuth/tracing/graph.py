@@ -100,18 +100,33 @@ class FlowGraph:
         try:
             return self._pool.pop()  # atomic under the GIL, as is append
         except IndexError:
-            n, m = self.n_nodes, self.n_edges
-            return (
-                np.full(n, -1, dtype=np.int64),
-                np.full(m, -1, dtype=np.int64),
-                np.full(n, -1, dtype=np.int64),
-                np.full(n, -1, dtype=np.int64),
-                np.zeros((kernels.WORK_ROWS, WORK_LENGTH), dtype=np.int64),
-                np.zeros((kernels.WORK_F_ROWS, WORK_LENGTH), dtype=np.float64),
-            )
+            return self._new_scratch()
 
     def give_scratch(self, found: tuple[np.ndarray, ...]) -> None:
         self._pool.append(found)
+
+    def reserve_scratch(self, count: int) -> None:
+        """Make ``count`` scratch sets now (a server before its first traces: on a large
+        graph a set is hundreds of megabytes, which a trace would otherwise allocate and
+        fill while its caller waits)."""
+        while len(self._pool) < count:
+            self._pool.append(self._new_scratch())
+
+    @property
+    def spare_scratch(self) -> int:
+        """The scratch sets made and not in use."""
+        return len(self._pool)
+
+    def _new_scratch(self) -> tuple[np.ndarray, ...]:
+        n, m = self.n_nodes, self.n_edges
+        return (
+            np.full(n, -1, dtype=np.int64),
+            np.full(m, -1, dtype=np.int64),
+            np.full(n, -1, dtype=np.int64),
+            np.full(n, -1, dtype=np.int64),
+            np.zeros((kernels.WORK_ROWS, WORK_LENGTH), dtype=np.int64),
+            np.zeros((kernels.WORK_F_ROWS, WORK_LENGTH), dtype=np.float64),
+        )
 
     def kernel_arrays(self) -> tuple[np.ndarray, ...]:
         """The arrays ``kernels.trace_run`` reads, in its order (made once)."""
