@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pytest
 
-from chainsleuth.world import arrays
+from chainsleuth.world import arrays, ids
 
 
 @pytest.mark.parametrize("size", [5, 2_000, 50_000])
@@ -21,3 +23,14 @@ def test_weighted_choice_sorted_search_same_answers(
     assert fast.dtype == np.int64
     assert np.array_equal(fast, plain)
     assert not np.isin(fast, np.arange(0, cum.size, 7)).any()
+
+
+@pytest.mark.parametrize("factor", [1, 3, 10**7, 2**31 - 1])
+def test_decimal_array_exact_both_ways(factor: int) -> None:
+    """Products that fit 64 bits take the short path, others the 32-bit limbs: both exact."""
+    rng = np.random.default_rng(4)
+    for top in (5, 12, 18):  # small values only, or some past 2**64 / factor
+        units = (10 ** rng.uniform(0, top, 5_000)).astype(np.int64)
+        units[:2] = [0, 2**63 - 1]
+        got = ids.decimal_array(units, factor).to_pylist()
+        assert got == [Decimal(int(u) * factor) for u in units]

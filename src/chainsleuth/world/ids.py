@@ -267,13 +267,18 @@ def decimal_array(units: NDArray[Any], factor: int = 1, scale: int = 0) -> pa.Ar
     v = np.ascontiguousarray(units, dtype=np.int64).view(np.uint64)
     n = v.size
     f = np.uint64(factor)
-    p_lo = (v & _LOW32) * f
-    p_hi = (v >> np.uint64(32)) * f
-    low = (p_hi << np.uint64(32)) + p_lo
-    carry = (low < p_lo).astype(np.uint64)
-    out = np.empty((n, 2), dtype=np.uint64)
-    out[:, 0] = low
-    out[:, 1] = (p_hi >> np.uint64(32)) + carry
+    if factor == 1 or n == 0 or int(v.max()) <= (2**64 - 1) // factor:
+        # every product fits the low word (always for factor 1): no 32-bit limbs
+        out = np.zeros((n, 2), dtype=np.uint64)
+        np.multiply(v, f, out=out[:, 0])
+    else:
+        p_lo = (v & _LOW32) * f
+        p_hi = (v >> np.uint64(32)) * f
+        low = (p_hi << np.uint64(32)) + p_lo
+        carry = (low < p_lo).astype(np.uint64)
+        out = np.empty((n, 2), dtype=np.uint64)
+        out[:, 0] = low
+        out[:, 1] = (p_hi >> np.uint64(32)) + carry
     kind = DECIMAL if scale == 0 else pa.decimal128(38, scale)
     return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(out)])
 
