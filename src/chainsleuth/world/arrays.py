@@ -128,8 +128,10 @@ def weighted_choice(rng: np.random.Generator, cumweights: NDArray[Any], size: in
     u = rng.random(size) * cumweights[-1]
     if cumweights.size < SORTED_SEARCH_FROM or size < 1024:
         found = np.searchsorted(cumweights, u, side="right")
-    else:  # the same answers, but sorted keys walk a big table in order (2-5x faster)
-        order = np.argsort(u)
+    else:  # the same answers, but keys in order walk a big table in order (2-5x faster)
+        # ordered by 16-bit buckets of their value: numpy's radix sort, about 2x argsort's speed
+        bucket = (u * (65535.0 / cumweights[-1])).astype(np.uint16)
+        order = np.argsort(bucket, kind="stable")
         found = np.empty(size, dtype=np.int64)
         found[order] = np.searchsorted(cumweights, u[order], side="right")
     picked = np.minimum(found, cumweights.size - 1)
