@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from chainsleuth.world import arrays, ids
@@ -34,3 +36,22 @@ def test_decimal_array_exact_both_ways(factor: int) -> None:
         units[:2] = [0, 2**63 - 1]
         got = ids.decimal_array(units, factor).to_pylist()
         assert got == [Decimal(int(u) * factor) for u in units]
+
+
+def test_text_store_fixed_width_take_is_arrows_take() -> None:
+    rng = np.random.default_rng(6)
+    fixed, mixed = arrays.TextStore(), arrays.TextStore()
+    for part in range(3):
+        texts = ids.hex_strings(ids.hash32(part, np.arange(1_000))[:, :20], b"0x")
+        fixed.append(texts)
+        mixed.append(texts)
+    mixed.append(pa.array(["short"]))  # one text of another length: the general path
+    assert fixed._width == 42 and mixed._width is None
+    for lookup in (rng.integers(0, 3_000, 5_000), rng.integers(-1, 3_000, 5_000), np.array([-1])):
+        expected = pc.take(fixed.view(), pa.array(lookup, mask=lookup < 0)).cast(pa.string())
+        got = fixed.take(lookup)
+        assert got.equals(expected) and got.null_count == expected.null_count
+        assert got.to_pylist() == mixed.take(lookup).to_pylist()
+        assert got.to_pylist() == expected.to_pylist()
+    with pytest.raises(IndexError):
+        fixed.take(np.array([3_000]))

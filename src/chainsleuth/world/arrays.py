@@ -59,6 +59,9 @@ class TextStore:
         self._data = Growable(np.uint8, 1 << 16)
         self._offsets = Growable(np.int64)
         self._offsets.extend([0])
+        #: the length of every text while they all have one (Ethereum addresses): then a
+        #: lookup gathers rows of a byte matrix, without reading the offsets
+        self._width: int | None = None
 
     def __len__(self) -> int:
         return self._offsets.n - 1
@@ -72,6 +75,12 @@ class TextStore:
         ]
         data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offs[0] : offs[-1]]
         base = self._data.n
+        lengths = np.diff(offs)
+        width = int(lengths[0])
+        if (len(self) == 0 or self._width == width) and width > 0 and (lengths == width).all():
+            self._width = width
+        else:
+            self._width = None
         self._data.extend(data)
         self._offsets.extend(offs[1:] - offs[0] + base)
 
@@ -89,8 +98,37 @@ class TextStore:
         if ids.size == 0:
             return pa.array([], type=pa.string())
         missing = ids < 0
-        index = pa.array(ids, mask=missing) if missing.any() else pa.array(ids)
+        any_missing = bool(missing.any())
+        if self._width is not None and ids.size * self._width < 2**31:
+            return self._take_fixed(ids, missing if any_missing else None)
+        index = pa.array(ids, mask=missing) if any_missing else pa.array(ids)
         return pc.take(self.view(), index).cast(pa.string())
+
+    def _take_fixed(self, ids: I64, missing: NDArray[np.bool_] | None) -> pa.Array:
+        """``take`` when every text is ``_width`` bytes: the same array Arrow's take gives
+        (nulls empty), about a quarter faster (no offsets to read)."""
+        assert self._width is not None
+        w = self._width
+        if ids.size and (ids.max() >= len(self)):
+            raise IndexError("text id out of range")
+        rows = self._data.a.view(f"V{w}")
+        n = ids.size
+        if missing is None:
+            data = rows[ids]
+            offsets = np.arange(0, (n + 1) * w, w, dtype=np.int32)
+            return pa.Array.from_buffers(
+                pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+            )
+        data = rows[ids[~missing]]
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.where(missing, 0, w), out=offsets[1:])
+        validity = pa.array(~missing).buffers()[1]
+        return pa.Array.from_buffers(
+            pa.string(),
+            n,
+            [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
+            null_count=int(missing.sum()),
+        )
 
     def get(self, i: int) -> str:
         start, end = self._offsets.a[i], self._offsets.a[i + 1]
