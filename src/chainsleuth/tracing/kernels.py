@@ -1087,7 +1087,9 @@ def _seeds_into(
     return seeds
 
 
-@njit(cache=True)
+# nogil: a server's other threads (the event loop, other screenings) go on while a trace
+# runs; each concurrent trace has its own scratch set and the graph's arrays are only read
+@njit(cache=True, nogil=True)
 def trace_run(
     g: tuple[np.ndarray, ...],
     node_slot: np.ndarray,
