@@ -55,3 +55,27 @@ def test_text_store_fixed_width_take_is_arrows_take() -> None:
         assert got.to_pylist() == expected.to_pylist()
     with pytest.raises(IndexError):
         fixed.take(np.array([3_000]))
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        1.0 + 0.35 * np.sin(np.arange(30_000) / 7_200 * 2 * np.pi),  # a chunk's blocks
+        np.where(np.arange(5_000) % 3 == 0, 0.0, 1.0),  # empty slots
+        np.random.default_rng(8).pareto(1.2, 5_000),  # skewed: too many per cell, no guide
+    ],
+)
+def test_guided_search_is_searchsorted(weights: np.ndarray) -> None:
+    cum = np.cumsum(weights)
+    u = np.random.default_rng(12).random(40_000) * cum[-1]
+    u[:3] = [0.0, cum[-1] * (1 - 2**-53), cum[1]]  # the ends, and a key equal to an entry
+    plain = np.searchsorted(cum, u, side="right")
+    guided = arrays._guided_search(cum, u)
+    if guided is not None:
+        assert np.array_equal(guided, plain)
+    fast = arrays.weighted_choice(np.random.default_rng(3), cum, 40_000)
+    slow = np.minimum(
+        np.searchsorted(cum, np.random.default_rng(3).random(40_000) * cum[-1], side="right"),
+        cum.size - 1,
+    )
+    assert np.array_equal(fast, slow)

@@ -159,12 +159,43 @@ def rank_in_groups(group_ids: NDArray[Any]) -> I64:
 SORTED_SEARCH_FROM = 1 << 16
 
 
+#: a guide table is used while no three of its cells hold more entries than this
+GUIDE_MAX_STEPS = 12
+
+
+def _guided_search(cum: NDArray[Any], u: NDArray[np.float64]) -> I64 | None:
+    """``np.searchsorted(cum, u, side="right")`` through a guide table (many keys, a table
+    whose weights are all of a size, like a chunk's blocks): ``cum`` is cut into as many
+    equal cells of value as it has entries; a key's answer lies between the counts at the
+    start of the cell before its own and the end of the one after (a cell of margin either
+    side for rounding), and is found in a few vectorised steps of exact comparisons, 2-5x
+    faster than a binary search. ``None`` when some cells hold too many entries."""
+    m = cum.size
+    total = float(cum[-1])
+    if m < 64 or not total > 0.0:
+        return None
+    scale = m / total
+    starts = np.searchsorted(cum, np.arange(m + 1, dtype=np.float64) / scale, side="right")
+    # low[j] = the count at the start of cell j - 1; the answer is below low[j + 3]
+    low = np.concatenate([[0], starts, [m, m]])
+    steps = int((low[3:] - low[:-3]).max())
+    if steps > GUIDE_MAX_STEPS:
+        return None
+    found = low[np.minimum((u * scale).astype(np.int64), m - 1)]
+    for _ in range(steps):
+        found += (found < m) & (cum[np.minimum(found, m - 1)] <= u)
+    return found
+
+
 def weighted_choice(rng: np.random.Generator, cumweights: NDArray[Any], size: int) -> I64:
     """Indices drawn with probability proportional to weights (given as their cumsum)."""
     if size == 0 or cumweights.size == 0:
         return np.zeros(0, dtype=np.int64)
     u = rng.random(size) * cumweights[-1]
-    if cumweights.size < SORTED_SEARCH_FROM or size < 1024:
+    guided = _guided_search(cumweights, u) if size >= cumweights.size // 4 else None
+    if guided is not None:
+        found = guided
+    elif cumweights.size < SORTED_SEARCH_FROM or size < 1024:
         found = np.searchsorted(cumweights, u, side="right")
     else:  # the same answers, but keys in order walk a big table in order (2-5x faster)
         # ordered by 16-bit buckets of their value: numpy's radix sort, about 2x argsort's speed
