@@ -188,8 +188,9 @@ def _post_process(
         customers = [o.extra["customers"] for o in outputs]
         exchange_files = pool.submit(exchange.write_exchange, plan, root, customers)
         truth_data = truth.merge([o.extra["truth"] for o in outputs])
-        written += truth.write_truth(plan, root, truth_data)
-        written += labels.write_labels(plan, root)
+        named = truth.named_addresses(plan, root)
+        written += truth.write_truth(plan, root, truth_data, named)
+        written += labels.write_labels(plan, root, named)
         clock["truth"] = time.perf_counter() - mark
         written += exchange_files.result()
         clock["exchange"] = time.perf_counter() - mark  # from the same start: overlapped

@@ -31,6 +31,7 @@ import yaml
 
 from chainsleuth.world.plan import WorldPlan
 from chainsleuth.world.presets import DAY
+from chainsleuth.world.truth import named_addresses
 
 SDN_NS = "https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/ADVANCED_XML"
 FEATURE_TYPES = {"XBT": "344", "ETH": "345"}
@@ -85,7 +86,9 @@ def _dump(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100)
 
 
-def write_labels(plan: WorldPlan, root: Path) -> list[Path]:
+def write_labels(
+    plan: WorldPlan, root: Path, named: dict[str, pa.Table] | None = None
+) -> list[Path]:
     out = root / "labels"
     out.mkdir(parents=True, exist_ok=True)
     seed = plan.params.seed
@@ -100,10 +103,10 @@ def write_labels(plan: WorldPlan, root: Path) -> list[Path]:
     candidates: dict[tuple[int, str, str], list[tuple[str, str]]] = defaultdict(list)
     known = pa.array(sorted(actors), pa.int64())
     roles = pa.array(sorted({role for _, role in RULES}), pa.string())
+    if named is None:
+        named = named_addresses(plan, root)
     for chain in ("btc", "eth"):
-        table = pq.read_table(
-            root / "truth" / f"addresses_{chain}.parquet", columns=["address", "actor_id", "role"]
-        )
+        table = named[chain]  # the labelled actors are named actors (users are type "user")
         # most addresses are users' (or have roles no rule names): leave them out at once
         table = table.filter(
             pc.and_(

@@ -194,7 +194,26 @@ def _scheme_docs(plan: WorldPlan, truth: dict[str, Any]) -> list[dict[str, Any]]
     return docs
 
 
-def write_truth(plan: WorldPlan, root: Path, truth: dict[str, Any]) -> list[Path]:
+def named_addresses(plan: WorldPlan, root: Path) -> dict[str, pa.Table]:
+    """Per chain, the addresses of named actors (services, criminals, their helpers) with
+    their actor and role, in file order: all the sanctions list and the labels look at.
+    Read once for both; users' addresses, nearly all the rows, are dropped at once."""
+    named = {}
+    for chain in ("btc", "eth"):
+        table = pq.read_table(
+            root / "truth" / f"addresses_{chain}.parquet", columns=["address", "actor_id", "role"]
+        )
+        named[chain] = table.filter(pc.greater_equal(table["actor_id"], plan.actors.n_users))
+    return named
+
+
+def write_truth(
+    plan: WorldPlan,
+    root: Path,
+    truth: dict[str, Any],
+    named: dict[str, pa.Table] | None = None,
+) -> list[Path]:
+    """The truth files; ``named`` is ``named_addresses(plan, root)`` (read here if not given)."""
     out = root / "truth"
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -282,20 +301,18 @@ def write_truth(plan: WorldPlan, root: Path, truth: dict[str, Any]) -> list[Path
         json.dumps(_scheme_docs(plan, truth), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     written.append(path)
-    written.append(_sanctions(plan, root))
+    written.append(_sanctions(plan, root, named or named_addresses(plan, root)))
     return written
 
 
-def _sanctions(plan: WorldPlan, root: Path) -> Path:
+def _sanctions(plan: WorldPlan, root: Path, named: dict[str, pa.Table]) -> Path:
     """A generated sanctions list in the spirit of OFAC's SDN digital-currency entries."""
     sanctioned = [
         x for x in plan.actors.named if x.category == "sanctioned" or x.info.get("sanctioned")
     ]
     rows: list[dict[str, Any]] = []
     for chain in ("btc", "eth"):
-        table = pq.read_table(
-            root / "truth" / f"addresses_{chain}.parquet", columns=["address", "actor_id", "role"]
-        )
+        table = named[chain]  # sanctioned actors are named actors
         for actor in sanctioned:
             mask = pc.and_(
                 pc.equal(table["actor_id"], actor.id),
