@@ -429,7 +429,7 @@ def test_a_row_inserted_with_its_entry_is_linked_into_the_chain(database: Databa
                             s, table, values(n, i), actor=Actor.system(f"writer-{n}"),
                             action="test.insert", object_type="screening", details={"i": i},
                         )  # fmt: skip
-                        made.append((row_id, event.seq))
+                        made.append((row_id, event["seq"]))
                     s.commit()
         except BaseException as exc:
             failures.append(exc)

@@ -122,9 +122,9 @@ def record(
         # two statements: the head taken, then the entry written as the head's new hash is
         # set (a writable CTE), both on the driver's cursor
         seq, prev_hash = _HOT_TAKE_HEAD.one(session)
-        event = _event(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
-        _append_setting_hash(session, event)
-        return event
+        entry = _entry(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
+        _append_setting_hash(session, entry)
+        return AuditEvent(**entry)
     seq, prev_hash = conn.execute(_TAKE_HEAD).one()
     event = _event(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
     conn.execute(_EVENTS.insert(), _row(event))
@@ -132,9 +132,10 @@ def record(
     return event
 
 
-def _append_setting_hash(session: Session, event: AuditEvent) -> None:
-    params = {f"e_{k}": v for k, v in _row(event).items()}
-    params["new_hash"] = event.hash
+def _append_setting_hash(session: Session, entry: dict[str, Any]) -> None:
+    """Write ``entry`` (``_entry``'s columns) and set the head's hash to its hash."""
+    params = {f"e_{k}": v for k, v in entry.items()}
+    params["new_hash"] = entry["hash"]
     _APPEND_SETTING_HASH.rows(session, params)
 
 
@@ -147,9 +148,10 @@ def record_insert(
     action: str,
     object_type: str,
     details: dict[str, Any],
-) -> tuple[int, AuditEvent]:
-    """Insert one row into ``table`` (its new integer ``id`` returned) and append its audit
-    entry (the object: that id), in the caller's transaction: an insert and ``record``.
+) -> tuple[int, dict[str, Any]]:
+    """Insert one row into ``table`` and append its audit entry (the object: the row's new
+    integer ``id``), in the caller's transaction: an insert and ``record``; (the id, the
+    entry's columns).
 
     On PostgreSQL it takes two statements instead of four (a hot path's round trips): a
     writable CTE inserts the row while the same statement takes the chain's head, and
@@ -162,13 +164,43 @@ def record_insert(
             session, actor=actor, action=action, object_type=object_type, object_id=row_id,
             details=details,
         )  # fmt: skip
-        return row_id, event
+        return row_id, _row(event)
     names = tuple(sorted(values))
     take = _insert_taking_head(table, names)
     seq, prev_hash, row_id = take.one(session, {f"v_{k}": values[k] for k in names})
-    event = _event(seq, prev_hash, actor, action, Outcome.SUCCESS, object_type, row_id, details)
-    _append_setting_hash(session, event)
-    return int(row_id), event
+    entry = _entry(seq, prev_hash, actor, action, Outcome.SUCCESS, object_type, row_id, details)
+    _append_setting_hash(session, entry)
+    return int(row_id), entry
+
+
+def _entry(
+    seq: int,
+    prev_hash: str,
+    actor: Actor,
+    action: str,
+    outcome: Outcome,
+    object_type: str | None,
+    object_id: str | int | None,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """An entry's columns, its hash included (a hot path writes them as they are;
+    ``_event`` makes them an ``AuditEvent``)."""
+    entry: dict[str, Any] = {
+        "seq": seq,
+        "ts": utcnow(),
+        "actor_id": actor.user_id,
+        "actor": actor.name,
+        "channel": str(actor.channel),
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "ip": actor.ip,
+        "outcome": str(outcome),
+        "details": canonical_json(details or {}),
+        "prev_hash": prev_hash,
+    }
+    entry["hash"] = hashlib.sha256(_content(**entry).encode()).hexdigest()
+    return entry
 
 
 def _event(
@@ -181,22 +213,9 @@ def _event(
     object_id: str | int | None,
     details: dict[str, Any] | None,
 ) -> AuditEvent:
-    event = AuditEvent(
-        seq=seq,
-        ts=utcnow(),
-        actor_id=actor.user_id,
-        actor=actor.name,
-        channel=str(actor.channel),
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        ip=actor.ip,
-        outcome=str(outcome),
-        details=canonical_json(details or {}),
-        prev_hash=prev_hash,
+    return AuditEvent(
+        **_entry(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
     )
-    event.hash = entry_hash(event)
-    return event
 
 
 def _row(event: AuditEvent) -> dict[str, Any]:
