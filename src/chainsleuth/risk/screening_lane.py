@@ -57,9 +57,12 @@ def enabled() -> bool:
 
 #: screenings one server process works on at once (``CHAINSLEUTH_SCREENING_THREADS``); the
 #: others wait in the event loop. A screening is mostly Python (the GIL) with a few round
-#: trips to the database: a few threads keep a core busy, and dozens (the thread pool's
-#: default of 40) only trade the GIL back and forth, which costs CPU and the latency tail.
-DEFAULT_THREADS = 4
+#: trips to the database and a trace that releases the GIL: two threads keep a core busy,
+#: and more only trade the GIL back and forth, which costs CPU and the latency tail (10M
+#: world, 200 screenings/s on 2 cores, 2 processes: p99 42 ms with 2 threads, 72 ms with 4;
+#: the thread pool's default of 40 is far worse). A database farther away than loopback may
+#: want more.
+DEFAULT_THREADS = 2
 
 
 def threads_setting() -> int:

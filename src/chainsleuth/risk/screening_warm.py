@@ -10,18 +10,22 @@ queue behind it, and each worker process of a server pays it on its own.
 lane is on and a precomputed risk table exists (the data folder of a screening service):
 for each chain with a table it assesses an address, a deposit and a withdrawal of the
 store as a screening would (``screening.check`` and ``assess``), writes nothing (the
-session is rolled back), and reserves a scratch set for each of the lane's threads.
+session is rolled back), and reserves a scratch set and a database connection for each of
+the lane's threads.
 ``CHAINSLEUTH_SCREENING_WARM=0`` turns it off. A failure is logged and the server serves
 anyway: the first screenings then do the work themselves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 from chainsleuth.chain import storage
 from chainsleuth.chain.chains import get_chain
@@ -70,11 +74,22 @@ def warm(app: Any, threads: int) -> list[str]:
                 spare = graph.spare_scratch
         finally:
             session.rollback()
+    _open_connections(state.db, threads)
     log.info(
         "screening path warmed in %.1f s (%s; %d scratch sets)",
         time.perf_counter() - started, ", ".join(done), spare,
     )  # fmt: skip
     return done
+
+
+def _open_connections(db: Any, count: int) -> None:
+    """Have ``count`` database connections in the pool (one per lane thread), each used
+    once: a new connection costs a server process's start and the session's set-up."""
+    with contextlib.ExitStack() as stack:
+        for _ in range(count):
+            session = stack.enter_context(db.session())
+            session.execute(select(1))
+            session.rollback()
 
 
 def _warm_chain(session: Any, scorer: Any, root: Any, chain: str) -> list[str]:
