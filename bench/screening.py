@@ -48,7 +48,7 @@ from chainsleuth.auth.schemas import UserCreate
 from chainsleuth.chain import storage
 from chainsleuth.chain.keys import hex_of
 from chainsleuth.chain.lookups import ChainReader
-from chainsleuth.risk.table import table_dir
+from chainsleuth.risk.table import table_dir, tabled_chains
 
 
 def free_port() -> int:
@@ -195,7 +195,7 @@ def sample_targets(data: Path, tx_share: float, n: int = 5000) -> list[tuple[str
     with a table (seeded: the same on every run)."""
     rng = random.Random(5)
     out: list[tuple[str, str, str]] = []
-    chains = sorted(p.parent.name for p in table_dir(data).glob("*/meta.json"))
+    chains = tabled_chains(data)
     for chain in chains:
         flat = storage.FlatFiles(data / "chains" / chain)
         count = int(json.loads((table_dir(data) / chain / "meta.json").read_text())["addresses"])

@@ -114,6 +114,19 @@ def record(
     Core statements on the session's connection, not the ORM's unit of work (the entry is
     returned, not added to the session): every audited action pays for this, and the
     screening hot path most of all."""
+    return AuditEvent(**_append(session, actor, action, outcome, object_type, object_id, details))
+
+
+def _append(
+    session: Session,
+    actor: Actor,
+    action: str,
+    outcome: Outcome,
+    object_type: str | None,
+    object_id: str | int | None,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``record``'s work: the entry appended, as its columns."""
     session.flush()  # the caller's pending rows first, as the ORM's autoflush did
     conn = session.connection()
     # Taking the head row first serialises writers on every backend: PostgreSQL locks the
@@ -124,12 +137,12 @@ def record(
         seq, prev_hash = _HOT_TAKE_HEAD.one(session)
         entry = _entry(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
         _append_setting_hash(session, entry)
-        return AuditEvent(**entry)
+        return entry
     seq, prev_hash = conn.execute(_TAKE_HEAD).one()
-    event = _event(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
-    conn.execute(_EVENTS.insert(), _row(event))
-    conn.execute(_SET_HASH, {"new_hash": event.hash})
-    return event
+    entry = _entry(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
+    conn.execute(_EVENTS.insert(), entry)
+    conn.execute(_SET_HASH, {"new_hash": entry["hash"]})
+    return entry
 
 
 def _append_setting_hash(session: Session, entry: dict[str, Any]) -> None:
@@ -160,11 +173,8 @@ def record_insert(
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         row_id = int(conn.execute(table.insert().returning(table.c.id), values).scalar_one())
-        event = record(
-            session, actor=actor, action=action, object_type=object_type, object_id=row_id,
-            details=details,
-        )  # fmt: skip
-        return row_id, _row(event)
+        entry = _append(session, actor, action, Outcome.SUCCESS, object_type, row_id, details)
+        return row_id, entry
     names = tuple(sorted(values))
     take = _insert_taking_head(table, names)
     seq, prev_hash, row_id = take.one(session, {f"v_{k}": values[k] for k in names})
@@ -183,8 +193,8 @@ def _entry(
     object_id: str | int | None,
     details: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """An entry's columns, its hash included (a hot path writes them as they are;
-    ``_event`` makes them an ``AuditEvent``)."""
+    """An entry's columns, its hash included (written as they are; ``record`` returns them
+    as an ``AuditEvent``)."""
     entry: dict[str, Any] = {
         "seq": seq,
         "ts": utcnow(),
@@ -201,25 +211,6 @@ def _entry(
     }
     entry["hash"] = hashlib.sha256(_content(**entry).encode()).hexdigest()
     return entry
-
-
-def _event(
-    seq: int,
-    prev_hash: str,
-    actor: Actor,
-    action: str,
-    outcome: Outcome,
-    object_type: str | None,
-    object_id: str | int | None,
-    details: dict[str, Any] | None,
-) -> AuditEvent:
-    return AuditEvent(
-        **_entry(seq, prev_hash, actor, action, outcome, object_type, object_id, details)
-    )
-
-
-def _row(event: AuditEvent) -> dict[str, Any]:
-    return {c.name: getattr(event, c.name) for c in _EVENTS.columns}
 
 
 #: (table, columns) -> the PostgreSQL statement of ``record_insert``'s first step

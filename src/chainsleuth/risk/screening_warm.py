@@ -29,27 +29,25 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from chainsleuth.chain import storage
 from chainsleuth.chain.chains import get_chain
 from chainsleuth.chain.enums import ChainKind
 from chainsleuth.chain.keys import hex_of
+from chainsleuth.core.db import Database
 from chainsleuth.core.errors import ChainsleuthError
 from chainsleuth.risk import policy_store
 from chainsleuth.risk import screening as screening_service
+from chainsleuth.risk.facts import Scorer
 from chainsleuth.risk.screening_schemas import ScreeningCreate
-from chainsleuth.risk.table import open_table, table_dir
+from chainsleuth.risk.table import open_table, tabled_chains
 
 log = logging.getLogger(__name__)
 
 
 def enabled() -> bool:
     return os.environ.get("CHAINSLEUTH_SCREENING_WARM", "1").strip() not in ("0", "false", "no")
-
-
-def tabled_chains(data_dir: Path) -> list[str]:
-    """The chains with a precomputed risk table, sorted."""
-    return sorted(p.parent.name for p in table_dir(data_dir).glob("*/meta.json"))
 
 
 def warm(app: Any, threads: int) -> list[str]:
@@ -89,7 +87,7 @@ def warm(app: Any, threads: int) -> list[str]:
     return done
 
 
-def _open_connections(db: Any, count: int) -> None:
+def _open_connections(db: Database, count: int) -> None:
     """Have ``count`` database connections in the pool (one per lane thread), each used
     once: a new connection costs a server process's start and the session's set-up."""
     with contextlib.ExitStack() as stack:
@@ -99,7 +97,7 @@ def _open_connections(db: Any, count: int) -> None:
             session.rollback()
 
 
-def _warm_chain(session: Any, scorer: Any, root: Any, chain: str) -> list[str]:
+def _warm_chain(session: Session, scorer: Scorer, root: Path, chain: str) -> list[str]:
     table = open_table(scorer.settings.data_dir, chain)
     flat = storage.flat_files(root, chain)
     if table is None or table.n == 0 or not flat.tx_path.exists():

@@ -75,6 +75,11 @@ def table_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "risk" / "table"
 
 
+def tabled_chains(data_dir: Path) -> list[str]:
+    """The chains with a precomputed table, sorted."""
+    return sorted(p.parent.name for p in table_dir(data_dir).glob("*/meta.json"))
+
+
 # --- the kernel ------------------------------------------------------------------------------
 
 
