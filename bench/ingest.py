@@ -55,7 +55,7 @@ import base58
 import bech32m
 
 from chainsleuth.chain.store import ChainStore
-from chainsleuth.ingest.bitcoin import UtxoColumns, add_core_raw
+from chainsleuth.ingest.bitcoin import BitcoinCoreSource, UtxoColumns, add_core_raw
 from chainsleuth.ingest.columns import gc_paused
 from chainsleuth.ingest.ethereum import (
     AccountColumns,
@@ -68,6 +68,9 @@ from chainsleuth.ingest.ethereum import (
 )
 from chainsleuth.ingest.follow import Syncer, SyncOptions
 from chainsleuth.ingest.rpc import RpcClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from etl_jobs import RecordedNode, reply  # noqa: E402 - bench/etl_jobs.py, stdlib only
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "ingest" / "fixtures"
@@ -276,19 +279,117 @@ def ours_eth(responses: list[tuple[bytes, Any]]) -> int:
     return n
 
 
-def ours_btc_load(responses: list[bytes], root: Path) -> int:
-    cols = UtxoColumns()
-    add_core_raw(cols, responses)
-    with ChainStore(root) as store:
-        return store.append(cols.block_range(0, len(responses) - 1)).txs
+class ReplayClient(RpcClient):
+    """chainsleuth's RPC client with the HTTP POST replaced, as bitcoin-etl's and
+    ethereum-etl's ``make_post_request`` is on their side: a batch request is answered
+    with the recorded answers' bytes (``etl_jobs.reply``); the rest is the client's own."""
+
+    def __init__(self, node: RecordedNode) -> None:
+        super().__init__("http://node.invalid:8332")
+        self.node = node
+
+    def _post_once(self, body: bytes) -> bytes:
+        return reply(body, self.node.answer)
 
 
-def ours_eth_load(responses: list[tuple[bytes, bytes]], root: Path, first: int) -> int:
-    cols = AccountColumns()
-    # the answers' JSON bytes (each block's receipts one array), by add_eth_raw's pass
-    add_eth_raw(cols, [b for b, _ in responses], [r for _, r in responses], first)
-    with ChainStore(root) as store:
-        return store.append(cols.block_range(first, first + len(responses) - 1)).txs
+def ours_ingest(node: RecordedNode, root: Path) -> int:
+    """``chainsleuth ingest btc-rpc`` / ``eth-rpc`` of the node's blocks into a new store:
+    the real source, syncer and store, with their defaults."""
+    with ReplayClient(node) as client, ChainStore(root) as store:
+        source = BitcoinCoreSource(client) if node.chain == "btc" else EthereumSource(client)
+        return Syncer(store, source, SyncOptions(from_block=node.first)).run().txs
+
+
+ETL_REQUIREMENTS = ROOT / "bench" / "etl-baseline"
+
+
+def etl_venv(name: str) -> Path | str:
+    """The Python of a virtualenv holding ``name`` (bitcoin-etl or ethereum-etl) installed
+    from PyPI with the pinned dependencies of bench/etl-baseline/NAME.txt (made once, kept
+    in bench/results); a reason where it cannot be made."""
+    folder = BASELINE_DIR / f"venv-{name}-{PACKAGES[name]}"
+    python = folder / "bin" / "python"
+    stamp = folder / ".installed"
+    requirements = ETL_REQUIREMENTS / f"{name}.txt"
+    if stamp.exists() and stamp.read_text() == requirements.read_text():
+        return python
+    shutil.rmtree(folder, ignore_errors=True)
+    steps = [
+        [sys.executable, "-m", "venv", str(folder)],
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "-r", str(requirements)],
+    ]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            return f"{' '.join(step[:4])} failed: {done.stderr.strip()[-300:]}"
+    stamp.write_text(requirements.read_text())
+    return python
+
+
+def theirs_job(python: Path, inputs: Path, out: Path) -> tuple[int, float, float]:
+    """(transactions, wall-clock s, CPU s) of the tool's own export job over the recorded
+    answers, timed inside its process (its start-up and imports left out, as ours are)."""
+    chain = json.loads((inputs / "meta.json").read_text())["chain"]
+    done = subprocess.run(
+        [str(python), str(ROOT / "bench" / "etl_jobs.py"), chain, str(inputs), str(out)]
+        + ["1", "100", "5"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{chain} baseline job failed:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["txs"], result["wall"][0], result["cpu"][0]
+
+
+def write_node(
+    folder: Path, chain: str, first: int, blocks: list[bytes], receipts: list[list[bytes]] | None
+) -> Path:
+    """The answers in etl_jobs.RecordedNode's files."""
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text(json.dumps({"chain": chain, "first": first}))
+    (folder / "blocks.jsonl").write_bytes(b"\n".join(blocks) + b"\n")
+    if receipts is not None:
+        with (folder / "receipts.jsonl").open("wb") as f:
+            for k, block_receipts in enumerate(receipts):
+                for raw in block_receipts:
+                    tx_hash = json.loads(raw)["transactionHash"]
+                    f.write(b"%d %s %s\n" % (first + k, tx_hash.encode(), raw))
+    return folder
+
+
+def ingest_vs_jobs(
+    chain: str, node_dir: Path, python: Path | str, runs: int, mappers: Callable[[], int]
+) -> None:
+    """Ours (ingest into a new store) and theirs (their export job), ``runs`` times in
+    turn; the best of each; then their mappers alone, for reference."""
+    node = RecordedNode(node_dir)
+    best, best_cpu, counts = [float("inf")] * 2, [float("inf")] * 2, [0, 0]
+    for _ in range(max(1, runs)):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / "chains"
+            counts[0], seconds, cpu = timed(lambda: ours_ingest(node, root))  # noqa: B023
+        best[0], best_cpu[0] = min(best[0], seconds), min(best_cpu[0], cpu)
+        if isinstance(python, Path):
+            with tempfile.TemporaryDirectory() as tmp:
+                counts[1], seconds, cpu = theirs_job(python, node_dir, Path(tmp))
+            best[1], best_cpu[1] = min(best[1], seconds), min(best_cpu[1], cpu)
+    blocks = node.last - node.first + 1
+    tool = "bitcoin-etl" if chain == "btc" else "ethereum-etl"
+    ours = line(
+        f"{chain}: chainsleuth ingest into a store ({blocks:,} blocks)",
+        counts[0],
+        best[0],
+        best_cpu[0],
+    )
+    if isinstance(python, Path):
+        theirs = line(f"{chain}: {tool} export job (JSON files)", counts[1], best[1], best_cpu[1])
+        ratio(chain, ours, theirs)
+    else:
+        print(f"  {chain}: {tool}'s own job not run: {python}")
+    n, s, c = timed(mappers)
+    theirs = line(f"{chain}: {tool}'s mappers alone (no job, client, exporter)", n, s, c)
+    ratio(chain, ours, theirs)
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -370,7 +471,9 @@ def eth_chain(
 
 def btc_chain(blocks: int, txs_per_block: int) -> list[bytes]:
     """Bitcoin Core getblock (verbosity 3) answers of a chain whose transactions each spend
-    one earlier output into two (a payment and change), with valid addresses."""
+    one earlier output into two (a payment and change), with valid addresses: mainnet's
+    genesis block (the real answer, so that the ingester takes the node for mainnet), then
+    ``blocks - 1`` blocks made here."""
     addresses = [
         base58.b58encode_check(b"\x00" + hashlib.sha256(b"a%d" % i).digest()[:20]).decode()
         if i % 2
@@ -383,10 +486,11 @@ def btc_chain(blocks: int, txs_per_block: int) -> list[bytes]:
         return {"type": "witness_v0_keyhash" if a.startswith("bc1") else "pubkeyhash", "address": a}
 
     unspent: list[tuple[str, int, int, dict[str, Any]]] = []  # txid, n, sat, spk
-    out = []
-    prev = None
+    genesis = btc_fixture_responses()[0]
+    out = [genesis]
+    prev = json.loads(genesis)["hash"]
     k = 0
-    for height in range(blocks):
+    for height in range(1, blocks):
         txs = []
         cb_id = _hash("cb", height)
         cb_spk = spk(k)
@@ -589,6 +693,7 @@ def main() -> None:
     parser.add_argument("--per-block", type=int, default=250)
     parser.add_argument("--batch-blocks", type=int, default=10, help="ganache: blocks a batch")
     parser.add_argument("--runs", type=int, default=5, help="parse runs (the best is shown)")
+    parser.add_argument("--load-runs", type=int, default=3, help="ingest runs (the best)")
     parser.add_argument("--small", action="store_true", help="a tenth of every size")
     args = parser.parse_args()
     if args.small:
@@ -631,26 +736,25 @@ def main() -> None:
         args.runs,
     )
 
-    print("\n2. a loadable chain, parsed and appended to a store (baseline: converted only)")
+    print(
+        "\n2. a loadable chain, ingested into a store, against the tools' own export jobs "
+        f"(the best of {args.load_runs} runs each, taken in turn; target 10x)"
+    )
     chain = btc_chain(args.btc_blocks, args.btc_txs)
+    echain = eth_chain(eth_fixture_responses(), args.eth_blocks, 1_000_000)
+    eth_answers = [(rb, b"[" + b",".join(rr) + b"]") for rb, rr in echain]
     with tempfile.TemporaryDirectory() as tmp:
-        n, s, c = timed(lambda: ours_btc_load(chain, Path(tmp) / "chains"))
-    ours = line(f"btc: chainsleuth parse + append ({args.btc_blocks:,} blocks)", n, s, c)
-    n, s, c = timed(lambda: btc_base(chain))
-    theirs = line("btc: baseline convert", n, s, c)
-    ratio("btc", ours, theirs)
-    echain = [
-        (raw_block, b"[" + b",".join(raw_receipts) + b"]")
-        for raw_block, raw_receipts in eth_chain(
-            eth_fixture_responses(), args.eth_blocks, 1_000_000
+        btc_dir = write_node(Path(tmp) / "btc", "btc", 0, chain, None)
+        eth_dir = write_node(
+            Path(tmp) / "eth", "eth", 1_000_000, [rb for rb, _ in echain], [rr for _, rr in echain]
         )
-    ]
-    with tempfile.TemporaryDirectory() as tmp:
-        n, s, c = timed(lambda: ours_eth_load(echain, Path(tmp) / "chains", 1_000_000))
-    ours = line(f"eth: chainsleuth parse + append ({args.eth_blocks:,} blocks)", n, s, c)
-    n, s, c = timed(lambda: eth_base(echain))
-    theirs = line("eth: baseline convert", n, s, c)
-    ratio("eth", ours, theirs)
+        del echain
+        ingest_vs_jobs(
+            "btc", btc_dir, etl_venv("bitcoin-etl"), args.load_runs, lambda: btc_base(chain)
+        )
+        ingest_vs_jobs(
+            "eth", eth_dir, etl_venv("ethereum-etl"), args.load_runs, lambda: eth_base(eth_answers)
+        )
 
     print(f"\n3. end to end from ganache ({args.ganache_txs:,} txs, target 2,000 tx/s)")
     ganache_e2e(args.ganache_txs, args.per_block, args.batch_blocks)

@@ -137,6 +137,7 @@ class FakeBitcoind:
         self.truncate = False
         self.garble = False
         self.delay_s = 0.0
+        self.reverse_batches = False  # answer each batch's calls last first
         self.lock = threading.Lock()
         fake = self
 
@@ -161,7 +162,10 @@ class FakeBitcoind:
                     return
                 request = json.loads(body)
                 if isinstance(request, list):
-                    payload = json.dumps([fake.answer(r) for r in request], default=_encode)
+                    answers = [fake.answer(r) for r in request]
+                    if fake.reverse_batches:
+                        answers.reverse()
+                    payload = json.dumps(answers, default=_encode)
                 else:
                     payload = json.dumps(fake.answer(request), default=_encode)
                 data = payload.encode()

@@ -170,6 +170,39 @@ def test_the_same_range_twice_changes_nothing(
     assert stored_hashes(tmp_path) == [b["hash"] for b in blocks]
 
 
+def test_by_default_a_sparse_chain_is_appended_in_few_batches(
+    tmp_path: Path, mainnet_start: list[dict[str, Any]]
+) -> None:
+    """Without --batch-blocks, fetches of 100 blocks are appended together (up to
+    APPEND_TXS transactions): 250 one-transaction blocks are one append, where
+    --batch-blocks 50 makes five; the stores hold the same chain."""
+    blocks = extend(mainnet_start, 248)  # 0..249
+    with FakeBitcoind(blocks) as node:
+        default = sync(tmp_path / "a", node.url)
+        explicit = sync(tmp_path / "b", node.url, batch_blocks=50)
+    assert (default.blocks, default.txs) == (explicit.blocks, explicit.txs) == (250, 250)
+    with ChainStore(tmp_path / "a", durable=False) as a, ChainStore(tmp_path / "b") as b:
+        assert [(e.first_height, e.last_height) for e in a.events()] == [(0, 249)]
+        assert [(e.first_height, e.last_height) for e in b.events()] == [
+            (k, k + 49) for k in range(0, 250, 50)
+        ]
+        assert a.state("btc").tip_hash == b.state("btc").tip_hash == blocks[-1]["hash"]
+    assert stored_hashes(tmp_path / "a") == stored_hashes(tmp_path / "b")
+
+
+def test_replies_out_of_order_are_matched_by_id(
+    tmp_path: Path, mainnet_start: list[dict[str, Any]]
+) -> None:
+    """A node may answer a batch in any order: the client matches replies to calls by id
+    (the in-order fast path does not take such a reply)."""
+    blocks = extend(mainnet_start, 8)
+    with FakeBitcoind(blocks) as node:
+        node.reverse_batches = True
+        report = sync(tmp_path, node.url, batch_blocks=4)
+    assert report.blocks == 10
+    assert stored_hashes(tmp_path) == [b["hash"] for b in blocks]
+
+
 # --- re-orgs ------------------------------------------------------------------------------
 
 

@@ -11,13 +11,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from ingest_helpers import BTC_FIX, ETH_FIX, read_lines
 from typer.testing import CliRunner, Result
 
+from chainsleuth.chain.batch import BlockRange
+from chainsleuth.chain.schemas import SOURCE
 from chainsleuth.chain.store import ChainStore
 from chainsleuth.cli import app
 from chainsleuth.ingest.etl import EtlSource
-from chainsleuth.ingest.follow import Syncer, SyncOptions
+from chainsleuth.ingest.follow import Syncer, SyncOptions, joined
 
 runner = CliRunner()
 STREAM = ETH_FIX / "test_stream" / "blocks_17173049_17173050"
@@ -164,3 +167,27 @@ def test_follow_picks_up_new_export_files(tmp_path: Path) -> None:
             stop.set()
             thread.join(timeout=30)
     assert not errors
+
+
+def test_batches_appended_together_name_each_token_once() -> None:
+    """Files name every token in each range they are asked for: the batch that joins
+    consecutive ranges keeps each token once (the first), with all the ranges' rows."""
+    a, b = "0x" + "aa" * 20, "0x" + "bb" * 20
+
+    def part(first: int, rows: list[tuple[str, str]]) -> BlockRange:
+        tokens = pa.table(
+            {
+                "address": [r[0] for r in rows],
+                "symbol": [r[1] for r in rows],
+                "name": [r[1] for r in rows],
+                "decimals": pa.array([6] * len(rows), pa.int32()),
+            },
+            schema=SOURCE["account"]["tokens"],
+        )
+        return BlockRange("eth", first, first + 9, {"tokens": tokens})
+
+    both = joined([part(0, [(a, "A"), (b, "B")]), part(10, [(a, "A"), (b, "B")]), part(20, [])])
+    assert (both.first_height, both.last_height) == (0, 29)
+    assert both.tables["tokens"].to_pydict()["address"] == [a, b]
+    assert both.tables["tokens"].to_pydict()["symbol"] == ["A", "B"]
+    assert both.table("txs").num_rows == 0

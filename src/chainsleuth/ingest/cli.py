@@ -27,7 +27,12 @@ app = typer.Typer(
 FromOption = typer.Option(None, "--from-block", help="First block (an empty chain only)")
 ToOption = typer.Option(None, "--to-block", help="Last block (default: the source's tip)")
 FollowOption = typer.Option(False, "--follow", help="Keep up with the tip until stopped")
-BatchOption = typer.Option(100, "--batch-blocks", min=1, help="Blocks per atomic append")
+BatchOption = typer.Option(
+    None,
+    "--batch-blocks",
+    min=1,
+    help="Blocks per atomic append (default: 100 a fetch, appended together up to 100,000 txs)",
+)
 PollOption = typer.Option(5.0, "--poll-seconds", min=0.1, help="Tip polling interval (--follow)")
 ReorgOption = typer.Option(1000, "--max-reorg", min=1, help="Deepest re-org rolled back")
 ProgressOption = typer.Option(True, "--progress/--no-progress", help="Show a progress bar")
@@ -39,7 +44,7 @@ def _run(
     from_block: int | None,
     to_block: int | None,
     follow: bool,
-    batch_blocks: int,
+    batch_blocks: int | None,
     poll_seconds: float,
     max_reorg: int,
     progress: bool,
@@ -88,7 +93,7 @@ def btc_rpc(
     from_block: int = FromOption,
     to_block: int = ToOption,
     follow: bool = FollowOption,
-    batch_blocks: int = BatchOption,
+    batch_blocks: int | None = BatchOption,
     poll_seconds: float = PollOption,
     max_reorg: int = ReorgOption,
     progress: bool = ProgressOption,
@@ -113,7 +118,7 @@ def eth_rpc(
     from_block: int = FromOption,
     to_block: int = ToOption,
     follow: bool = FollowOption,
-    batch_blocks: int = BatchOption,
+    batch_blocks: int | None = BatchOption,
     poll_seconds: float = PollOption,
     max_reorg: int = ReorgOption,
     progress: bool = ProgressOption,
@@ -139,7 +144,7 @@ def etl(
     from_block: int = FromOption,
     to_block: int = ToOption,
     follow: bool = FollowOption,
-    batch_blocks: int = BatchOption,
+    batch_blocks: int | None = BatchOption,
     progress: bool = ProgressOption,
 ) -> None:
     """Load bitcoin-etl / ethereum-etl export files (JSON lines or CSV)."""

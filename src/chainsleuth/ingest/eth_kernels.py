@@ -274,7 +274,7 @@ _T_STATUS, _T_METHOD, _T_CREATED, _T_GAS, _T_PLO, _T_PHI, _T_HASP = range(8, 15)
 _TX_ROWS = 15
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def eth_blocks(  # noqa: C901, PLR0912, PLR0915 - one pass over the JSON grammar
     b: np.ndarray,
     wd: np.ndarray,
@@ -771,7 +771,7 @@ def _hex128_or_big(b: np.ndarray, s: int, e: int, q: np.ndarray) -> bool:
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gather_0x(
     b: np.ndarray, starts: np.ndarray, lengths: np.ndarray, prefixed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -808,7 +808,7 @@ def _put(b: np.ndarray, s: int, length: int, out: np.ndarray, at: int, prefix: b
     return at + length
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def eth_strings(
     b: np.ndarray, blk: np.ndarray, txc: np.ndarray, trc: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

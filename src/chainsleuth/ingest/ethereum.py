@@ -35,6 +35,7 @@ checked, hashes checked in one pass, amounts into Arrow through int64 where they
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Sequence, Sized
 from itertools import chain, repeat
 from operator import itemgetter, mul
@@ -764,6 +765,10 @@ class EthereumSource:
         self.block_receipts: bool | None = None  # eth_getBlockReceipts works; None: untried
         self.known_tokens: set[str] = set()
         self.skipped_transfers = 0
+        # fetch runs on several threads at once (ingest.follow): one asks for new tokens'
+        # metadata, one probes the node's methods
+        self._lock = threading.Lock()
+        self._probe = threading.Lock()
         #: the node's trace method (``TRACE_METHODS``), "" where it has none; None: untried
         self.trace_method: str | None = None
 
@@ -778,7 +783,13 @@ class EthereumSource:
 
     def _traces(self, heights: Sequence[int], blocks: Sequence[Any]) -> pa.Table | None:
         """The blocks' traces by the node's trace method (probed on the first range and
-        kept), or None where it has none."""
+        kept, by one fetch while the others wait), or None where it has none."""
+        if self.trace_method is None:
+            with self._probe:
+                return self._traces_of(heights, blocks)
+        return self._traces_of(heights, blocks)
+
+    def _traces_of(self, heights: Sequence[int], blocks: Sequence[Any]) -> pa.Table | None:
         if self.trace_method == "":
             return None
         methods = [self.trace_method] if self.trace_method else list(TRACE_METHODS)
@@ -847,7 +858,14 @@ class EthereumSource:
 
     def _raw_block_receipts(self, heights: Sequence[int]) -> list[Any] | None:
         """Each block's receipts by ``eth_getBlockReceipts`` as the node's JSON bytes (one
-        array a block), or None where the node lacks the method."""
+        array a block), or None where the node lacks the method (probed by one fetch while
+        the others wait)."""
+        if self.block_receipts is None:
+            with self._probe:
+                return self._raw_block_receipts_of(heights)
+        return self._raw_block_receipts_of(heights)
+
+    def _raw_block_receipts_of(self, heights: Sequence[int]) -> list[Any] | None:
         if self.block_receipts is False:
             return None
         answers = self.client.batch(
@@ -882,11 +900,12 @@ class EthereumSource:
             blocks = [decode_eth_block(raw) for raw in raw_blocks]
             receipts = self._receipts(blocks, heights)
             add_eth_blocks(cols, blocks, receipts, first)
-        new = cols.token_addresses() - self.known_tokens
-        for address, symbol, name, decimals in token_metadata(self.client, new, last):
-            cols.add_token(address, symbol, name, decimals)
-        self.known_tokens |= new
-        self.skipped_transfers += cols.skipped_transfers
+        with self._lock:  # each new token's metadata is asked for once, by one batch
+            new = cols.token_addresses() - self.known_tokens
+            for address, symbol, name, decimals in token_metadata(self.client, new, last):
+                cols.add_token(address, symbol, name, decimals)
+            self.known_tokens |= new
+            self.skipped_transfers += cols.skipped_transfers
         traces = self._traces(heights, blocks if blocks is not None else raw_blocks)
         if traces is not None:
             cols.add_traces(stored_transfers(traces))

@@ -5,10 +5,15 @@ One loop for every source (Bitcoin Core, an Ethereum node, blockchain-etl files)
 ``BlockRange`` for any range of heights.
 
 * **Incremental and resumable.** Loading starts at the store's tip + 1 (or ``from_block``
-  on an empty chain) and goes in batches of ``batch_blocks``; each batch is one atomic
-  ``ChainStore.append``, so a killed ingest leaves the store at its last committed batch
-  and the next run goes on from there: no gap, no duplicate. A range already stored is not
-  fetched again (the same command twice changes nothing).
+  on an empty chain) and goes in batches; each batch is one atomic ``ChainStore.append``,
+  so a killed ingest leaves the store at its last committed batch and the next run goes
+  on from there: no gap, no duplicate. With ``batch_blocks`` set, a batch is that many
+  blocks. By default blocks are fetched ``FETCH_BLOCKS`` at a time, and consecutive
+  fetches are appended as one batch until it holds ``APPEND_TXS`` transactions, was begun
+  ``APPEND_S`` seconds ago, or ends the range: a dense chain (mainnet Bitcoin, recent
+  Ethereum) appends every fetch, and a sparse one (early blocks, a test net) does not
+  pay an append, its files and its index run, for every few hundred transactions. A
+  range already stored is not fetched again (the same command twice changes nothing).
 * **The right network.** The source's identity (Bitcoin: the genesis hash; Ethereum:
   chain id and genesis hash) is kept beside the store (``ingest/<chain>.json``); a source
   on another network is refused before anything is fetched, and so is one that does not
@@ -22,7 +27,10 @@ One loop for every source (Bitcoin Core, an Ethereum node, blockchain-etl files)
 * **Following.** With ``follow`` the loop polls the tip every ``poll_s`` seconds until
   stopped (Ctrl-C, or ``stop`` set), or until ``to_block`` is stored.
 
-Fetching runs up to ``PREFETCH`` batches ahead of appending, in a thread of its own.
+Fetching runs up to ``PREFETCH`` batches ahead of appending, in ``FETCH_THREADS`` threads
+of its own (a source's ``fetch`` is called from several threads at once; the batches are
+appended in order). The compiled passes that read a node's answers release the GIL, so
+two fetches parse side by side while the store appends.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+import pyarrow as pa
+
 from chainsleuth.chain.batch import BlockRange
 from chainsleuth.chain.store import ChainStore
 from chainsleuth.core.errors import Conflict, InvalidInput
@@ -42,7 +53,11 @@ from chainsleuth.ingest import status as sync_status
 from chainsleuth.ingest.progress import SyncProgress
 from chainsleuth.ingest.rpc import CredentialsRefused, NodeUnreachable
 
-PREFETCH = 2  # batches fetched ahead of the one being appended
+PREFETCH = 3  # batches fetched ahead of the one being appended
+FETCH_THREADS = 2
+FETCH_BLOCKS = 100  # blocks a fetch, by default
+APPEND_TXS = 100_000  # by default, fetches are appended together up to this many txs
+APPEND_S = 5.0  # ... or for this long
 
 
 class Source(Protocol):
@@ -67,7 +82,9 @@ class SyncOptions:
     from_block: int | None = None
     to_block: int | None = None
     follow: bool = False
-    batch_blocks: int = 100
+    #: blocks a batch (one fetch, one append); None: FETCH_BLOCKS a fetch, appended together
+    #: up to APPEND_TXS transactions or APPEND_S seconds
+    batch_blocks: int | None = None
     poll_s: float = 5.0
     max_reorg: int = 1000
     stop: threading.Event | None = None
@@ -119,7 +136,7 @@ class Syncer:
         self.report = SyncReport(self.chain)
         self._status = sync_status.load(store.root, self.chain)
         self._started = time.perf_counter()
-        if self.options.batch_blocks < 1:
+        if self.options.batch_blocks is not None and self.options.batch_blocks < 1:
             raise InvalidInput("--batch-blocks must be at least 1")
 
     # --- the loop ----------------------------------------------------------------------------
@@ -197,43 +214,61 @@ class Syncer:
             return opts.to_block is not None and tip is not None and tip >= opts.to_block
 
     def _load(self, start: int, end: int) -> None:
-        size = self.options.batch_blocks
+        explicit = self.options.batch_blocks is not None
+        size = self.options.batch_blocks or FETCH_BLOCKS
         ranges = [(a, min(a + size - 1, end)) for a in range(start, end + 1, size)]
         if self.progress is not None:
             self.progress.start(self.chain, start, end)
-        # one fetching thread, PREFETCH batches ahead of the append: the node always has work
-        # while the store appends (the fetches stay in order, one at a time)
-        with ThreadPoolExecutor(1, thread_name_prefix="fetch") as pool:
+        # FETCH_THREADS fetching threads, PREFETCH batches ahead of the append: the node always
+        # has work while the store appends (the batches are taken in order)
+        with ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="fetch") as pool:
             pending: deque[Future[BlockRange]] = deque(
                 pool.submit(self._fetch, *r) for r in ranges[:PREFETCH]
             )
+            held: list[BlockRange] = []
+            held_txs, held_since = 0, 0.0
             try:
                 for i in range(len(ranges)):
                     batch = pending.popleft().result()
                     if i + PREFETCH < len(ranges):
                         pending.append(pool.submit(self._fetch, *ranges[i + PREFETCH]))
-                    try:
-                        result = self.store.append(batch)
-                    except Conflict:
-                        raise _Relink() from None
-                    if self.options.on_append is not None and not result.skipped:
-                        self.options.on_append(self.chain, batch.first_height, batch.last_height)
-                    if self.options.stop is not None and self.options.stop.is_set():
+                    if not held:
+                        held_since = time.perf_counter()
+                    held.append(batch)
+                    held_txs += batch.tables["txs"].num_rows
+                    stop = self.options.stop is not None and self.options.stop.is_set()
+                    if not (
+                        explicit
+                        or stop
+                        or i + 1 == len(ranges)
+                        or held_txs >= APPEND_TXS
+                        or time.perf_counter() - held_since >= APPEND_S
+                    ):
+                        continue
+                    self._append(joined(held))
+                    held, held_txs = [], 0
+                    if stop:
                         return
-                    r = self.report
-                    r.blocks += result.blocks
-                    r.txs += result.txs
-                    if r.first_height is None:
-                        r.first_height = batch.first_height
-                    r.last_height = batch.last_height
-                    if self.progress is not None:
-                        self.progress.advance(
-                            batch.last_height - batch.first_height + 1, result.txs
-                        )
-                    self._save_status("syncing")
             finally:
                 for future in pending:  # stopped, re-linking or failed: fetch no further
                     future.cancel()
+
+    def _append(self, batch: BlockRange) -> None:
+        try:
+            result = self.store.append(batch)
+        except Conflict:
+            raise _Relink() from None
+        if self.options.on_append is not None and not result.skipped:
+            self.options.on_append(self.chain, batch.first_height, batch.last_height)
+        r = self.report
+        r.blocks += result.blocks
+        r.txs += result.txs
+        if r.first_height is None:
+            r.first_height = batch.first_height
+        r.last_height = batch.last_height
+        if self.progress is not None:
+            self.progress.advance(batch.last_height - batch.first_height + 1, result.txs)
+        self._save_status("syncing")
 
     def _fetch(self, first: int, last: int) -> BlockRange:
         """A checked batch; fetched a second time if the first was inconsistent (a re-org on
@@ -347,6 +382,25 @@ class Syncer:
             s.blocks_per_s = round(self.report.blocks / elapsed, 2)
             s.txs_per_s = round(self.report.txs / elapsed, 2)
         sync_status.save(self.store.root, s)
+
+
+def joined(batches: Sequence[BlockRange]) -> BlockRange:
+    """Consecutive batches of a chain as one (each table's parts, in order; a token named
+    by several, as files' sources name every token in each, once)."""
+    if len(batches) == 1:
+        return batches[0]
+    names = dict.fromkeys(name for b in batches for name in b.tables)
+    tables = {
+        name: pa.concat_tables([b.table(name) for b in batches]).combine_chunks() for name in names
+    }
+    tokens = tables.get("tokens")
+    if tokens is not None and tokens.num_rows > 1:
+        addresses = tokens["address"].to_numpy(zero_copy_only=False)
+        _unique, firsts = np.unique(addresses, return_index=True)
+        if firsts.size < tokens.num_rows:
+            tables["tokens"] = tokens.take(np.sort(firsts))
+    first, last = batches[0], batches[-1]
+    return BlockRange(first.chain, first.first_height, last.last_height, tables)
 
 
 def _check_links(batch: BlockRange) -> None:

@@ -365,7 +365,7 @@ def is_hex(b: np.ndarray, s: int, e: int) -> bool:
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gather(b: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Arrow string buffers (int32 offsets, bytes) of the strings ``b[s:s+l]``."""
     m = starts.size
@@ -641,7 +641,7 @@ def _open(b: np.ndarray, i: int, n: int, opening: int, close: int) -> tuple[int,
     return i, True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def core_blocks(  # noqa: C901, PLR0912, PLR0915 - one pass over the JSON grammar
     b: np.ndarray,
     wd: np.ndarray,

@@ -99,6 +99,11 @@ class Credentials:
 
 
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+_ENCODER = msgspec.json.Encoder()
+
+
+def _is_bool(value: object) -> bool:
+    return value is True or value is False
 
 
 class _Retryable(Exception):
@@ -235,13 +240,17 @@ class RpcClient:
 
     def _post_batch(self, chunk: list[Call], result_type: Any = None) -> list[Any]:
         first = self._ids(len(chunk))
-        body = json.dumps(
+        body = _ENCODER.encode(
             [
-                {"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
+                {
+                    "jsonrpc": "2.0",
+                    "id": first + i,
+                    "method": m,
+                    "params": p if isinstance(p, list | tuple) else list(p),
+                }
                 for i, (m, p) in enumerate(chunk)
-            ],
-            separators=(",", ":"),
-        ).encode()
+            ]
+        )
         raw = self._post(body)
         if result_type is not None:
             return self._typed_replies(raw, chunk, first, result_type)
@@ -311,6 +320,9 @@ class RpcClient:
             if isinstance(err, dict):
                 raise RpcError(chunk[0][0], int(err.get("code", 0)), str(err.get("message")))
             raise MalformedResponse(f"the node at {self.url} did not answer with a JSON-RPC batch")
+        fast = self._in_order(replies, first, len(chunk), result_type)
+        if fast is not None:
+            return fast
         by_id: dict[int, Any] = {}
         for item in replies:
             if not isinstance(item.id, int) or isinstance(item.id, bool):
@@ -342,6 +354,28 @@ class RpcClient:
             self.posts += 1
             self.calls += len(chunk)
         return out
+
+    def _in_order(
+        self, replies: list[Any], first: int, n: int, result_type: Any
+    ) -> list[Any] | None:
+        """The results of a batch answered in order, with no error and every result there
+        (the common case, checked a column at a time); None otherwise (the general path
+        then matches ids and says what is wrong)."""
+        ids = [r.id for r in replies]
+        if ids != list(range(first, first + n)) or True in map(_is_bool, ids):
+            return None
+        if [r.error for r in replies].count(None) != n:
+            return None
+        results = [r.result for r in replies]
+        if result_type is msgspec.Raw:
+            if n and min(map(len, results)) == 0:
+                return None
+        elif any(r is msgspec.UNSET for r in results):
+            return None
+        with self._id_lock:
+            self.posts += 1
+            self.calls += n
+        return results
 
     def _connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
