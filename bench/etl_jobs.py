@@ -49,6 +49,17 @@ class RecordedNode:
         self.hash_of: dict[int, bytes] = {}
         self.receipts: dict[str, bytes] = {}
         self.block_receipts: dict[int, bytes] = {}
+        # anything else (eth_call, trace methods, ...): "the method does not exist"
+        self.handlers = {
+            "getblock": lambda p: self.by_hash[p[0]],
+            "getblockhash": lambda p: self.hash_of[p[0]],
+            "getblockcount": lambda p: str(self.last).encode(),
+            "eth_getBlockByNumber": self._eth_block,
+            "eth_getTransactionReceipt": lambda p: self.receipts[p[0]],
+            "eth_getBlockReceipts": lambda p: self.block_receipts[int(p[0], 16)],
+            "eth_blockNumber": lambda p: json.dumps(hex(self.last)).encode(),
+            "eth_chainId": lambda p: b'"0x1"',
+        }
         if self.chain == "btc":
             for k, raw in enumerate(self.blocks):
                 h = json.loads(raw)["hash"]
@@ -64,28 +75,16 @@ class RecordedNode:
             self.block_receipts[h] = b"[" + b",".join(per_block.get(h, [])) + b"]"
 
     def answer(self, method: str, params: list) -> bytes | None:  # type: ignore[type-arg]
-        if method == "getblock":
-            return self.by_hash[params[0]]
-        if method == "getblockhash":
-            return self.hash_of[params[0]]
-        if method == "getblockcount":
-            return str(self.last).encode()
-        if method == "eth_getBlockByNumber":
-            h = int(params[0], 16)
-            if h < self.first:
-                if h == 0:
-                    return json.dumps({"number": "0x0", "hash": GENESIS["eth"]}).encode()
-                return b"null"
-            return self.blocks[h - self.first] if h <= self.last else b"null"
-        if method == "eth_getTransactionReceipt":
-            return self.receipts[params[0]]
-        if method == "eth_getBlockReceipts":
-            return self.block_receipts[int(params[0], 16)]
-        if method == "eth_blockNumber":
-            return json.dumps(hex(self.last)).encode()
-        if method == "eth_chainId":
-            return b'"0x1"'
-        return None  # eth_call, trace methods, ...: "the method does not exist"
+        handler = self.handlers.get(method)
+        return None if handler is None else handler(params)
+
+    def _eth_block(self, params: list) -> bytes:  # type: ignore[type-arg]
+        h = int(params[0], 16)
+        if h < self.first:
+            if h == 0:
+                return json.dumps({"number": "0x0", "hash": GENESIS["eth"]}).encode()
+            return b"null"
+        return self.blocks[h - self.first] if h <= self.last else b"null"
 
 
 def reply(body: bytes, answer) -> bytes:  # type: ignore[no-untyped-def]
