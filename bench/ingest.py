@@ -727,8 +727,9 @@ def main() -> None:
     print(f"baseline: {base}")
 
     print(
-        f"\n1. real fixture responses, parsed ({args.repeat:,} repeats; the best of "
-        f"{args.runs} runs each, taken in turn; target 10x)"
+        f"\n1. real fixture responses, parsed only, against the tools' mappers alone "
+        f"({args.repeat:,} repeats; the best of {args.runs} runs each, taken in turn; the "
+        "10x target is part 2's: the tools themselves)"
     )
     btc = btc_fixture_responses() * args.repeat
     compare(
