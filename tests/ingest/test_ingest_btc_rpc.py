@@ -32,6 +32,7 @@ from chainsleuth.chain.store import ChainStore
 from chainsleuth.chain.synthetic import UtxoSynth
 from chainsleuth.cli import app
 from chainsleuth.core.errors import InvalidInput
+from chainsleuth.ingest import follow
 from chainsleuth.ingest import status as sync_status
 from chainsleuth.ingest.bitcoin import BitcoinCoreSource
 from chainsleuth.ingest.follow import Reorg, Syncer, SyncOptions, SyncReport
@@ -188,6 +189,23 @@ def test_by_default_a_sparse_chain_is_appended_in_few_batches(
         ]
         assert a.state("btc").tip_hash == b.state("btc").tip_hash == blocks[-1]["hash"]
     assert stored_hashes(tmp_path / "a") == stored_hashes(tmp_path / "b")
+
+
+def test_fetches_held_for_an_append_are_appended_after_append_s(
+    tmp_path: Path, mainnet_start: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default batch also ends APPEND_S seconds after it was begun (progress and a
+    kill's loss stay bounded on a slow node): with no time at all, every fetch of 100
+    blocks is an append of its own."""
+    monkeypatch.setattr(follow, "APPEND_S", 0.0)
+    with FakeBitcoind(extend(mainnet_start, 248)) as node:
+        assert sync(tmp_path, node.url).blocks == 250
+    with ChainStore(tmp_path, durable=False) as store:
+        assert [(e.first_height, e.last_height) for e in store.events()] == [
+            (0, 99),
+            (100, 199),
+            (200, 249),
+        ]
 
 
 def test_replies_out_of_order_are_matched_by_id(
