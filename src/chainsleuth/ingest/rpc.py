@@ -102,10 +102,6 @@ _RETRY_STATUS = {429, 500, 502, 503, 504}
 _ENCODER = msgspec.json.Encoder()
 
 
-def _is_bool(value: object) -> bool:
-    return value is True or value is False
-
-
 class _Retryable(Exception):
     pass
 
@@ -252,8 +248,17 @@ class RpcClient:
             ]
         )
         raw = self._post(body)
-        if result_type is not None:
-            return self._typed_replies(raw, chunk, first, result_type)
+        out = (
+            self._replies(raw, chunk, first)
+            if result_type is None
+            else self._typed_replies(raw, chunk, first, result_type)
+        )
+        with self._id_lock:
+            self.posts += 1
+            self.calls += len(chunk)
+        return out
+
+    def _replies(self, raw: bytes, chunk: list[Call], first: int) -> list[Any]:
         try:
             decoded = json.loads(raw, parse_float=self._parse_float)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -293,9 +298,6 @@ class RpcClient:
                 raise MalformedResponse(f"the node's reply to {method} has no result")
             else:
                 out.append(item["result"])
-        with self._id_lock:
-            self.posts += 1
-            self.calls += len(chunk)
         return out
 
     def _typed_replies(
@@ -350,19 +352,15 @@ class RpcClient:
                 raise MalformedResponse(f"the node's reply to {method} has no result")
             else:
                 out.append(item.result)
-        with self._id_lock:
-            self.posts += 1
-            self.calls += len(chunk)
         return out
 
-    def _in_order(
-        self, replies: list[Any], first: int, n: int, result_type: Any
-    ) -> list[Any] | None:
+    @staticmethod
+    def _in_order(replies: list[Any], first: int, n: int, result_type: Any) -> list[Any] | None:
         """The results of a batch answered in order, with no error and every result there
         (the common case, checked a column at a time); None otherwise (the general path
         then matches ids and says what is wrong)."""
         ids = [r.id for r in replies]
-        if ids != list(range(first, first + n)) or True in map(_is_bool, ids):
+        if ids != list(range(first, first + n)) or any(type(i) is bool for i in ids):
             return None
         if [r.error for r in replies].count(None) != n:
             return None
@@ -372,9 +370,6 @@ class RpcClient:
                 return None
         elif any(r is msgspec.UNSET for r in results):
             return None
-        with self._id_lock:
-            self.posts += 1
-            self.calls += n
         return results
 
     def _connection(self) -> http.client.HTTPConnection:
